@@ -1,0 +1,114 @@
+"""Calling user code (indicators, contributors) safely: sync or async, under a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def is_async_callable(obj: object) -> bool:
+    """True for ``async def`` functions, partials of them and objects with ``async __call__``."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)  # noqa: B004 - we want the attribute itself
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+class CallTimeout(TimeoutError):
+    """The call did not finish within its timeout."""
+
+
+class StillRunning(TimeoutError):
+    """A previous synchronous call is still running in its thread, so no new one was started."""
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Read the outcome of an abandoned task so asyncio does not log it as never retrieved.
+    if not future.cancelled():
+        future.exception()
+
+
+class GuardedCall(Generic[T]):
+    """Calls a sync or async function under a timeout and never waits past it.
+
+    Async functions run as a task that is cancelled at the timeout (and not
+    awaited, so a coroutine that ignores cancellation cannot hang the caller).
+    Sync functions run in the given thread pool; a thread cannot be stopped, so
+    while one call is still running past its timeout no other is started for
+    this function: a stuck check holds one thread, not the whole pool.
+    """
+
+    def __init__(
+        self, fn: Callable[[], T | Awaitable[T]], *, name: str, blocking: bool | None = None
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.is_async = is_async_callable(fn)
+        # A sync function declared non-blocking is called on the loop: no thread hop.
+        self.inline = blocking is False and not self.is_async
+        self._straggler: concurrent.futures.Future[Any] | None = None
+        self._straggler_since = 0.0
+
+    async def __call__(self, timeout: float, executor: concurrent.futures.Executor) -> T:
+        started = time.monotonic()
+        if self.inline:
+            value = self.fn()
+            if inspect.isawaitable(value):
+                return await self._await_leftover(value, timeout)
+            return value
+        if self.is_async:
+            task: asyncio.Future[Any] = asyncio.ensure_future(self._call_async())
+        else:
+            task = self._call_sync(executor)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise CallTimeout(f"{self.name} did not answer within {timeout:g}s")
+        value = task.result()
+        if inspect.isawaitable(value):
+            # A sync callable that returned an awaitable (a lambda around a coroutine):
+            # await it on the loop, within what is left of the timeout.
+            left = max(timeout - (time.monotonic() - started), 0.0)
+            return await self._await_leftover(value, left)
+        return value  # type: ignore[no-any-return]
+
+    async def _call_async(self) -> Any:
+        return await self.fn()  # type: ignore[misc]
+
+    def _call_sync(self, executor: concurrent.futures.Executor) -> asyncio.Future[Any]:
+        straggler = self._straggler
+        if straggler is not None and not straggler.done():
+            age = time.monotonic() - self._straggler_since
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(
+                StillRunning(f"{self.name}: previous call still running after {age:.1f}s")
+            )
+            return failed
+        context = contextvars.copy_context()
+        future = executor.submit(context.run, self.fn)
+        self._straggler, self._straggler_since = future, time.monotonic()
+        return asyncio.wrap_future(future)
+
+    async def _await_leftover(self, value: Awaitable[Any], timeout: float) -> T:
+        task = asyncio.ensure_future(value)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise CallTimeout(f"{self.name} did not answer within {timeout:g}s")
+        return task.result()  # type: ignore[no-any-return]

@@ -1,0 +1,266 @@
+"""Serving one actuator request: from ASGI scope to an endpoint operation and back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from actuator._http import (
+    BodyTooLarge,
+    ClientDisconnected,
+    error_body,
+    json_bytes,
+    negotiate,
+    read_body,
+    send_response,
+)
+from actuator.endpoints.base import (
+    JSON,
+    JSON_TYPES,
+    EndpointError,
+    EndpointResponse,
+    Operation,
+    OperationRequest,
+)
+from actuator.endpoints.discovery import discovery_links
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+logger = logging.getLogger("actuator.http")
+
+MAX_BODY = 64 * 1024
+_METHODS: Mapping[str, Operation] = {
+    "GET": "read",
+    "HEAD": "read",
+    "POST": "write",
+    "DELETE": "delete",
+}
+_ALLOW: Mapping[Operation, tuple[str, ...]] = {
+    "read": ("GET", "HEAD"),
+    "write": ("POST",),
+    "delete": ("DELETE",),
+}
+_HOST = re.compile(r"[A-Za-z0-9.\-_\[\]:]+\Z")
+_JSON_BODY_TYPES = ("application/json", "application/vnd.spring-boot.actuator.v3+json",
+                    "application/vnd.spring-boot.actuator.v2+json")
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def allow_header(operations: frozenset[Operation]) -> str:
+    methods = [m for op in ("read", "write", "delete") if op in operations for m in _ALLOW[op]]
+    return ", ".join(methods)
+
+
+def base_url(scope: Scope, base_path: str) -> str:
+    """Absolute URL of the actuator base path as the client addressed it."""
+    scheme = scope.get("scheme", "http")
+    host = Headers(scope=scope).get("host", "")
+    if not host or not _HOST.match(host):
+        server = scope.get("server")
+        if server and server[1] is not None:
+            host = f"{server[0]}:{server[1]}"
+        elif server:
+            host = str(server[0])
+        else:
+            host = "localhost"
+    return f"{scheme}://{host}{scope.get('root_path', '')}{base_path}"
+
+
+class ActuatorHandler:
+    """Turns a request under the base path into an endpoint call and its answer."""
+
+    def __init__(self, actuator: Actuator) -> None:
+        self.actuator = actuator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, subpath: str) -> None:
+        path = scope.get("path", "")
+        head = scope.get("method") == "HEAD"
+        try:
+            await self._handle(scope, receive, send, subpath, head)
+        except _Reject as exc:
+            headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                       for k, v in exc.headers.items()]
+            await send_response(send, exc.status, error_body(exc.status, exc.message, path,
+                                                             **exc.extra),
+                                JSON, headers=headers, head=head)
+        except ClientDisconnected:
+            return
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, subpath: str,
+                      head: bool) -> None:
+        actuator = self.actuator
+        segments = self._segments(scope, subpath)
+        method = scope.get("method", "GET")
+        operation = _METHODS.get(method)
+        query = self._query(scope)
+        headers = Headers(scope=scope)
+
+        if not segments:
+            if operation != "read":
+                raise _Reject(405, f"Method {method} not allowed on the discovery page",
+                              {"Allow": "GET, HEAD"})
+            self._reject_unexpected(query, frozenset())
+            self._reject_get_body(headers)
+            media_type = self._negotiate(headers, JSON_TYPES)
+            links = discovery_links(actuator, base_url(scope, actuator.settings.base_path))
+            await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
+            return
+
+        name, params = segments[0], tuple(segments[1:])
+        endpoint = actuator.exposed_endpoint(name)
+        if endpoint is None:
+            raise _Reject(404, f"No endpoint named {name!r}")
+        operations = endpoint.operations(params)
+        if not operations:
+            raise _Reject(404, f"No such path under endpoint {name!r}")
+        if operation is None or operation not in operations:
+            raise _Reject(405, f"Method {method} not allowed here",
+                          {"Allow": allow_header(operations)})
+        self._reject_unexpected(query, endpoint.query_params)
+        if operation == "read":
+            self._reject_get_body(headers)
+            body = None
+        else:
+            body = await self._json_body(receive, headers)
+        media_type = self._negotiate(headers, endpoint.produces)
+        request = OperationRequest(
+            operation=operation,
+            path=params,
+            query=query,
+            headers=headers,
+            body=body,
+            media_type=media_type,
+            base_url=base_url(scope, actuator.settings.base_path),
+            scope=scope,
+            security=actuator.security_context(scope),
+        )
+        try:
+            result = await getattr(endpoint, operation)(request)
+        except EndpointError as exc:
+            raise _Reject(exc.status, exc.message, **exc.extra) from None
+        except Exception:
+            logger.exception("Endpoint %r failed on %s %s", name, method, scope.get("path"))
+            raise _Reject(500, f"Endpoint {name!r} failed; see the server log") from None
+        await self._send_result(send, result, media_type, head)
+
+    @staticmethod
+    async def _send_result(send: Send, result: Any, media_type: str, head: bool) -> None:
+        if not isinstance(result, EndpointResponse):
+            await send_response(send, 200, json_bytes(result), media_type, head=head)
+            return
+        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1"))
+                   for k, v in result.headers.items()]
+        if result.body is None:
+            await send_response(send, result.status, b"", None, headers=headers, head=head)
+        elif isinstance(result.body, bytes):
+            await send_response(send, result.status, result.body,
+                                result.media_type or "application/octet-stream",
+                                headers=headers, head=head)
+        elif isinstance(result.body, str):
+            await send_response(send, result.status, result.body.encode("utf-8"),
+                                result.media_type or "text/plain; charset=utf-8",
+                                headers=headers, head=head)
+        else:
+            await send_response(send, result.status, json_bytes(result.body),
+                                result.media_type or media_type, headers=headers, head=head)
+
+    def _segments(self, scope: Scope, subpath: str) -> list[str]:
+        limit = self.actuator.settings.max_path_length
+        raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+        if len(raw) + len(scope.get("query_string", b"")) > limit:
+            raise _Reject(414, f"Request target longer than {limit} bytes")
+        if "\x00" in subpath or b"%00" in raw:
+            raise _Reject(400, "NUL byte in path")
+        lowered = raw.lower()
+        if b"%2f" in lowered or b"%5c" in lowered or "\\" in subpath:
+            raise _Reject(400, "Encoded slashes and backslashes are not allowed in the path")
+        if subpath.endswith("/"):
+            subpath = subpath[:-1]
+        if not subpath:
+            return []
+        segments = subpath[1:].split("/")
+        for segment in segments:
+            if segment in ("", ".", ".."):
+                raise _Reject(400, "Empty, '.' and '..' path segments are not allowed")
+        return segments
+
+    @staticmethod
+    def _query(scope: Scope) -> dict[str, tuple[str, ...]]:
+        raw = scope.get("query_string", b"")
+        if not raw:
+            return {}
+        try:
+            pairs = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True,
+                                           errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise _Reject(400, "Query string is not valid percent-encoded UTF-8") from None
+        query: dict[str, tuple[str, ...]] = {}
+        for key, value in pairs:
+            if "\x00" in key or "\x00" in value:
+                raise _Reject(400, "NUL byte in query string")
+            query[key] = (*query.get(key, ()), value)
+        return query
+
+    @staticmethod
+    def _reject_unexpected(query: Mapping[str, Any], accepted: frozenset[str]) -> None:
+        unexpected = sorted(set(query) - accepted)
+        if unexpected:
+            accepted_text = ", ".join(sorted(accepted)) if accepted else "none"
+            raise _Reject(400, f"Unexpected query parameter {unexpected[0]!r} "
+                               f"(accepted: {accepted_text})", parameter=unexpected[0])
+
+    @staticmethod
+    def _reject_get_body(headers: Headers) -> None:
+        length = headers.get("content-length")
+        if headers.get("transfer-encoding") or (length not in (None, "0")):
+            raise _Reject(400, "A GET or HEAD request must not have a body")
+
+    @staticmethod
+    def _negotiate(headers: Headers, produces: tuple[str, ...]) -> str:
+        media_type = negotiate(headers.get("accept"), produces)
+        if media_type is None:
+            raise _Reject(406, f"Cannot answer with any accepted media type; "
+                               f"available: {', '.join(produces)}")
+        return media_type
+
+    @staticmethod
+    async def _json_body(receive: Receive, headers: Headers) -> Any:
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise _Reject(400, "Invalid Content-Length header")
+            if int(length) > MAX_BODY:
+                raise _Reject(413, f"Request body larger than {MAX_BODY} bytes")
+        try:
+            raw = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
+            raise _Reject(413, f"Request body larger than {MAX_BODY} bytes") from None
+        if not raw.strip():
+            return None
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _JSON_BODY_TYPES:
+            raise _Reject(415, "Request body must be JSON (Content-Type: application/json)")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Reject(400, "Request body is not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
+                               f"column {exc.colno}") from None

@@ -1,0 +1,172 @@
+"""HTTP plumbing: content negotiation, JSON, reading bodies and sending answers."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from pathlib import PurePath
+from typing import Any
+
+from starlette.types import Receive, Send
+
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+def _accept_ranges(accept: str) -> list[tuple[str, str, float, int]]:
+    """``(type, subtype, q, position)`` for each media range of an Accept header."""
+    ranges = []
+    for position, item in enumerate(accept.split(",")):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        if not media:
+            continue
+        if media == "*":
+            media = "*/*"
+        main, _, sub = media.partition("/")
+        if not sub:
+            continue
+        q = 1.0
+        for param in parts[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0 or math.isnan(q):
+                    q = 0.0
+        ranges.append((main, sub, q, position))
+    return ranges
+
+
+def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
+    """The offered media type the client prefers, or ``None`` if it accepts none.
+
+    The most specific matching range sets a type's quality (RFC 9110); ties go
+    to the order of ``offered``. A missing or empty Accept header accepts anything.
+    """
+    if not accept or not accept.strip():
+        return offered[0] if offered else None
+    ranges = _accept_ranges(accept)
+    if not ranges:
+        return offered[0] if offered else None
+    best: str | None = None
+    best_q = 0.0
+    for media in offered:
+        main, _, sub = media.lower().partition("/")
+        q_for_media = None
+        specificity = -1
+        for r_main, r_sub, q, _pos in ranges:
+            if r_main == main and r_sub == sub:
+                spec = 2
+            elif r_main == main and r_sub == "*":
+                spec = 1
+            elif r_main == "*" and r_sub == "*":
+                spec = 0
+            else:
+                continue
+            if spec > specificity:
+                specificity, q_for_media = spec, q
+        if q_for_media is not None and q_for_media > best_q:
+            best, best_q = media, q_for_media
+    return best
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (decimal.Decimal, uuid.UUID, PurePath)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(value)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_bytes(data: Any) -> bytes:
+    """Compact UTF-8 JSON; anything unusual becomes a string, NaN and infinity become null."""
+    try:
+        text = json.dumps(data, default=_default, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(_finite(json.loads(json.dumps(data, default=_default))),
+                          default=_default, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def error_body(status: int, message: str, path: str, **extra: Any) -> bytes:
+    """The JSON body of an error answer: status, reason phrase, message and path."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    return json_bytes({"status": status, "error": reason, "message": message, "path": path,
+                       **extra})
+
+
+async def send_response(
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: str | None,
+    *,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    head: bool = False,
+) -> None:
+    raw = [(b"content-length", str(len(body)).encode("latin-1")), NO_STORE]
+    if media_type is not None:
+        raw.append((b"content-type", media_type.encode("latin-1")))
+    raw.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

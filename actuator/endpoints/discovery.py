@@ -1,0 +1,20 @@
+"""The discovery page at the base path: Spring-style ``_links`` to every exposed endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+
+def discovery_links(actuator: Actuator, base_url: str) -> dict[str, dict[str, object]]:
+    """``{"self": {...}, "health": {...}, "health-path": {...}}``, as Spring Boot Admin reads it."""
+    links: dict[str, dict[str, object]] = {"self": {"href": base_url, "templated": False}}
+    for endpoint in actuator.exposed_endpoints():
+        href = f"{base_url}/{endpoint.name}"
+        links[endpoint.name] = {"href": href, "templated": False}
+        if endpoint.selector:
+            rel = f"{endpoint.name}-{endpoint.selector.lstrip('*')}"
+            links[rel] = {"href": f"{href}/{{{endpoint.selector}}}", "templated": True}
+    return links

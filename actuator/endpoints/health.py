@@ -1,0 +1,162 @@
+"""The health endpoint: ``/health``, ``/health/{group}``, ``/health/{component}/...``."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from actuator._checker import HealthCheck
+from actuator._registry import Node, iter_leaves
+from actuator.endpoints.base import (
+    JSON_TYPES,
+    Endpoint,
+    EndpointResponse,
+    NotFound,
+    OperationRequest,
+)
+from actuator.groups import HealthGroup, shows
+from actuator.health import CompositeHealth, Health, HealthComponent
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+HEALTH_JSON = "application/health+json"
+
+
+class HealthEndpoint(Endpoint):
+    """Aggregated health in Spring Boot's v3 shape, or the IETF ``application/health+json`` shape.
+
+    ``GET /health`` answers ``{"status", "components", "groups"}``;
+    ``/health/{group}`` narrows to a group, ``/health/{component}`` (and
+    ``/health/{group}/{component}``, and deeper into composites) to one
+    component. Component paths exist only when components are shown.
+    The HTTP status comes from the group's status mapper (503 for DOWN,
+    OUT_OF_SERVICE and INIT by default).
+    """
+
+    name: ClassVar[str] = "health"
+    selector: ClassVar[str | None] = "*path"
+    produces: ClassVar[tuple[str, ...]] = (*JSON_TYPES, HEALTH_JSON)
+    max_path: ClassVar[int | None] = None
+
+    def __init__(self, actuator: Actuator) -> None:
+        self.actuator = actuator
+
+    async def read(self, request: OperationRequest) -> EndpointResponse:
+        actuator = self.actuator
+        path = request.path
+        groups = actuator.health_groups
+        group = groups.get(path[0]) if path else None
+        if group is not None:
+            rest = path[1:]
+        else:
+            group, rest = actuator.root_health_group, path
+        authorized = request.security.authenticated
+        show_components = shows(group.show_components, authorized)
+        show_details = shows(group.show_details, authorized)
+        members = {r.name: r.node for r in group.members(actuator.registrations)}
+        if rest and not show_components:
+            raise NotFound(f"No health group or component at {'/'.join(path)!r}")
+        selected: Node | None = _select(members, rest) if rest else members
+        if selected is None:
+            raise NotFound(f"No health group or component at {'/'.join(path)!r}")
+
+        results = await actuator.checker.collect(
+            iter_leaves(selected), actuator.settings.health.deadline
+        )
+        component = _aggregate(selected, results, group)
+        http_status = group.http_mapper.status_code(component.status)
+        is_root = not path
+        if request.media_type == HEALTH_JSON:
+            body = _ietf(component, actuator, show_components, show_details)
+        else:
+            body = _spring(component, show_components, show_details)
+            if is_root and groups:
+                body["groups"] = sorted(groups)
+        return EndpointResponse(body=body, status=http_status, media_type=request.media_type)
+
+
+def _select(members: Mapping[str, Node], path: tuple[str, ...]) -> Node | None:
+    node: Node | None = members.get(path[0])
+    for segment in path[1:]:
+        if node is None or isinstance(node, HealthCheck):
+            return None
+        node = node.get(segment)
+    return node
+
+
+def _aggregate(
+    node: Node, results: Mapping[HealthCheck, Health], group: HealthGroup
+) -> HealthComponent:
+    if isinstance(node, HealthCheck):
+        return results[node]
+    components = {name: _aggregate(child, results, group) for name, child in node.items()}
+    status = group.aggregator.aggregate(c.status for c in components.values())
+    return CompositeHealth(status, components)
+
+
+def _spring(
+    component: HealthComponent, show_components: bool, show_details: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": component.status.code}
+    if component.status.description:
+        body["description"] = component.status.description
+    if isinstance(component, CompositeHealth):
+        if show_components:
+            body["components"] = {
+                name: _spring(child, show_components, show_details)
+                for name, child in component.components.items()
+            }
+    elif show_details and component.details:
+        body["details"] = dict(component.details)
+    return body
+
+
+_IETF = {"UP": "pass", "UNKNOWN": "warn"}
+
+
+def _ietf(
+    component: HealthComponent, actuator: Actuator, show_components: bool, show_details: bool
+) -> dict[str, Any]:
+    """The draft-inadarei-api-health-check shape: ``pass``/``warn``/``fail`` and ``checks``."""
+    mapper = actuator.root_health_group.http_mapper
+
+    def ietf_status(health: HealthComponent) -> str:
+        if mapper.status_code(health.status) >= 400:
+            return "fail"
+        return _IETF.get(health.status.code, "warn")
+
+    body: dict[str, Any] = {"status": ietf_status(component)}
+    info = actuator.app_info
+    if info.get("version"):
+        body["version"] = str(info["version"]).split(".")[0]
+        body["releaseId"] = str(info["version"])
+    if info.get("name"):
+        body["serviceId"] = str(info["name"])
+    if info.get("description"):
+        body["description"] = str(info["description"])
+    if not show_components:
+        return body
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    checks: dict[str, list[dict[str, Any]]] = {}
+
+    def walk(name: str, health: HealthComponent) -> None:
+        if isinstance(health, CompositeHealth):
+            for child_name, child in health.components.items():
+                walk(f"{name}/{child_name}" if name else child_name, child)
+            return
+        entry: dict[str, Any] = {"status": ietf_status(health), "time": now}
+        if show_details:
+            details = dict(health.details)
+            if "error" in details:
+                entry["output"] = str(details.pop("error"))
+            if details:
+                entry["details"] = details
+        checks[name or "self"] = [entry]
+
+    walk("", component)
+    body["checks"] = checks
+    return body
+
+
