@@ -109,3 +109,29 @@ class SignalDrain:
         elif previous == signal.SIG_DFL:
             signal.signal(sig, signal.SIG_DFL)
             signal.raise_signal(sig)
+
+
+def _server_handler(sig: signal.Signals = signal.SIGTERM) -> Any:
+    """The server's own handler for ``sig``, looking through an installed drain."""
+    handler = signal.getsignal(sig)
+    drain = getattr(handler, "__self__", None)
+    if isinstance(drain, SignalDrain):
+        handler = drain._previous.get(sig, signal.SIG_DFL)
+    return handler
+
+
+def stop_server(sig: signal.Signals = signal.SIGTERM) -> None:
+    """Ask the server to shut down gracefully, as ``sig`` would, from the loop's thread.
+
+    uvicorn's server is told to exit directly (so the process exits 0 rather
+    than by the signal); another server's handler is called as if the signal
+    had come; with no handler, the signal is raised.
+    """
+    handler = _server_handler(sig)
+    server = getattr(handler, "__self__", None)
+    if server is not None and hasattr(server, "should_exit"):
+        server.should_exit = True
+    elif callable(handler):
+        handler(sig.value, None)
+    elif handler != signal.SIG_IGN:
+        signal.raise_signal(sig)

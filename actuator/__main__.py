@@ -1,0 +1,5 @@
+import sys
+
+from actuator.cli import main
+
+sys.exit(main())
