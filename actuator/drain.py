@@ -95,8 +95,8 @@ class SignalDrain:
         loop.call_soon_threadsafe(self._schedule, sig, frame)
 
     def _schedule(self, sig: signal.Signals, frame: FrameType | None) -> None:
-        assert self._loop is not None
-        self._timer = self._loop.call_later(self.period, self._chain, sig, frame)
+        if self._loop is not None:
+            self._timer = self._loop.call_later(self.period, self._chain, sig, frame)
 
     def _chain(self, sig: signal.Signals, frame: FrameType | None) -> None:
         if self._timer is not None:
