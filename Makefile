@@ -20,7 +20,7 @@ demo: install
 	$(PY) examples/fastapi_app.py --host $(HOST) --port $(PORT)
 
 lint: install
-	$(PY) -m ruff check actuator tests examples benchmarks
+	$(PY) -m ruff check $(wildcard actuator tests examples benchmarks)
 
 typecheck: install
 	$(PY) -m mypy

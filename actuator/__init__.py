@@ -19,7 +19,12 @@ from actuator.groups import HealthGroup
 from actuator.health import CompositeHealth, Health
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import HealthIndicator
-from actuator.indicators import DiskSpaceIndicator, EventLoopLagIndicator
+from actuator.indicators import (
+    DiskSpaceIndicator,
+    EventLoopLagIndicator,
+    HttpIndicator,
+    TcpIndicator,
+)
 from actuator.middleware import ActuatorMiddleware
 from actuator.security import SecurityContext
 from actuator.settings import ActuatorSettings
@@ -41,6 +46,7 @@ __all__ = [
     "HealthGroup",
     "HealthIndicator",
     "HttpCodeStatusMapper",
+    "HttpIndicator",
     "InfoContributor",
     "Lifecycle",
     "LivenessState",
@@ -50,5 +56,6 @@ __all__ = [
     "SecurityContext",
     "Status",
     "StatusAggregator",
+    "TcpIndicator",
     "__version__",
 ]

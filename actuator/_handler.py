@@ -133,6 +133,7 @@ class ActuatorHandler:
         if operation is None or operation not in operations:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
+        self._check_access(name, operation)
         self._reject_unexpected(query, endpoint.query_params)
         if operation == "read":
             self._reject_get_body(headers)
@@ -184,6 +185,7 @@ class ActuatorHandler:
     def _segments(self, scope: Scope, subpath: str) -> list[str]:
         limit = self.actuator.settings.max_path_length
         raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+        raw = raw.split(b"?", 1)[0]  # some clients (httpx's ASGITransport) include the query
         if len(raw) + len(scope.get("query_string", b"")) > limit:
             raise _Reject(414, f"Request target longer than {limit} bytes")
         if "\x00" in subpath or b"%00" in raw:
@@ -217,6 +219,14 @@ class ActuatorHandler:
                 raise _Reject(400, "NUL byte in query string")
             query[key] = (*query.get(key, ()), value)
         return query
+
+    def _check_access(self, name: str, operation: Operation) -> None:
+        level = self.actuator.settings.access.level(name)
+        if level == "unrestricted" or (level == "read_only" and operation == "read"):
+            return
+        what = "any operation" if level == "none" else "write operations"
+        raise _Reject(403, f"Access to {what} on endpoint {name!r} is disabled "
+                           f"(access level {level!r}; see ACTUATOR_ACCESS__ENDPOINTS)")
 
     @staticmethod
     def _reject_unexpected(query: Mapping[str, Any], accepted: frozenset[str]) -> None:

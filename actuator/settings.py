@@ -156,6 +156,27 @@ class ExposureSettings(_Section):
         return "*" in self.include or endpoint in self.include
 
 
+AccessLevel = Literal["none", "read_only", "unrestricted"]
+"""What an exposed endpoint allows: nothing, its read operations, or every operation."""
+
+
+class AccessSettings(_Section):
+    """Which operations of exposed endpoints may run, as Spring Boot's ``access`` model.
+
+    ``read_only`` (the default) allows GET/HEAD only, so nothing that changes
+    state runs unless a setting says so; ``unrestricted`` also allows POST and
+    DELETE; ``none`` refuses everything. ``endpoints`` sets it per endpoint::
+
+        ACTUATOR_ACCESS__ENDPOINTS='{"loggers": "unrestricted"}'
+    """
+
+    default: AccessLevel = "read_only"
+    endpoints: dict[str, AccessLevel] = Field(default_factory=dict)
+
+    def level(self, endpoint: str) -> AccessLevel:
+        return self.endpoints.get(endpoint, self.default)
+
+
 class AppInfoSettings(_Section):
     """The ``app`` section of info. Unset fields come from ``distribution``'s metadata."""
 
@@ -197,6 +218,7 @@ class ActuatorSettings(BaseSettings):
 
     base_path: str = "/actuator"
     exposure: ExposureSettings = ExposureSettings()
+    access: AccessSettings = AccessSettings()
     health: HealthSettings = HealthSettings()
     info: InfoSettings = InfoSettings()
     drain_period: float = Field(

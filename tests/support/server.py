@@ -1,0 +1,143 @@
+"""A real uvicorn server in a subprocess, for end-to-end tests.
+
+::
+
+    with UvicornProcess("examples.fastapi_app:app", env={"ACTUATOR_DRAIN_PERIOD": "1"}) as server:
+        httpx.get(server.url + "/actuator/health")
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == -signal.SIGTERM
+
+The server binds 127.0.0.1 on a port the OS picks (``--port 0``); the port is
+read from uvicorn's startup line, so parallel test runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parents[2]
+_RUNNING = re.compile(r"Uvicorn running on (?:http|https)://[^:\s]+:(\d+)")
+
+
+class UvicornProcess:
+    """``python -m uvicorn <app>`` on a free loopback port, with its output collected."""
+
+    def __init__(
+        self,
+        app: str,
+        *,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] = ROOT,
+        startup_timeout: float = 30.0,
+        scheme: str = "http",
+    ) -> None:
+        self.app = app
+        self.args = list(args)
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT), self.env.get("PYTHONPATH", "")) if p
+        )
+        self.cwd = cwd
+        self.startup_timeout = startup_timeout
+        self.scheme = scheme
+        self.port: int | None = None
+        self.process: subprocess.Popen[str] | None = None
+        self._lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        self._drain()
+        return "".join(self._lines)
+
+    def start(self) -> UvicornProcess:
+        command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
+                   "--port", "0", *self.args]
+        self.process = subprocess.Popen(
+            command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while self.port is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                raise RuntimeError(f"uvicorn did not start in time:\n{self.output}")
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(f"uvicorn exited during startup:\n{''.join(self._lines)}")
+            self._lines.append(line)
+            match = _RUNNING.search(line)
+            if match:
+                self.port = int(match.group(1))
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is not None:
+                self._lines.append(line)
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the process to exit; its return code (negative: killed by that signal)."""
+        assert self.process is not None
+        code = self.process.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._drain()
+        return code
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.wait(timeout)
+
+    def __enter__(self) -> UvicornProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
