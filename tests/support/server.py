@@ -21,12 +21,34 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 _RUNNING = re.compile(r"Uvicorn running on (?:http|https)://[^:\s]+:(\d+)")
+
+
+def poll(check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Call ``check`` until it returns something other than ``None``; that value.
+
+    Raises ``TimeoutError`` after ``timeout`` seconds, with the last exception
+    ``check`` raised (if any) as the cause.
+    """
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except Exception as exc:
+            last = exc
+        else:
+            if result is not None:
+                return result
+        time.sleep(interval)
+    raise TimeoutError(f"no result from {check!r} within {timeout}s") from last
 
 
 class UvicornProcess:
