@@ -104,3 +104,20 @@ def test_stop_server_shuts_uvicorn_down_gracefully_with_exit_code_zero(tmp_path:
     assert answer.text == "stopping"
     assert code == 0
     assert marker.read_text().split() == ["startup", "shutdown"]
+
+
+def test_with_workers_every_worker_drains_and_the_supervisor_exits_zero(tmp_path: Path) -> None:
+    marker = tmp_path / "lifespan"
+    with _server(marker, 2, "--workers", "2") as server:
+        poll(lambda: (marker.exists() and marker.read_text().count("startup") == 2) or None)
+        signalled = time.monotonic()
+        server.signal(signal.SIGTERM)  # to the supervisor, which passes it to each worker
+        poll(lambda: _out_of_service(server), timeout=5)
+        hello = _get(server, "/hello")
+        code = server.wait(timeout=20)
+        stopped = time.monotonic()
+    assert hello.text == "hello"
+    assert stopped - signalled >= 2
+    assert code == 0
+    assert server.output.count("SIGTERM received: readiness OUT_OF_SERVICE") == 2
+    assert sorted(marker.read_text().split()) == ["shutdown"] * 2 + ["startup"] * 2
