@@ -116,6 +116,13 @@ class ActuatorMiddleware:
             logger.info("ASGI 'lifespan' appears unsupported by the app (%s: %s); "
                         "the actuator answers it", type(exc).__name__, exc)
             await self._own_lifespan(receive, send, state["startup_received"])
+        else:
+            if not state["startup_done"]:
+                # A bare app that ignores scopes it does not know (``if scope["type"]
+                # == "http": ...``) returns at once: the same case, quietly.
+                logger.info("The app returned from ASGI 'lifespan' without answering startup; "
+                            "the actuator answers it")
+                await self._own_lifespan(receive, send, state["startup_received"])
 
     async def _own_lifespan(self, receive: Receive, send: Send, startup_received: bool) -> None:
         actuator = self.actuator

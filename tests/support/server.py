@@ -17,16 +17,47 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 _RUNNING = re.compile(r"Uvicorn running on (?:http|https)://[^:\s]+:(\d+)")
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago, for programs that cannot take port 0."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def poll(check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Call ``check`` until it returns something other than ``None``; that value.
+
+    Raises ``TimeoutError`` after ``timeout`` seconds, with the last exception
+    ``check`` raised (if any) as the cause.
+    """
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except Exception as exc:
+            last = exc
+        else:
+            if result is not None:
+                return result
+        time.sleep(interval)
+    raise TimeoutError(f"no result from {check!r} within {timeout}s") from last
 
 
 class UvicornProcess:
@@ -41,8 +72,11 @@ class UvicornProcess:
         cwd: str | os.PathLike[str] = ROOT,
         startup_timeout: float = 30.0,
         scheme: str = "http",
+        command: Sequence[str] | None = None,
     ) -> None:
         self.app = app
+        # A script that runs uvicorn itself (``python examples/x.py --port N``) instead.
+        self.command = None if command is None else list(command)
         self.args = list(args)
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env["PYTHONPATH"] = os.pathsep.join(
@@ -68,8 +102,8 @@ class UvicornProcess:
         return "".join(self._lines)
 
     def start(self) -> UvicornProcess:
-        command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
-                   "--port", "0", *self.args]
+        command = self.command or [sys.executable, "-m", "uvicorn", self.app,
+                                   "--host", "127.0.0.1", "--port", "0", *self.args]
         self.process = subprocess.Popen(
             command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
