@@ -7,9 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator._calls import CallTimeout, GuardedCall, StillRunning
+from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
 from actuator.endpoints.base import Endpoint, OperationRequest
-from actuator.health import describe_exception
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -53,14 +52,14 @@ async def _contribute(
         value = await call(timeout, executor)
     except (CallTimeout, StillRunning) as exc:
         logger.warning("Info %s", exc)
-        return {"error": describe_exception(exc)}
+        return {"error": failure_text(exc)}
     except Exception as exc:
         logger.warning("Info contributor %s failed", call.name, exc_info=True)
-        return {"error": describe_exception(exc)}
+        return {"error": failure_text(exc)}
     if value is None:
         return None
     if not isinstance(value, Mapping):
         error = TypeError(f"{call.name} returned {type(value).__name__}, expected a mapping")
         logger.warning("Info %s", error)
-        return {"error": describe_exception(error)}
+        return {"error": failure_text(error)}
     return value
