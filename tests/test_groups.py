@@ -19,7 +19,7 @@ async def get(actuator: Actuator, path: str) -> tuple[int, Any]:
 
 
 async def members(actuator: Actuator, group: str) -> set[str]:
-    status, body = await get(actuator, f"/{group}")
+    _status, body = await get(actuator, f"/{group}")
     return set(body.get("components", {}))
 
 
@@ -69,7 +69,7 @@ async def test_add_group_declares_a_group_in_code() -> None:
     actuator.add_indicator("ledger", lambda: True)
     actuator.add_indicator("later", lambda: True, groups=["payments"])
     assert await members(actuator, "payments") == {"stripe", "ledger", "later"}
-    status, body = await get(actuator, "")
+    _status, body = await get(actuator, "")
     assert "payments" in body["groups"]
 
 
@@ -144,9 +144,9 @@ async def test_each_group_has_its_own_show_details_policy() -> None:
     actuator.add_indicator("db", lambda: Health.up(pool=3), groups=["readiness"])
     assert await get(actuator, "") == (200, {
         "status": "UP", "groups": ["liveness", "ops", "readiness", "startup"]})
-    status, body = await get(actuator, "/readiness")
+    _status, body = await get(actuator, "/readiness")
     assert body["components"]["db"] == {"status": "UP", "details": {"pool": 3}}
-    status, body = await get(actuator, "/ops")
+    _status, body = await get(actuator, "/ops")
     assert body == {"status": "UP", "components": {"db": {"status": "UP"}}}
 
 
