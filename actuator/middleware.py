@@ -99,7 +99,7 @@ class ActuatorMiddleware:
                 actuator.availability.mark_started()
             elif kind == "lifespan.startup.failed":
                 state["startup_done"] = True
-                actuator.availability.startup_failed(message.get("message", ""))
+                actuator.availability.startup_failed(_failure_reason(message.get("message", "")))
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await actuator.shutdown()
                 actuator.availability.stopped()
@@ -132,6 +132,19 @@ class ActuatorMiddleware:
                 actuator.availability.stopped()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _failure_reason(message: str) -> str:
+    """The reason a startup failed, without the traceback Starlette sends as the message.
+
+    Readiness shows the reason to whoever may see details; a traceback is for
+    the server log (the server logs the whole message), never for an answer.
+    """
+    text = str(message).strip()
+    if text.startswith("Traceback (most recent call last):"):
+        lines = [line for line in text.splitlines() if line.strip()]
+        return lines[-1].strip()
+    return text
 
 
 async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
