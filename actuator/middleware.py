@@ -59,8 +59,10 @@ class ActuatorMiddleware:
     def _subpath(self, scope: Scope) -> str | None:
         """The path after the base path, or ``None`` when the request is not for the actuator."""
         path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
+        # Servers differ: some put root_path in front of path (as the ASGI spec now says),
+        # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
+        root_path: str = scope.get("root_path", "").rstrip("/")
+        if root_path and (path == root_path or path.startswith(root_path + "/")):
             path = path[len(root_path):]
         base = self.base_path
         if not path.startswith(base):
@@ -68,6 +70,12 @@ class ActuatorMiddleware:
         rest = path[len(base):]
         if rest and rest[0] != "/":
             return None
+        if not base:
+            # Endpoints at the root (base_path "/"): the app keeps every other path,
+            # and there is no discovery page, as in Spring Boot.
+            name = rest[1:].split("/", 1)[0]
+            if not name or self.actuator.exposed_endpoint(name) is None:
+                return None
         return rest
 
     async def _start_without_lifespan(self) -> None:
