@@ -102,6 +102,7 @@ async def test_read_write_delete_with_path_selectors() -> None:
         assert flags.flags["dark-mode"] is True
         deleted = await client.delete("/actuator/flags/dark-mode")
         assert (deleted.status_code, deleted.content) == (204, b"")
+        assert "content-length" not in deleted.headers
         assert "dark-mode" not in flags.flags
     request = flags.calls[0]
     assert request.operation == "read"
