@@ -43,6 +43,20 @@ def assert_error(answer: Answer, status: int, message: str, path: str) -> None:
     assert b'File "' not in answer.body
 
 
+async def assert_refused(status: int, message: str, method: str, path: str,
+                         **given: Any) -> Answer:
+    """Send one request; it gets a JSON error and the app never sees it."""
+    actuator, app, wrapped = setup()
+    answer = await request(wrapped, method, path, **given)
+    if method == "HEAD":
+        assert (answer.status, answer.body) == (status, b"")
+    else:
+        assert_error(answer, status, message, path)
+    assert app.http_calls == []
+    await actuator.shutdown()
+    return answer
+
+
 @pytest.mark.parametrize(
     ("path", "raw_path", "message"),
     [
@@ -61,22 +75,13 @@ def assert_error(answer: Answer, status: int, message: str, path: str) -> None:
     ],
 )
 async def test_unsafe_paths_are_400(path: str, raw_path: bytes, message: str) -> None:
-    actuator, app, wrapped = setup()
-    answer = await request(wrapped, "GET", path, raw_path=raw_path)
-    assert_error(answer, 400, message, path)
-    assert app.http_calls == []
-    await actuator.shutdown()
+    await assert_refused(400, message, "GET", path, raw_path=raw_path)
 
 
 async def test_a_path_longer_than_8_kb_is_414() -> None:
-    actuator, app, wrapped = setup()
-    path = "/actuator/health/" + "a" * 9000
-    answer = await request(wrapped, "GET", path)
-    assert_error(answer, 414, "longer than 8192 bytes", path)
-    answer = await request(wrapped, "GET", "/actuator/health", query=b"x=" + b"a" * 9000)
-    assert answer.status == 414
-    assert app.http_calls == []
-    await actuator.shutdown()
+    await assert_refused(414, "longer than 8192 bytes", "GET", "/actuator/health/" + "a" * 9000)
+    await assert_refused(414, "longer than 8192 bytes", "GET", "/actuator/health",
+                         query=b"x=" + b"a" * 9000)
 
 
 @pytest.mark.parametrize(
@@ -94,11 +99,7 @@ async def test_a_path_longer_than_8_kb_is_414() -> None:
 )
 async def test_bad_or_unexpected_query_strings_are_400(path: str, query: bytes,
                                                        message: str) -> None:
-    actuator, app, wrapped = setup()
-    answer = await request(wrapped, "GET", path, query=query)
-    assert_error(answer, 400, message, path)
-    assert app.http_calls == []
-    await actuator.shutdown()
+    await assert_refused(400, message, "GET", path, query=query)
 
 
 async def test_an_unexpected_query_parameter_is_named_in_the_body() -> None:
@@ -120,15 +121,7 @@ async def test_an_unexpected_query_parameter_is_named_in_the_body() -> None:
 async def test_a_body_on_get_or_head_is_400(method: str, path: str,
                                             headers: list[tuple[str, str]],
                                             body: list[bytes]) -> None:
-    actuator, app, wrapped = setup()
-    answer = await request(wrapped, method, path, headers=headers, body=body)
-    assert answer.status == 400
-    if method == "GET":
-        assert_error(answer, 400, "must not have a body", path)
-    else:
-        assert answer.body == b""
-    assert app.http_calls == []
-    await actuator.shutdown()
+    await assert_refused(400, "must not have a body", method, path, headers=headers, body=body)
 
 
 async def test_an_oversized_body_is_413_by_length_or_by_counting() -> None:
@@ -181,12 +174,8 @@ async def test_a_good_json_body_reaches_the_operation() -> None:
 
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH", "CONNECT", "BREW"])
 async def test_unsupported_methods_are_405(method: str) -> None:
-    actuator, app, wrapped = setup()
-    answer = await request(wrapped, method, "/actuator/echo")
-    assert_error(answer, 405, f"Method {method} not allowed", "/actuator/echo")
+    answer = await assert_refused(405, f"Method {method} not allowed", method, "/actuator/echo")
     assert answer.header("allow") == "GET, HEAD, POST"
-    assert app.http_calls == []
-    await actuator.shutdown()
 
 
 async def test_a_client_that_leaves_while_sending_its_body_gets_no_answer() -> None:

@@ -300,10 +300,13 @@ async def test_background_refresh_runs_from_lifespan_startup_to_shutdown() -> No
     actuator = light_actuator()
     runs = 0
 
+    refreshed = asyncio.Event()
+
     @actuator.indicator("polled", interval=0.1)
     async def polled() -> bool:
         nonlocal runs
         runs += 1
+        refreshed.set()
         return True
 
     lifespan = Lifespan(actuator.wrap(RecordingApp()))
@@ -313,9 +316,8 @@ async def test_background_refresh_runs_from_lifespan_startup_to_shutdown() -> No
     assert actuator.checker.refreshing
     await asyncio.sleep(0.25)
     assert runs >= 2
-    before = runs
-    while runs == before:  # just after a refresh, the next one is 0.1 s away
-        await asyncio.sleep(0.005)
+    refreshed.clear()
+    await asyncio.wait_for(refreshed.wait(), 5)  # just after a refresh: the next is 0.1 s away
     before = runs
     assert (await actuator.health("polled")).status == Status.UP
     assert runs == before  # a probe reads the refreshed result, no inline check
