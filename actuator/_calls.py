@@ -70,6 +70,8 @@ class GuardedCall(Generic[T]):
         # A sync function declared non-blocking is called on the loop: no thread hop.
         self.inline = blocking is False and not self.is_async
         self._straggler: concurrent.futures.Future[Any] | None = None
+        # The caller's note of the failure it last logged, so it logs each failure once.
+        self.failure: str | None = None
         self._straggler_since = 0.0
 
     async def __call__(self, timeout: float, executor: concurrent.futures.Executor) -> T:

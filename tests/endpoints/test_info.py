@@ -90,7 +90,39 @@ async def test_a_failing_contributor_fills_its_own_slot_and_the_rest_answer_200(
     assert answer.json() == {"team": {"owner": "payments"},
                              "git2": {"error": "KeyError: 'GIT_COMMIT'"}}
     assert "Traceback" not in answer.text
+    assert caplog.records[0].getMessage() == (
+        "Info contributor 'git2' failed: KeyError: 'GIT_COMMIT'")
     assert caplog.records[0].exc_info is not None
+
+
+async def test_a_failing_contributor_is_logged_once_and_its_recovery_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = bare({"timeout": 0.05})
+    outcomes = iter(["boom", "boom", "late", "late", "junk", "ok"])
+    released = asyncio.Event()
+
+    async def flaky() -> Any:
+        outcome = next(outcomes)
+        if outcome == "boom":
+            raise OSError("disk gone")
+        if outcome == "late":
+            await released.wait()
+        return [] if outcome == "junk" else {"ok": True}
+
+    actuator.add_contributor("flaky", flaky)
+    with caplog.at_level(logging.INFO, logger="actuator.info"):
+        for _ in range(6):
+            await actuator.info()
+    released.set()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Info contributor 'flaky' failed: OSError: disk gone",
+        "Info contributor 'flaky' failed: TimeoutError: info contributor 'flaky' did not "
+        "answer within 0.05s",
+        "Info contributor 'flaky' failed: TypeError: info contributor 'flaky' returned list, "
+        "expected a mapping",
+        "Info contributor 'flaky' recovered",
+    ]
 
 
 async def test_a_slow_contributor_times_out_in_its_own_slot() -> None:
