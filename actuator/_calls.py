@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from actuator.health import describe_exception
+
 T = TypeVar("T")
 
 
@@ -30,6 +32,17 @@ class CallTimeout(TimeoutError):
 
 class StillRunning(TimeoutError):
     """A previous synchronous call is still running in its thread, so no new one was started."""
+
+
+def failure_text(error: BaseException) -> str:
+    """How an answer names a failed call: ``"<module.Type>: <message>"``.
+
+    Our own timeouts read as the built-in ``TimeoutError`` they subclass: the
+    private class names would tell an operator nothing.
+    """
+    if isinstance(error, (CallTimeout, StillRunning)):
+        return f"TimeoutError: {error}"
+    return describe_exception(error)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -57,6 +70,8 @@ class GuardedCall(Generic[T]):
         # A sync function declared non-blocking is called on the loop: no thread hop.
         self.inline = blocking is False and not self.is_async
         self._straggler: concurrent.futures.Future[Any] | None = None
+        # The caller's note of the failure it last logged, so it logs each failure once.
+        self.failure: str | None = None
         self._straggler_since = 0.0
 
     async def __call__(self, timeout: float, executor: concurrent.futures.Executor) -> T:
@@ -96,7 +111,8 @@ class GuardedCall(Generic[T]):
             age = time.monotonic() - self._straggler_since
             failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             failed.set_exception(
-                StillRunning(f"{self.name}: previous call still running after {age:.1f}s")
+                StillRunning(f"{self.name} is still running its previous call, started "
+                             f"{age:.1f}s ago; no new call started")
             )
             return failed
         context = contextvars.copy_context()

@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import Iterable
 
-from actuator._calls import CallTimeout, GuardedCall, StillRunning
+from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
+from actuator._pool import DaemonThreadPool
 from actuator.health import Health
 from actuator.indicator import IndicatorFunction, to_health
 
@@ -78,13 +79,13 @@ class HealthCheck:
         self.runs += 1
         try:
             health = to_health(await self._call(self.timeout, executor), self.path)
-            error: BaseException | None = None
         except (CallTimeout, StillRunning) as exc:
-            health, error = Health.down(exc), None
-            self._log_failure(health, None)
+            # A hung check first times out, then is "still running": one failure, one log line.
+            health = Health.down(failure_text(exc))
+            self._log_failure("timeout", health, None)
         except Exception as exc:
-            health, error = Health.down(exc), exc
-            self._log_failure(health, error)
+            health = Health.down(failure_text(exc))
+            self._log_failure(str(health.details["error"]), health, exc)
         else:
             if self._failure is not None:
                 logger.info("Health indicator %r recovered: %s", self.path, health.status)
@@ -94,13 +95,13 @@ class HealthCheck:
         self._result, self._finished_at = health, finished
         return health
 
-    def _log_failure(self, health: Health, error: BaseException | None) -> None:
+    def _log_failure(self, key: str, health: Health, error: BaseException | None) -> None:
         # Log a failure once when it starts or changes, not on every probe.
         text = str(health.details.get("error"))
-        if text == self._failure:
+        if key == self._failure:
             logger.debug("Health indicator %r still failing: %s", self.path, text)
             return
-        self._failure = text
+        self._failure = key
         logger.warning(
             "Health indicator %r is DOWN: %s",
             self.path,
@@ -125,15 +126,14 @@ class HealthChecker:
 
     def __init__(self, *, max_threads: int = 8) -> None:
         self.max_threads = max_threads
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._refreshers: list[asyncio.Task[None]] = []
+        self._executor: DaemonThreadPool | None = None
+        self._refreshers: dict[HealthCheck, asyncio.Task[None]] = {}
 
     @property
-    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
+    def executor(self) -> concurrent.futures.Executor:
+        """The actuator's own pool of daemon threads (a stuck check never blocks process exit)."""
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.max_threads, thread_name_prefix="actuator"
-            )
+            self._executor = DaemonThreadPool(self.max_threads, thread_name_prefix="actuator")
         return self._executor
 
     async def collect(
@@ -165,25 +165,28 @@ class HealthChecker:
         return results
 
     def start_refreshing(self, checks: Iterable[HealthCheck]) -> None:
-        """Start background refresh for checks with an ``interval`` (idempotent)."""
-        if self._refreshers:
-            return
+        """Start background refresh for the checks with an ``interval`` (idempotent per check)."""
         loop = asyncio.get_running_loop()
         for check in checks:
-            if check.interval is not None:
-                self._refreshers.append(
-                    loop.create_task(
-                        check.refresh_forever(self.executor),
-                        name=f"actuator-refresh:{check.path}",
-                    )
+            if check.interval is not None and check not in self._refreshers:
+                self._refreshers[check] = loop.create_task(
+                    check.refresh_forever(self.executor), name=f"actuator-refresh:{check.path}"
                 )
+
+    def stop_refreshing(self, checks: Iterable[HealthCheck]) -> None:
+        """Stop background refresh for ``checks`` (an indicator was removed)."""
+        for check in checks:
+            task = self._refreshers.pop(check, None)
+            if task is not None:
+                task.cancel()
 
     @property
     def refreshing(self) -> bool:
         return bool(self._refreshers)
 
     async def stop(self) -> None:
-        refreshers, self._refreshers = self._refreshers, []
+        refreshers = list(self._refreshers.values())
+        self._refreshers = {}
         for task in refreshers:
             task.cancel()
         if refreshers:

@@ -49,6 +49,7 @@ _ALLOW: Mapping[Operation, tuple[str, ...]] = {
     "delete": ("DELETE",),
 }
 _HOST = re.compile(r"[A-Za-z0-9.\-_\[\]:]+\Z")
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _JSON_BODY_TYPES = ("application/json", "application/vnd.spring-boot.actuator.v3+json",
                     "application/vnd.spring-boot.actuator.v2+json")
 
@@ -208,6 +209,9 @@ class ActuatorHandler:
         raw = scope.get("query_string", b"")
         if not raw:
             return {}
+        if _BAD_PERCENT.search(raw):
+            # unquote() would keep "%zz" as it is: say so rather than guess what was meant.
+            raise _Reject(400, "Query string is not valid percent-encoded UTF-8")
         try:
             pairs = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True,
                                            errors="strict")

@@ -147,7 +147,11 @@ async def send_response(
     headers: Iterable[tuple[bytes, bytes]] = (),
     head: bool = False,
 ) -> None:
-    raw = [(b"content-length", str(len(body)).encode("latin-1")), NO_STORE]
+    if status in (204, 304):
+        # No body, and no Content-Length saying how long it is (RFC 9110).
+        raw, body = [NO_STORE], b""
+    else:
+        raw = [(b"content-length", str(len(body)).encode("latin-1")), NO_STORE]
     if media_type is not None:
         raw.append((b"content-type", media_type.encode("latin-1")))
     raw.extend(headers)

@@ -25,11 +25,15 @@ class Lifecycle(str, enum.Enum):
 
 
 class LivenessState(str, enum.Enum):
+    """Whether the app works (``CORRECT``) or needs a restart (``BROKEN``), as in Spring Boot."""
+
     CORRECT = "CORRECT"
     BROKEN = "BROKEN"
 
 
 class ReadinessState(str, enum.Enum):
+    """Whether the app should get traffic now, as in Spring Boot."""
+
     ACCEPTING_TRAFFIC = "ACCEPTING_TRAFFIC"
     REFUSING_TRAFFIC = "REFUSING_TRAFFIC"
 

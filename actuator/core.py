@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -81,8 +80,10 @@ class Actuator:
         self._name, self._version, self._description = name, version, description
         self._registrations: dict[str, Registration] = {}
         self._contributors: dict[str, GuardedCall[object]] = {}
+        self._contributor_sources: dict[str, object] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._hooks: list[object] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._lifespan_seen = False
         self._app_info: dict[str, Any] | None = None
@@ -150,7 +151,12 @@ class Actuator:
             raise ValueError(f"indicator name {name!r} is taken by a health group")
         timeout = self.settings.health.timeout if timeout is None else timeout
         for label, value in (("timeout", timeout), ("ttl", ttl), ("interval", interval)):
-            if value is not None and (isinstance(value, bool) or not value > 0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{label} for indicator {name!r} must be a number of seconds, "
+                                f"got {value!r}")
+            if not value > 0:
                 raise ValueError(f"{label} for indicator {name!r} must be > 0, got {value!r}")
         groups = frozenset(_names(groups, "groups"))
         unknown = groups - set(self.health_groups)
@@ -166,12 +172,20 @@ class Actuator:
             source=indicator,
         )
         self._remember_hooks(indicator)
-        if self._started and interval is not None:
+        if self._started:
             self.checker.start_refreshing(self._registrations[name].leaves())
 
     def remove_indicator(self, name: str) -> None:
-        if self._registrations.pop(name, None) is None:
+        """Unregister an indicator: it leaves every group, and its background refresh stops.
+
+        Raises ``KeyError`` when no indicator has that name.
+        """
+        registration = self._registrations.pop(name, None)
+        if registration is None:
             raise KeyError(f"no indicator named {name!r}")
+        if self._started:
+            self.checker.stop_refreshing(registration.leaves())
+        self._forget_hooks(registration.source)
 
     def add_group(
         self,
@@ -289,11 +303,15 @@ class Actuator:
             raise ValueError(f"an info contributor named {name!r} is already registered")
         fn = contributor_callable(contributor, name)
         self._contributors[name] = GuardedCall(fn, name=f"info contributor {name!r}")
+        self._contributor_sources[name] = contributor
         self._remember_hooks(contributor)
 
     def remove_contributor(self, name: str) -> None:
-        if self._contributors.pop(name, None) is None:
+        """Remove an ``info`` section. Raises ``KeyError`` when no contributor has that name."""
+        call = self._contributors.pop(name, None)
+        if call is None:
             raise KeyError(f"no info contributor named {name!r}")
+        self._forget_hooks(self._contributor_sources.pop(name))
 
     @property
     def contributors(self) -> Mapping[str, GuardedCall[object]]:
@@ -408,8 +426,30 @@ class Actuator:
             self._hooks.append(obj)
             if self._started:
                 # Registered after startup: start it now, on the running loop if any.
-                with contextlib.suppress(RuntimeError):
-                    asyncio.get_running_loop().create_task(_call_hook(obj, "start"))
+                self._spawn(_call_hook(obj, "start"))
+
+
+    def _forget_hooks(self, obj: object) -> None:
+        """Undo ``_remember_hooks``: a removed indicator is stopped if the app is running."""
+        if isinstance(obj, Mapping):
+            for member in obj.values():
+                self._forget_hooks(member)
+            return
+        if not any(hook is obj for hook in self._hooks):
+            return
+        self._hooks = [hook for hook in self._hooks if hook is not obj]
+        if self._started:
+            self._spawn(_call_hook(obj, "stop"))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        # Keep a reference: the loop holds tasks weakly, and a lost one may never finish.
+        try:
+            task = asyncio.get_running_loop().create_task(coroutine)
+        except RuntimeError:
+            coroutine.close()  # no running loop: nothing to start or stop on
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 async def _call_hook(obj: object, method: str) -> None:

@@ -59,8 +59,10 @@ class ActuatorMiddleware:
     def _subpath(self, scope: Scope) -> str | None:
         """The path after the base path, or ``None`` when the request is not for the actuator."""
         path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
+        # Servers differ: some put root_path in front of path (as the ASGI spec now says),
+        # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
+        root_path: str = scope.get("root_path", "").rstrip("/")
+        if root_path and (path == root_path or path.startswith(root_path + "/")):
             path = path[len(root_path):]
         base = self.base_path
         if not path.startswith(base):
@@ -68,6 +70,12 @@ class ActuatorMiddleware:
         rest = path[len(base):]
         if rest and rest[0] != "/":
             return None
+        if not base:
+            # Endpoints at the root (base_path "/"): the app keeps every other path,
+            # and there is no discovery page, as in Spring Boot.
+            name = rest[1:].split("/", 1)[0]
+            if not name or self.actuator.exposed_endpoint(name) is None:
+                return None
         return rest
 
     async def _start_without_lifespan(self) -> None:
@@ -99,7 +107,7 @@ class ActuatorMiddleware:
                 actuator.availability.mark_started()
             elif kind == "lifespan.startup.failed":
                 state["startup_done"] = True
-                actuator.availability.startup_failed(message.get("message", ""))
+                actuator.availability.startup_failed(_failure_reason(message.get("message", "")))
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await actuator.shutdown()
                 actuator.availability.stopped()
@@ -139,6 +147,19 @@ class ActuatorMiddleware:
                 actuator.availability.stopped()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _failure_reason(message: str) -> str:
+    """The reason a startup failed, without the traceback Starlette sends as the message.
+
+    Readiness shows the reason to whoever may see details; a traceback is for
+    the server log (the server logs the whole message), never for an answer.
+    """
+    text = str(message).strip()
+    if text.startswith("Traceback (most recent call last):"):
+        lines = [line for line in text.splitlines() if line.strip()]
+        return lines[-1].strip()
+    return text
 
 
 async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:

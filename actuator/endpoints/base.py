@@ -80,14 +80,20 @@ class EndpointError(Exception):
 
 
 class BadRequest(EndpointError):
+    """400: the request is wrong (a bad parameter or body); say which in the message."""
+
     status = 400
 
 
 class NotFound(EndpointError):
+    """404: nothing at this path (``raise NotFound(f"No flag named {flag!r}")``)."""
+
     status = 404
 
 
 class Conflict(EndpointError):
+    """409: the request clashes with the current state."""
+
     status = 409
 
 

@@ -69,7 +69,7 @@ class HealthEndpoint(Endpoint):
         http_status = group.http_mapper.status_code(component.status)
         is_root = not path
         if request.media_type == HEALTH_JSON:
-            body = _ietf(component, actuator, show_components, show_details)
+            body = _ietf(component, actuator, group, show_components, show_details)
         else:
             body = _spring(component, show_components, show_details)
             if is_root and groups:
@@ -117,10 +117,18 @@ _IETF = {"UP": "pass", "UNKNOWN": "warn"}
 
 
 def _ietf(
-    component: HealthComponent, actuator: Actuator, show_components: bool, show_details: bool
+    component: HealthComponent,
+    actuator: Actuator,
+    group: HealthGroup,
+    show_components: bool,
+    show_details: bool,
 ) -> dict[str, Any]:
-    """The draft-inadarei-api-health-check shape: ``pass``/``warn``/``fail`` and ``checks``."""
-    mapper = actuator.root_health_group.http_mapper
+    """The draft-inadarei-api-health-check shape: ``pass``/``warn``/``fail`` and ``checks``.
+
+    ``fail`` is whatever the group answers with an HTTP error, so the body
+    never says ``fail`` on a 200 answer (nor ``pass`` on a 503).
+    """
+    mapper = group.http_mapper
 
     def ietf_status(health: HealthComponent) -> str:
         if mapper.status_code(health.status) >= 400:

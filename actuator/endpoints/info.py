@@ -7,9 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator._calls import CallTimeout, GuardedCall, StillRunning
+from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
 from actuator.endpoints.base import Endpoint, OperationRequest
-from actuator.health import describe_exception
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -40,27 +39,39 @@ async def gather_info(actuator: Actuator) -> dict[str, Any]:
     contributors = actuator.contributors
     timeout = actuator.settings.info.timeout
     executor = actuator.checker.executor
-    tasks = [asyncio.ensure_future(_contribute(call, timeout, executor))
-             for call in contributors.values()]
+    tasks = [asyncio.ensure_future(_contribute(name, call, timeout, executor))
+             for name, call in contributors.items()]
     results = await asyncio.gather(*tasks)
     return {name: section for name, section in zip(contributors, results, strict=False) if section}
 
 
 async def _contribute(
-    call: GuardedCall[object], timeout: float, executor: Any
+    name: str, call: GuardedCall[object], timeout: float, executor: Any
 ) -> Mapping[str, Any] | None:
+    raised: BaseException | None = None
     try:
         value = await call(timeout, executor)
     except (CallTimeout, StillRunning) as exc:
-        logger.warning("Info %s", exc)
-        return {"error": describe_exception(exc)}
+        return _failed(name, call, failure_text(exc), "timeout", None)
     except Exception as exc:
-        logger.warning("Info contributor %s failed", call.name, exc_info=True)
-        return {"error": describe_exception(exc)}
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        error = TypeError(f"{call.name} returned {type(value).__name__}, expected a mapping")
-        logger.warning("Info %s", error)
-        return {"error": describe_exception(error)}
+        value, raised = None, exc
+    if raised is not None:
+        text = failure_text(raised)
+        return _failed(name, call, text, text, raised)
+    if value is not None and not isinstance(value, Mapping):
+        text = failure_text(TypeError(
+            f"{call.name} returned {type(value).__name__}, expected a mapping"))
+        return _failed(name, call, text, text, None)
+    if call.failure is not None:
+        call.failure = None
+        logger.info("Info contributor %r recovered", name)
     return value
+
+
+def _failed(name: str, call: GuardedCall[object], text: str, key: str,
+            error: BaseException | None) -> dict[str, str]:
+    # Logged once when a failure starts or changes, not on every request (as health does).
+    if key != call.failure:
+        call.failure = key
+        logger.warning("Info contributor %r failed: %s", name, text, exc_info=error)
+    return {"error": text}

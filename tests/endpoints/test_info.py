@@ -1,0 +1,193 @@
+"""The info endpoint with custom contributors: concurrency, failures and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from actuator import Actuator
+from tests.support.asgi import RecordingApp, client_for, light_actuator
+
+BUILTINS = ["app", "build", "git", "python", "os", "process"]
+
+
+def bare(settings: dict[str, Any] | None = None) -> Actuator:
+    """An actuator exposing info, without the built-in sections."""
+    return light_actuator({"exposure": {"include": ["info"]},
+                           "info": {"exclude": BUILTINS, **(settings or {})}})
+
+
+async def get_info(actuator: Actuator, **headers: str) -> httpx.Response:
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        return await client.get("/actuator/info", headers=headers)
+
+
+class Team:
+    def contribute(self) -> dict[str, str]:
+        return {"owner": "payments"}
+
+
+class Region:
+    async def contribute(self) -> dict[str, str]:
+        return {"name": "eu-west-1"}
+
+
+async def test_sync_async_and_object_contributors() -> None:
+    actuator = bare()
+    actuator.add_contributor("team", Team())
+    actuator.add_contributor("region", Region())
+    actuator.add_contributor("links", lambda: {"runbook": "https://runbooks/orders"})
+
+    async def flags() -> dict[str, bool]:
+        return {"checkout": True}
+
+    actuator.add_contributor("flags", flags)
+    answer = await get_info(actuator)
+    assert answer.status_code == 200
+    assert answer.json() == {"team": {"owner": "payments"}, "region": {"name": "eu-west-1"},
+                             "links": {"runbook": "https://runbooks/orders"},
+                             "flags": {"checkout": True}}
+
+
+async def test_contributors_run_concurrently() -> None:
+    actuator = bare()
+
+    async def slow_async() -> dict[str, int]:
+        await asyncio.sleep(0.2)
+        return {"a": 1}
+
+    def slow_sync() -> dict[str, int]:
+        time.sleep(0.2)
+        return {"b": 2}
+
+    actuator.add_contributor("one", slow_async)
+    actuator.add_contributor("two", slow_async)
+    actuator.add_contributor("three", slow_sync)
+    started = time.monotonic()
+    answer = await get_info(actuator)
+    assert time.monotonic() - started < 0.4
+    assert answer.json() == {"one": {"a": 1}, "two": {"a": 1}, "three": {"b": 2}}
+
+
+async def test_a_failing_contributor_fills_its_own_slot_and_the_rest_answer_200(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = bare()
+
+    def broken() -> dict[str, Any]:
+        raise KeyError("GIT_COMMIT")
+
+    actuator.add_contributor("team", Team())
+    actuator.add_contributor("git2", broken)
+    with caplog.at_level(logging.WARNING, logger="actuator.info"):
+        answer = await get_info(actuator)
+    assert answer.status_code == 200
+    assert answer.json() == {"team": {"owner": "payments"},
+                             "git2": {"error": "KeyError: 'GIT_COMMIT'"}}
+    assert "Traceback" not in answer.text
+    assert caplog.records[0].getMessage() == (
+        "Info contributor 'git2' failed: KeyError: 'GIT_COMMIT'")
+    assert caplog.records[0].exc_info is not None
+
+
+async def test_a_failing_contributor_is_logged_once_and_its_recovery_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = bare({"timeout": 0.05})
+    outcomes = iter(["boom", "boom", "late", "late", "junk", "ok"])
+    released = asyncio.Event()
+
+    async def flaky() -> Any:
+        outcome = next(outcomes)
+        if outcome == "boom":
+            raise OSError("disk gone")
+        if outcome == "late":
+            await released.wait()
+        return [] if outcome == "junk" else {"ok": True}
+
+    actuator.add_contributor("flaky", flaky)
+    with caplog.at_level(logging.INFO, logger="actuator.info"):
+        for _ in range(6):
+            await actuator.info()
+    released.set()
+    assert [r.getMessage() for r in caplog.records] == [
+        "Info contributor 'flaky' failed: OSError: disk gone",
+        "Info contributor 'flaky' failed: TimeoutError: info contributor 'flaky' did not "
+        "answer within 0.05s",
+        "Info contributor 'flaky' failed: TypeError: info contributor 'flaky' returned list, "
+        "expected a mapping",
+        "Info contributor 'flaky' recovered",
+    ]
+
+
+async def test_a_slow_contributor_times_out_in_its_own_slot() -> None:
+    actuator = bare({"timeout": 0.1})
+    released = asyncio.Event()
+
+    async def stuck() -> dict[str, Any]:
+        await released.wait()
+        return {}
+
+    actuator.add_contributor("stuck", stuck)
+    actuator.add_contributor("team", Team())
+    try:
+        started = time.monotonic()
+        answer = await get_info(actuator)
+        assert time.monotonic() - started < 0.5
+    finally:
+        released.set()
+    assert answer.json() == {
+        "stuck": {"error": "TimeoutError: info contributor 'stuck' did not answer within 0.1s"},
+        "team": {"owner": "payments"}}
+
+
+async def test_none_or_empty_leaves_the_section_out_and_junk_is_an_error() -> None:
+    actuator = bare()
+    actuator.add_contributor("nothing", lambda: None)
+    actuator.add_contributor("empty", dict)
+    actuator.add_contributor("junk", lambda: ["not", "a", "mapping"])
+    assert (await get_info(actuator)).json() == {"junk": {
+        "error": "TypeError: info contributor 'junk' returned list, expected a mapping"}}
+
+
+async def test_info_takes_no_path_and_speaks_v3() -> None:
+    actuator = bare()
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        deeper = await client.get("/actuator/info/app")
+        v3 = await client.get("/actuator/info",
+                              headers={"accept": "application/vnd.spring-boot.actuator.v3+json"})
+    assert deeper.status_code == 404
+    assert deeper.json()["message"] == "No such path under endpoint 'info'"
+    assert v3.headers["content-type"] == "application/vnd.spring-boot.actuator.v3+json"
+
+
+async def test_builtin_sections_are_present_by_default_and_can_be_excluded() -> None:
+    info = await light_actuator(name="orders").info()
+    assert set(BUILTINS) - {"build", "git"} <= set(info)
+    assert info["app"]["name"] == "orders"
+    assert set(await bare().info()) == set()
+
+
+def test_contributor_names_are_checked() -> None:
+    actuator = bare()
+    actuator.add_contributor("team", Team())
+    with pytest.raises(ValueError, match="already registered"):
+        actuator.add_contributor("team", Team())
+    with pytest.raises(ValueError, match="name"):
+        actuator.add_contributor("a/b", Team())
+    with pytest.raises(TypeError, match="contributor 'x' must be a callable"):
+        actuator.add_contributor("x", {"static": "mapping"})  # type: ignore[arg-type]
+
+
+async def test_remove_contributor() -> None:
+    actuator = bare()
+    actuator.add_contributor("team", Team())
+    actuator.remove_contributor("team")
+    assert await actuator.info() == {}
+    with pytest.raises(KeyError, match="team"):
+        actuator.remove_contributor("team")
