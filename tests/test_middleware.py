@@ -217,8 +217,13 @@ async def test_head_works_wherever_get_does(path: str) -> None:
         head = await client.head(path)
     assert head.status_code == got.status_code
     assert head.content == b""
-    for name in ("content-length", "content-type", "cache-control"):
+    for name in ("content-type", "cache-control"):
         assert head.headers[name] == got.headers[name]
+    # info carries live figures (uptime, memory), so its length may differ by a digit.
+    if path.endswith("/info"):
+        assert abs(int(head.headers["content-length"]) - len(got.content)) < 16
+    else:
+        assert head.headers["content-length"] == got.headers["content-length"]
 
 
 @pytest.mark.parametrize(
