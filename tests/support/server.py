@@ -67,11 +67,13 @@ class UvicornProcess:
         self._drain()
         return "".join(self._lines)
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
+                "--port", "0", *self.args]
+
     def start(self) -> UvicornProcess:
-        command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
-                   "--port", "0", *self.args]
         self.process = subprocess.Popen(
-            command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+            self.command(), cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
