@@ -28,7 +28,8 @@ from actuator.tls import tls_protocol_class
 if TYPE_CHECKING:
     from actuator.core import Actuator
 
-logger = logging.getLogger("actuator")
+# Where uvicorn reports its own listeners, so the line shows wherever uvicorn's do.
+server_logger = logging.getLogger("uvicorn.error")
 
 _CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
               "required": ssl.CERT_REQUIRED}
@@ -59,7 +60,8 @@ class _Server(uvicorn.Server):
     def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
         host, port = listeners[0].getsockname()[:2]
         scheme = "https" if self.config.ssl else "http"
-        logger.info("Actuator management server running on %s://%s:%d", scheme, host, port)
+        server_logger.info("Actuator management server running on %s://%s:%d", scheme, host,
+                           port)
 
 
 class ManagementServer:
@@ -124,7 +126,7 @@ class ManagementServer:
             await self._loop_task
             self._loop_task = None
         await server.shutdown()
-        logger.info("Actuator management server stopped")
+        server_logger.info("Actuator management server stopped")
 
     async def __aenter__(self) -> ManagementServer:
         await self.start()
