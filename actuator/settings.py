@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -236,26 +237,12 @@ class SecuritySettings(_Section):
     @field_validator("tokens")
     @classmethod
     def _tokens(cls, value: dict[str, str]) -> dict[str, str]:
-        checked = {}
-        for name, hashed in value.items():
-            _check_identity(name, "token name")
-            try:
-                checked[name] = check_token_hash(hashed)
-            except ValueError as exc:
-                raise ValueError(f"token {name!r}: {exc}") from None
-        return checked
+        return _check_credentials(value, "token", check_token_hash)
 
     @field_validator("users")
     @classmethod
     def _users(cls, value: dict[str, str]) -> dict[str, str]:
-        checked = {}
-        for name, hashed in value.items():
-            _check_identity(name, "user name")
-            try:
-                checked[name] = check_password_hash(hashed)
-            except ValueError as exc:
-                raise ValueError(f"user {name!r}: {exc}") from None
-        return checked
+        return _check_credentials(value, "user", check_password_hash)
 
     @field_validator("realm")
     @classmethod
@@ -272,9 +259,18 @@ class SecuritySettings(_Section):
         return "*" in self.anonymous or endpoint in self.anonymous
 
 
-def _check_identity(name: str, label: str) -> None:
-    if not _IDENTITY.match(name):
-        raise ValueError(f"{label} {name!r} must be non-empty, printable, without ':'")
+def _check_credentials(value: dict[str, str], label: str,
+                       check: Callable[[str], str]) -> dict[str, str]:
+    """Identity -> hash mappings: names usable as identities, hashes in the expected form."""
+    checked = {}
+    for name, hashed in value.items():
+        if not _IDENTITY.match(name):
+            raise ValueError(f"{label} name {name!r} must be non-empty, printable, without ':'")
+        try:
+            checked[name] = check(hashed)
+        except ValueError as exc:
+            raise ValueError(f"{label} {name!r}: {exc}") from None
+    return checked
 
 
 class ServerSettings(_Section):

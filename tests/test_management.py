@@ -159,3 +159,20 @@ async def test_a_port_that_cannot_be_bound_fails_the_app_startup() -> None:
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert f"cannot listen on 127.0.0.1:{port}" in sent[0]["message"]
     assert actuator.availability.startup_health().status.code == "DOWN"
+
+
+async def test_without_a_lifespan_the_first_app_request_starts_the_management_server() -> None:
+    actuator = Actuator(settings=SETTINGS)
+    management = actuator.management_server
+    assert management is not None
+    transport = httpx.ASGITransport(app=actuator.wrap(Starlette()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as app_client:
+        await app_client.get("/anything")
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            ready = await http.get(
+                f"http://127.0.0.1:{management.port}/actuator/health/readiness")
+    finally:
+        await management.stop()
+        await actuator.shutdown()
+    assert ready.json() == {"status": "UP"}
