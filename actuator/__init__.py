@@ -20,13 +20,22 @@ from actuator.health import CompositeHealth, Health
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import HealthIndicator
 from actuator.indicators import (
+    CommandIndicator,
     DiskSpaceIndicator,
     EventLoopLagIndicator,
+    FileFreshnessIndicator,
     HttpIndicator,
     TcpIndicator,
 )
+from actuator.management import ManagementServer
 from actuator.middleware import ActuatorMiddleware
-from actuator.security import SecurityContext
+from actuator.security import (
+    AuthenticationFailed,
+    SecurityContext,
+    generate_token,
+    hash_password,
+    hash_token,
+)
 from actuator.settings import ActuatorSettings
 from actuator.status import Status
 
@@ -34,14 +43,17 @@ __all__ = [
     "Actuator",
     "ActuatorMiddleware",
     "ActuatorSettings",
+    "AuthenticationFailed",
     "Availability",
     "BadRequest",
+    "CommandIndicator",
     "CompositeHealth",
     "DiskSpaceIndicator",
     "Endpoint",
     "EndpointError",
     "EndpointResponse",
     "EventLoopLagIndicator",
+    "FileFreshnessIndicator",
     "Health",
     "HealthGroup",
     "HealthIndicator",
@@ -50,6 +62,7 @@ __all__ = [
     "InfoContributor",
     "Lifecycle",
     "LivenessState",
+    "ManagementServer",
     "NotFound",
     "OperationRequest",
     "ReadinessState",
@@ -58,4 +71,7 @@ __all__ = [
     "StatusAggregator",
     "TcpIndicator",
     "__version__",
+    "generate_token",
+    "hash_password",
+    "hash_token",
 ]

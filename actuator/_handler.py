@@ -6,12 +6,13 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from actuator._auth import AuthError, describe_request
 from actuator._http import (
     BodyTooLarge,
     ClientDisconnected,
@@ -30,11 +31,13 @@ from actuator.endpoints.base import (
     OperationRequest,
 )
 from actuator.endpoints.discovery import discovery_links
+from actuator.security import SecurityContext
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
 
 logger = logging.getLogger("actuator.http")
+audit = logging.getLogger("actuator.audit")
 
 MAX_BODY = 64 * 1024
 _METHODS: Mapping[str, Operation] = {
@@ -55,12 +58,13 @@ _JSON_BODY_TYPES = ("application/json", "application/vnd.spring-boot.actuator.v3
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None,
+    def __init__(self, status: int, message: str,
+                 headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
                  **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.headers = dict(headers or {})
+        self.headers = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         self.extra = extra
 
 
@@ -97,7 +101,7 @@ class ActuatorHandler:
             await self._handle(scope, receive, send, subpath, head)
         except _Reject as exc:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                       for k, v in exc.headers.items()]
+                       for k, v in exc.headers]
             await send_response(send, exc.status, error_body(exc.status, exc.message, path,
                                                              **exc.extra),
                                 JSON, headers=headers, head=head)
@@ -117,10 +121,12 @@ class ActuatorHandler:
             if operation != "read":
                 raise _Reject(405, f"Method {method} not allowed on the discovery page",
                               {"Allow": "GET, HEAD"})
+            caller = await self._caller(scope)
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
             media_type = self._negotiate(headers, JSON_TYPES)
-            links = discovery_links(actuator, base_url(scope, actuator.settings.base_path))
+            links = discovery_links(actuator, base_url(scope, actuator.settings.base_path),
+                                    lambda endpoint: actuator.guard.may(caller, endpoint, "read"))
             await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
             return
 
@@ -135,6 +141,11 @@ class ActuatorHandler:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
         self._check_access(name, operation)
+        caller = await self._caller(scope)
+        try:
+            actuator.guard.authorize(caller, name, operation, scope)
+        except AuthError as exc:
+            raise _reject_for(exc) from None
         self._reject_unexpected(query, endpoint.query_params)
         if operation == "read":
             self._reject_get_body(headers)
@@ -151,16 +162,26 @@ class ActuatorHandler:
             media_type=media_type,
             base_url=base_url(scope, actuator.settings.base_path),
             scope=scope,
-            security=actuator.security_context(scope),
+            security=caller,
         )
         try:
             result = await getattr(endpoint, operation)(request)
         except EndpointError as exc:
+            _audit(operation, caller, scope, exc.status)
             raise _Reject(exc.status, exc.message, **exc.extra) from None
         except Exception:
             logger.exception("Endpoint %r failed on %s %s", name, method, scope.get("path"))
+            _audit(operation, caller, scope, 500)
             raise _Reject(500, f"Endpoint {name!r} failed; see the server log") from None
+        _audit(operation, caller, scope,
+               result.status if isinstance(result, EndpointResponse) else 200)
         await self._send_result(send, result, media_type, head)
+
+    async def _caller(self, scope: Scope) -> SecurityContext:
+        try:
+            return await self.actuator.authenticate(scope)
+        except AuthError as exc:
+            raise _reject_for(exc) from None
 
     @staticmethod
     async def _send_result(send: Send, result: Any, media_type: str, head: bool) -> None:
@@ -278,3 +299,16 @@ class ActuatorHandler:
         except json.JSONDecodeError as exc:
             raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
                                f"column {exc.colno}") from None
+
+
+def _reject_for(error: AuthError) -> _Reject:
+    headers = [*error.headers.items(), *(("WWW-Authenticate", c) for c in error.challenges)]
+    return _Reject(error.status, error.message, headers)
+
+
+def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: int) -> None:
+    """Who changed what, and how it went: every write and delete operation that ran."""
+    if operation != "read":
+        audit.info("%s by %s (roles: %s) -> %d", describe_request(scope),
+                   caller.principal or "anonymous", ", ".join(sorted(caller.roles)) or "none",
+                   status)

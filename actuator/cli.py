@@ -1,12 +1,16 @@
 """The ``actuator`` command line.
 
 ``actuator build-info``   write build and git metadata for the info endpoint
+``actuator hash-token``   make a bearer token (or a password) hash for security settings
+``actuator serve``        run a standalone actuator (a sidecar) from a TOML file
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +25,42 @@ def _build_info(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {args.output}:")
         print(json.dumps(data, indent=2, sort_keys=True))
+    return 0
+
+
+def _hash_token(args: argparse.Namespace) -> int:
+    from actuator.security import generate_token, hash_password, hash_token
+
+    if args.generate:
+        token = generate_token()
+        print(f"token: {token}")
+        print(f"hash:  {hash_token(token)}")
+        return 0
+    what = "password" if args.password else "token"
+    if sys.stdin.isatty():
+        secret = getpass.getpass(f"{what.capitalize()}: ")
+        if args.password and getpass.getpass("Again: ") != secret:
+            raise ValueError("the passwords differ")
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise ValueError(f"no {what} given on standard input")
+    print(hash_password(secret) if args.password else hash_token(secret))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from actuator.sidecar import build_actuator, load_config, serve
+
+    config = load_config(args.config)
+    if args.check:
+        build_actuator(config, args.config)
+        config.server.check_files("server")
+        print(f"{args.config}: OK")
+        return 0
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(levelname)s:     %(name)s: %(message)s")
+    serve(config, host=args.host, port=args.port, log_level=args.log_level, source=args.config)
     return 0
 
 
@@ -48,6 +88,45 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--cwd", default=".", help="git checkout to describe (default: .)")
     build.add_argument("--quiet", "-q", action="store_true", help="print nothing")
     build.set_defaults(run=_build_info)
+
+    hashing = commands.add_parser(
+        "hash-token",
+        help="hash a bearer token or a password for the security settings",
+        description="Print the hash to put in security.tokens (bearer tokens, sha256) or, with "
+        "--password, in security.users (HTTP basic, scrypt). The secret is read from standard "
+        "input (or asked for on a terminal), never from the command line, where other users "
+        "could see it.",
+        epilog="examples:\n"
+        "  actuator hash-token --generate           # new random token and its hash\n"
+        "  printf %s \"$TOKEN\" | actuator hash-token  # hash an existing token\n"
+        "  actuator hash-token --password           # asks for a password, prints its hash",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = hashing.add_mutually_exclusive_group()
+    mode.add_argument("--generate", action="store_true",
+                      help="make a new random token and print it with its hash")
+    mode.add_argument("--password", action="store_true",
+                      help="hash a password for HTTP basic (scrypt) instead of a token")
+    hashing.set_defaults(run=_hash_token)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run a standalone actuator (a sidecar) configured by a TOML file",
+        description="Serve the actuator endpoints beside any process, with health indicators "
+        "(http, tcp, disk, command, file), info sections, security and TLS declared in a TOML "
+        "file. See the README's 'Deployment modes' section for the file format.",
+    )
+    serve.add_argument("--config", "-c", required=True, metavar="FILE",
+                       help="the TOML configuration file")
+    serve.add_argument("--host", help="listen address (overrides [server] host)")
+    serve.add_argument("--port", type=int, help="listen port (overrides [server] port; "
+                       "0 picks a free one)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="log level (default: %(default)s)")
+    serve.add_argument("--check", action="store_true",
+                       help="validate the configuration and exit")
+    serve.set_defaults(run=_serve)
     return root
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from actuator._auth import Guard
 from actuator._calls import GuardedCall
 from actuator._checker import HealthChecker
 from actuator._registry import Registration, build_node, check_indicator_name
@@ -23,11 +24,12 @@ from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
 from actuator.health import HealthComponent
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import Indicator
-from actuator.security import ANONYMOUS, SecurityContext
+from actuator.security import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
 if TYPE_CHECKING:
     from actuator.drain import SignalDrain
+    from actuator.management import ManagementServer
     from actuator.middleware import ActuatorMiddleware
 
 logger = logging.getLogger("actuator")
@@ -89,6 +91,13 @@ class Actuator:
         self._app_info: dict[str, Any] | None = None
         self._drain: SignalDrain | None = None
         self._standalone: ActuatorMiddleware | None = None
+        self._authenticators: list[Authenticator] = []
+        self.guard = Guard(self.settings.security, self._authenticators)
+        self.management_server: ManagementServer | None = None
+        if self.settings.management_server.enabled:
+            from actuator.management import ManagementServer
+
+            self.management_server = ManagementServer(self, self.settings.management_server)
         self._build_groups()
         self._register_builtins()
         self.add_endpoint(HealthEndpoint(self))
@@ -357,9 +366,31 @@ class Actuator:
     def exposed_endpoints(self) -> list[Endpoint]:
         return [e for n, e in self._endpoints.items() if self.settings.exposure.exposes(n)]
 
-    def security_context(self, scope: Scope) -> SecurityContext:
-        """The caller of a request. Anonymous until access control is configured."""
-        return ANONYMOUS
+    # -- security -------------------------------------------------------------
+
+    def add_authenticator(self, authenticator: Authenticator) -> Authenticator:
+        """Identify callers your own way (a gateway header, a JWT, a session cookie).
+
+        ``authenticator`` gets the request (a Starlette ``Request`` without a
+        body, so a function written as a FastAPI dependency on ``Request``
+        fits) and returns an identity, a ``SecurityContext`` or ``None``;
+        hooks run in order before the built-in schemes. Usable as a decorator::
+
+            @actuator.add_authenticator
+            def gateway_user(request: Request) -> str | None:
+                return request.headers.get("x-authenticated-user")
+        """
+        if not callable(authenticator):
+            raise TypeError(f"authenticator must be callable, got {type(authenticator).__name__}")
+        self._authenticators.append(authenticator)
+        return authenticator
+
+    async def authenticate(self, scope: Scope) -> SecurityContext:
+        """The caller of a request, from hooks, credentials or a TLS client certificate.
+
+        Raises ``actuator._auth.AuthError`` (401) for invalid credentials.
+        """
+        return await self.guard.authenticate(scope)
 
     # -- lifecycle ------------------------------------------------------------
 

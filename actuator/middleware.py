@@ -29,6 +29,9 @@ class ActuatorMiddleware:
     untouched. Lifespan messages pass through too, and drive the actuator's
     lifecycle: readiness is INIT until ``lifespan.startup.complete``.
 
+    With a management server (``management_server.enabled``), the base path
+    is served on the management port only: here it passes through to the app.
+
     Parameters:
         app: the ASGI app to wrap.
         actuator: the actuator to serve; a default ``Actuator()`` (settings
@@ -40,6 +43,7 @@ class ActuatorMiddleware:
         self.actuator = actuator if actuator is not None else Actuator()
         self.base_path = self.actuator.settings.base_path
         self._handler = ActuatorHandler(self.actuator)
+        self._serves = self.actuator.management_server is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -47,7 +51,7 @@ class ActuatorMiddleware:
             actuator = self.actuator
             if not actuator._lifespan_seen and not actuator.started:
                 await self._start_without_lifespan()
-            subpath = self._subpath(scope)
+            subpath = self._subpath(scope) if self._serves else None
             if subpath is not None:
                 await self._handler(scope, receive, send, subpath)
                 return
@@ -57,26 +61,7 @@ class ActuatorMiddleware:
         await self.app(scope, receive, send)
 
     def _subpath(self, scope: Scope) -> str | None:
-        """The path after the base path, or ``None`` when the request is not for the actuator."""
-        path: str = scope["path"]
-        # Servers differ: some put root_path in front of path (as the ASGI spec now says),
-        # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
-        root_path: str = scope.get("root_path", "").rstrip("/")
-        if root_path and (path == root_path or path.startswith(root_path + "/")):
-            path = path[len(root_path):]
-        base = self.base_path
-        if not path.startswith(base):
-            return None
-        rest = path[len(base):]
-        if rest and rest[0] != "/":
-            return None
-        if not base:
-            # Endpoints at the root (base_path "/"): the app keeps every other path,
-            # and there is no discovery page, as in Spring Boot.
-            name = rest[1:].split("/", 1)[0]
-            if not name or self.actuator.exposed_endpoint(name) is None:
-                return None
-        return rest
+        return subpath_of(scope, self.actuator)
 
     async def _start_without_lifespan(self) -> None:
         # Servers run the lifespan before accepting requests, so a request that
@@ -85,11 +70,26 @@ class ActuatorMiddleware:
         logger.info("No ASGI lifespan seen before the first request: treating the app as started")
         self.actuator.availability.mark_started()
         await self.actuator.startup()
+        if self.actuator.management_server is not None:
+            await self.actuator.management_server.start()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         actuator = self.actuator
         actuator._lifespan_seen = True
         state: dict[str, Any] = {"startup_received": False, "startup_done": False}
+        management = actuator.management_server
+        if management is not None:
+            # Listen before the app's startup code runs, so probes see INIT meanwhile.
+            first = await receive()
+            if first["type"] == "lifespan.startup":
+                try:
+                    await management.start()
+                except Exception as exc:
+                    logger.error("Management server failed to start: %s", exc)
+                    actuator.availability.startup_failed(str(exc))
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+            receive = _replay(first, receive)
 
         async def lifespan_receive() -> Message:
             message = await receive()
@@ -108,9 +108,11 @@ class ActuatorMiddleware:
             elif kind == "lifespan.startup.failed":
                 state["startup_done"] = True
                 actuator.availability.startup_failed(_failure_reason(message.get("message", "")))
+                await _stop_management(actuator)
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await actuator.shutdown()
                 actuator.availability.stopped()
+                await _stop_management(actuator)
             await send(message)
 
         try:
@@ -145,6 +147,7 @@ class ActuatorMiddleware:
                 actuator.availability.begin_shutdown()
                 await actuator.shutdown()
                 actuator.availability.stopped()
+                await _stop_management(actuator)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -160,6 +163,64 @@ def _failure_reason(message: str) -> str:
         lines = [line for line in text.splitlines() if line.strip()]
         return lines[-1].strip()
     return text
+
+
+def subpath_of(scope: Scope, actuator: Actuator) -> str | None:
+    """The path after the base path, or ``None`` when the request is not for the actuator."""
+    path: str = scope["path"]
+    # Servers differ: some put root_path in front of path (as the ASGI spec now says),
+    # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
+    root_path: str = scope.get("root_path", "").rstrip("/")
+    if root_path and (path == root_path or path.startswith(root_path + "/")):
+        path = path[len(root_path):]
+    base = actuator.settings.base_path
+    if not path.startswith(base):
+        return None
+    rest = path[len(base):]
+    if rest and rest[0] != "/":
+        return None
+    if not base:
+        # Endpoints at the root (base_path "/"): the app keeps every other path,
+        # and there is no discovery page, as in Spring Boot.
+        name = rest[1:].split("/", 1)[0]
+        if not name or actuator.exposed_endpoint(name) is None:
+            return None
+    return rest
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _stop_management(actuator: Actuator) -> None:
+    if actuator.management_server is not None:
+        await actuator.management_server.stop()
+
+
+class ManagementApp:
+    """The actuator alone, as the management server serves it: its base path, 404 elsewhere.
+
+    It takes no part in the lifespan: the app's lifespan, seen by the
+    middleware on the app's port, drives the actuator.
+    """
+
+    def __init__(self, actuator: Actuator) -> None:
+        self.actuator = actuator
+        self.base_path = actuator.settings.base_path
+        self._handler = ActuatorHandler(actuator)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            subpath = subpath_of(scope, self.actuator)
+            if subpath is not None:
+                await self._handler(scope, receive, send, subpath)
+                return
+        await not_found_app(scope, receive, send)
 
 
 async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -12,20 +12,22 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from actuator.aggregator import DEFAULT_ORDER
+from actuator.security import check_password_hash, check_token_hash
 from actuator.status import Status
 
 logger = logging.getLogger("actuator")
 
 ShowPolicy = Literal["never", "when_authorized", "always"]
 """When to show health details or components: ``never``, ``when_authorized`` or ``always``.
-Until a caller identity is configured, ``when_authorized`` behaves as ``never``."""
+``when_authorized`` shows them to callers with the ``read`` role (``full`` implies it)."""
 
 ENV_PREFIX = "ACTUATOR_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -177,6 +179,148 @@ class AccessSettings(_Section):
         return self.endpoints.get(endpoint, self.default)
 
 
+RequiredRole = Literal["anonymous", "read", "full"]
+"""Who may run an operation: anyone, callers with the ``read`` role, or with ``full``."""
+ClientCertificates = Literal["none", "optional", "required"]
+_IDENTITY = re.compile(r"[^\x00-\x1f\x7f:]+\Z")
+_REALM = re.compile(r'[^\x00-\x1f\x7f"\\]+\Z')
+
+
+class RoleSettings(_Section):
+    """Who gets which role: regular expressions matched against the WHOLE identity.
+
+    ``full`` implies ``read``. Patterns are anchored at both ends, so
+    ``sre\\..*`` grants ``sre.alice`` but not ``evil-sre.alice``::
+
+        ACTUATOR_SECURITY__ROLES__FULL='["sre\\\\..*"]'   # JSON: patterns may hold commas
+    """
+
+    full: StrList = Field(default_factory=list)
+    read: StrList = Field(default_factory=list)
+
+    _split = field_validator("full", "read", mode="before")(_split_list)
+
+    @field_validator("full", "read")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return value
+
+
+class SecuritySettings(_Section):
+    """Who may call the actuator. See the README's Security section for how it combines.
+
+    Anonymous callers may run the read operations of the endpoints listed in
+    ``anonymous`` (default: ``health``, whose details stay hidden unless
+    ``health.show_details`` says ``always``). Every other read operation
+    needs the ``read`` role; every write or delete needs ``full`` unless
+    ``write_roles`` says otherwise. Identities come from bearer ``tokens``
+    (name -> ``sha256:`` hash), HTTP basic ``users`` (name -> ``scrypt$``
+    hash), the subject of a verified TLS client certificate, or an
+    authenticator hook (``Actuator.add_authenticator``); ``roles`` grants roles.
+    """
+
+    anonymous: StrList = Field(default_factory=lambda: ["health"])
+    tokens: dict[str, str] = Field(default_factory=dict)
+    users: dict[str, str] = Field(default_factory=dict)
+    roles: RoleSettings = RoleSettings()
+    write_roles: dict[str, RequiredRole] = Field(default_factory=dict)
+    certificate_identity: Literal["common_name", "subject"] = "common_name"
+    realm: str = "actuator"
+
+    _split = field_validator("anonymous", mode="before")(_split_list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_credentials(value, "token", check_token_hash)
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_credentials(value, "user", check_password_hash)
+
+    @field_validator("realm")
+    @classmethod
+    def _realm(cls, value: str) -> str:
+        if not _REALM.match(value):
+            raise ValueError("realm must be printable, without quotes or backslashes")
+        return value
+
+    def write_role(self, endpoint: str) -> RequiredRole:
+        """The role a write or delete operation of ``endpoint`` needs (default ``full``)."""
+        return self.write_roles.get(endpoint, self.write_roles.get("*", "full"))
+
+    def anonymous_reads(self, endpoint: str) -> bool:
+        return "*" in self.anonymous or endpoint in self.anonymous
+
+
+def _check_credentials(value: dict[str, str], label: str,
+                       check: Callable[[str], str]) -> dict[str, str]:
+    """Identity -> hash mappings: names usable as identities, hashes in the expected form."""
+    checked = {}
+    for name, hashed in value.items():
+        if not _IDENTITY.match(name):
+            raise ValueError(f"{label} name {name!r} must be non-empty, printable, without ':'")
+        try:
+            checked[name] = check(hashed)
+        except ValueError as exc:
+            raise ValueError(f"{label} {name!r}: {exc}") from None
+    return checked
+
+
+class ServerSettings(_Section):
+    """A listener of the actuator's own: where, and with which TLS.
+
+    ``client_certs`` asks clients for a certificate signed by ``ssl_ca_certs``:
+    ``required`` refuses connections without one (mutual TLS), ``optional``
+    lets them in as anonymous or with other credentials.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_ca_certs: Path | None = None
+    client_certs: ClientCertificates = "none"
+    access_log: bool = False
+
+    @model_validator(mode="after")
+    def _tls(self) -> ServerSettings:
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile is set but ssl_certfile is not")
+        if self.client_certs != "none" and (self.ssl_certfile is None
+                                            or self.ssl_ca_certs is None):
+            raise ValueError(f"client_certs={self.client_certs!r} needs ssl_certfile "
+                             f"and ssl_ca_certs (the CA that signs client certificates)")
+        if self.ssl_ca_certs is not None and self.client_certs == "none":
+            raise ValueError("ssl_ca_certs is set but client_certs is 'none'; "
+                             "set client_certs to 'required' or 'optional'")
+        return self
+
+    def check_files(self, section: str) -> None:
+        """Raise ``ValueError`` naming the setting if a configured file is missing."""
+        for name in ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{section}.{name}: no such file: {path}")
+
+
+class ManagementServerSettings(ServerSettings):
+    """Serve the actuator on its own port in the app's process (and no longer on the app's).
+
+    ::
+
+        ACTUATOR_MANAGEMENT_SERVER__ENABLED=true ACTUATOR_MANAGEMENT_SERVER__PORT=9090
+    """
+
+    enabled: bool = False
+
+
 class AppInfoSettings(_Section):
     """The ``app`` section of info. Unset fields come from ``distribution``'s metadata."""
 
@@ -219,6 +363,8 @@ class ActuatorSettings(BaseSettings):
     base_path: str = "/actuator"
     exposure: ExposureSettings = ExposureSettings()
     access: AccessSettings = AccessSettings()
+    security: SecuritySettings = SecuritySettings()
+    management_server: ManagementServerSettings = ManagementServerSettings()
     health: HealthSettings = HealthSettings()
     info: InfoSettings = InfoSettings()
     drain_period: float = Field(

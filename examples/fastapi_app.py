@@ -43,6 +43,9 @@ from actuator import Actuator, ActuatorMiddleware, Health, HttpIndicator
 ACTUATOR_SETTINGS: dict[str, Any] = {
     "exposure": {"include": ["*"]},        # every endpoint, including ones added later
     "health": {"show_details": "always"},  # production: "when_authorized"
+    # Anyone on this machine may read every endpoint (the demo listens on 127.0.0.1 only);
+    # in production grant "read" to named identities instead (see the README's Security).
+    "security": {"anonymous": ["*"]},
 }
 # Printed at start besides the discovery page, every exposed endpoint, the
 # health groups and this app's own indicators: add paths worth trying here.

@@ -42,6 +42,7 @@ actuator = Actuator(
     version="0.3.0",
     settings={
         "exposure": {"include": ["health", "info"]},
+        "security": {"anonymous": ["health", "info"]},
         "health": {"show_details": "always",
                    "groups": {"backends": {"include": ["tag:backend"]}}},
     },

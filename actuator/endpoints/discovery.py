@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
 
 
-def discovery_links(actuator: Actuator, base_url: str) -> dict[str, dict[str, object]]:
-    """``{"self": {...}, "health": {...}, "health-path": {...}}``, as Spring Boot Admin reads it."""
+def discovery_links(
+    actuator: Actuator, base_url: str, visible: Callable[[str], bool] = lambda name: True
+) -> dict[str, dict[str, object]]:
+    """``{"self": {...}, "health": {...}, "health-path": {...}}``, as Spring Boot Admin reads it.
+
+    Only endpoints for which ``visible(name)`` holds are listed: the caller's
+    discovery page shows what the caller may read, nothing more.
+    """
     links: dict[str, dict[str, object]] = {"self": {"href": base_url, "templated": False}}
     for endpoint in actuator.exposed_endpoints():
+        if not visible(endpoint.name):
+            continue
         href = f"{base_url}/{endpoint.name}"
         links[endpoint.name] = {"href": href, "templated": False}
         if endpoint.selector:

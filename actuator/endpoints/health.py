@@ -52,7 +52,7 @@ class HealthEndpoint(Endpoint):
             rest = path[1:]
         else:
             group, rest = actuator.root_health_group, path
-        authorized = request.security.authenticated
+        authorized = request.security.authorized
         show_components = shows(group.show_components, authorized)
         show_details = shows(group.show_details, authorized)
         members = {r.name: r.node for r in group.members(actuator.registrations)}

@@ -27,8 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actuator import Actuator
 
-LIGHT = {"health": {"event_loop": {"enabled": False}, "disk_space": {"enabled": False}}}
-"""Settings that leave out the built-in checks that start threads or touch the disk."""
+LIGHT = {
+    "health": {"event_loop": {"enabled": False}, "disk_space": {"enabled": False}},
+    "security": {"anonymous": ["*"], "write_roles": {"*": "anonymous"}},
+}
+"""Settings that leave out the built-in checks that start threads or touch the disk, and
+open every operation to anonymous callers: these tests are about the core's mechanics;
+tests/test_security.py covers who may call what."""
 
 
 def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
