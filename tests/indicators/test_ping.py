@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import httpx
+
+from actuator import Actuator, Health, Status
+from actuator.indicators import ping
+
+
+async def test_ping_is_always_up_without_details() -> None:
+    assert await ping() == Health(Status.UP, {})
+
+
+async def test_ping_is_registered_and_answers_through_the_endpoint() -> None:
+    actuator = Actuator(settings={"health": {"show_details": "always"}})
+    transport = httpx.ASGITransport(app=actuator)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/actuator/health/ping")
+    finally:
+        await actuator.shutdown()  # the first request started it (no lifespan here)
+    assert response.status_code == 200
+    assert response.json() == {"status": "UP"}
+
+
+async def test_ping_can_be_switched_off() -> None:
+    actuator = Actuator(settings={"health": {"ping": {"enabled": False}}})
+    assert "ping" not in {r.name for r in actuator.registrations}
