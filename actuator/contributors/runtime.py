@@ -156,7 +156,8 @@ class ProcessInfoContributor:
             "owner": _owner(),
             "cpus": available_cpus(cpu_limit),
             "threads": threading.active_count(),
-            "startTime": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc),
+            "startTime": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "uptimeSeconds": round(max(0.0, time.time() - self.started), 3),
             "memory": memory_info(memory_limit),
         }
