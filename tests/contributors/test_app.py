@@ -8,15 +8,11 @@ import httpx
 import pytest
 
 from actuator import Actuator
+from tests.support.asgi import get_once
 
 
 async def info(actuator: Actuator) -> httpx.Response:
-    transport = httpx.ASGITransport(app=actuator)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/actuator/info")
-    finally:
-        await actuator.shutdown()
+    return await get_once(actuator, "/actuator/info")
 
 
 def settings(**app: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from actuator import Actuator
+from tests.support.asgi import get_once
 
 BUILD_FILE = {
     "build": {"name": "orders", "version": "1.4.2", "artifact": "orders",
@@ -25,12 +26,7 @@ def _no_info_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def get_info(actuator: Actuator) -> httpx.Response:
-    transport = httpx.ASGITransport(app=actuator)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/actuator/info")
-    finally:
-        await actuator.shutdown()
+    return await get_once(actuator, "/actuator/info")
 
 
 def make(build_file: Path | None, **info: Any) -> Actuator:

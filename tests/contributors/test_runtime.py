@@ -7,7 +7,6 @@ import socket
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from actuator import Actuator
@@ -18,6 +17,7 @@ from actuator.contributors.runtime import (
     os_info,
     python_info,
 )
+from tests.support.asgi import get_once
 
 
 def test_python_section() -> None:
@@ -58,12 +58,7 @@ def test_uptime_grows() -> None:
 
 async def test_process_section_through_the_endpoint() -> None:
     actuator = Actuator(settings={"exposure": {"include": ["info"]}})
-    transport = httpx.ASGITransport(app=actuator)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            body = (await client.get("/actuator/info")).json()
-    finally:
-        await actuator.shutdown()
+    body = (await get_once(actuator, "/actuator/info")).json()
     assert body["process"]["pid"] == os.getpid()
     assert body["process"]["startTime"].endswith("Z")
     assert body["python"]["version"] == platform.python_version()

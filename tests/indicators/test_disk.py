@@ -4,10 +4,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from actuator import Actuator, DiskSpaceIndicator, Status
+from tests.support.asgi import get_once
 
 
 def test_up_with_springs_disk_space_details(tmp_path: Path) -> None:
@@ -71,12 +71,7 @@ async def test_registered_as_disk_space_from_settings(
     monkeypatch.setenv("ACTUATOR_HEALTH__DISK_SPACE__THRESHOLD", "1KiB")
     monkeypatch.setenv("ACTUATOR_HEALTH__DISK_SPACE__PATH", str(tmp_path / "gone"))
     actuator = Actuator(settings={"health": {"show_details": "always"}})
-    transport = httpx.ASGITransport(app=actuator)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/actuator/health/diskSpace")
-    finally:
-        await actuator.shutdown()  # the first request started it (no lifespan here)
+    response = await get_once(actuator, "/actuator/health/diskSpace")
     assert response.status_code == 503
     assert response.json() == {"status": "DOWN", "details": {
         "total": 0, "free": 0, "threshold": 1024, "path": str(tmp_path / "gone"),

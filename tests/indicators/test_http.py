@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from actuator import HttpIndicator, Status
+from actuator import Health, HttpIndicator, Status
 from actuator.indicators.http import redact_url
 from tests.support.threaded import ThreadedUvicorn
 
@@ -84,21 +84,30 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def refused_url() -> tuple[str, socket.socket]:
+async def check(url: str, **kwargs: Any) -> Health:
+    """One check by a fresh indicator, its own client closed afterwards."""
+    indicator = HttpIndicator(url, **kwargs)
+    try:
+        return await indicator.health()
+    finally:
+        await indicator.stop()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
     """A loopback URL whose port is bound but not listening: connecting is refused, and no
     one else can take the port while the socket is held."""
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
-    return f"http://127.0.0.1:{holder.getsockname()[1]}/", holder
+    try:
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}/"
+    finally:
+        holder.close()
 
 
 async def test_up_on_expected_status_with_details(dependency: tuple[str, Dependency]) -> None:
     url, _ = dependency
-    indicator = HttpIndicator(url + "/ok")
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/ok")
     assert health.status == Status.UP
     assert health.details["url"] == url + "/ok"
     assert health.details["method"] == "GET"
@@ -108,11 +117,7 @@ async def test_up_on_expected_status_with_details(dependency: tuple[str, Depende
 
 async def test_down_on_unexpected_status_names_it(dependency: tuple[str, Dependency]) -> None:
     url, _ = dependency
-    indicator = HttpIndicator(url + "/status/503")
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/status/503")
     assert health.status == Status.DOWN
     assert health.details["error"] == "unexpected HTTP status 503 Service Unavailable"
     assert health.details["status"] == 503
@@ -129,22 +134,13 @@ async def test_expected_takes_a_status_a_container_or_a_predicate(
     dependency: tuple[str, Dependency], expected: Any, status: str, up: bool
 ) -> None:
     url, _ = dependency
-    indicator = HttpIndicator(url + status, expected=expected)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + status, expected=expected)
     assert (health.status == Status.UP) is up
 
 
-async def test_down_with_a_clear_error_when_the_connection_is_refused() -> None:
-    url, holder = refused_url()
-    indicator = HttpIndicator(url)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
-        holder.close()
+async def test_down_with_a_clear_error_when_the_connection_is_refused(refused_url: str
+                                                                      ) -> None:
+    health = await check(refused_url)
     assert health.status == Status.DOWN
     error = health.details["error"]
     assert error.startswith("httpx.ConnectError")
@@ -156,11 +152,7 @@ async def test_down_when_the_server_does_not_answer_in_time(
     dependency: tuple[str, Dependency],
 ) -> None:
     url, _ = dependency
-    indicator = HttpIndicator(url + "/slow", timeout=0.2)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/slow", timeout=0.2)
     assert health.status == Status.DOWN
     assert health.details["error"].endswith("no answer within 0.2s")
     assert health.details["elapsedSeconds"] < 3  # the server would have taken 5 s
@@ -171,36 +163,22 @@ async def test_timeout_bounds_the_whole_exchange_not_each_read(
 ) -> None:
     # Each byte comes well within the timeout; the whole body does not.
     url, _ = dependency
-    indicator = HttpIndicator(url + "/drip", timeout=0.5)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/drip", timeout=0.5)
     assert health.status == Status.DOWN
     assert health.details["error"] == "TimeoutError: no answer within 0.5s"
 
 
 async def test_an_endless_body_is_not_waited_for(dependency: tuple[str, Dependency]) -> None:
     url, _ = dependency
-    indicator = HttpIndicator(url + "/stream", timeout=1.0)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/stream", timeout=1.0)
     assert health.status == Status.UP
     assert health.details["status"] == 200
 
 
 async def test_redirects_are_not_followed_by_default(dependency: tuple[str, Dependency]) -> None:
     url, _ = dependency
-    plain = HttpIndicator(url + "/redirect")
-    following = HttpIndicator(url + "/redirect", follow_redirects=True)
-    try:
-        not_followed = await plain.health()
-        followed = await following.health()
-    finally:
-        await plain.stop()
-        await following.stop()
+    not_followed = await check(url + "/redirect")
+    followed = await check(url + "/redirect", follow_redirects=True)
     assert not_followed.status == Status.UP
     assert not_followed.details["status"] == 302
     assert followed.status == Status.DOWN
@@ -212,11 +190,7 @@ async def test_credentials_in_the_url_are_masked_but_sent(
 ) -> None:
     url, app = dependency
     secret_url = url.replace("http://", "http://svc:s3cret@") + "/ok?api_key=k3y&page=2"
-    indicator = HttpIndicator(secret_url)
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(secret_url)
     shown = health.details["url"]
     assert "s3cret" not in shown
     assert "k3y" not in shown
@@ -225,14 +199,8 @@ async def test_credentials_in_the_url_are_masked_but_sent(
     assert base64.b64decode(sent.split()[1]) == b"svc:s3cret"
 
 
-async def test_credentials_are_masked_in_errors_too() -> None:
-    url, holder = refused_url()
-    indicator = HttpIndicator(url.replace("http://", "http://svc:s3cret@"))
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
-        holder.close()
+async def test_credentials_are_masked_in_errors_too(refused_url: str) -> None:
+    health = await check(refused_url.replace("http://", "http://svc:s3cret@"))
     assert health.status == Status.DOWN
     assert "s3cret" not in str(dict(health.details))
 
@@ -281,12 +249,7 @@ async def test_a_client_passed_in_is_used_and_never_closed(
 @pytest.mark.parametrize("method", ["HEAD", "post", "OPTIONS"])
 async def test_other_methods(dependency: tuple[str, Dependency], method: str) -> None:
     url, app = dependency
-    indicator = HttpIndicator(url + "/ok", method=method,
-                              headers={"authorization": "Bearer t0ken"})
-    try:
-        health = await indicator.health()
-    finally:
-        await indicator.stop()
+    health = await check(url + "/ok", method=method, headers={"authorization": "Bearer t0ken"})
     assert health.status == Status.UP
     assert health.details["method"] == method.upper()
     assert app.seen[-1].method == method.upper()

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import httpx
-
 from actuator import Actuator, Health, Status
 from actuator.indicators import ping
+from tests.support.asgi import get_once
 
 
 async def test_ping_is_always_up_without_details() -> None:
@@ -12,12 +11,7 @@ async def test_ping_is_always_up_without_details() -> None:
 
 async def test_ping_is_registered_and_answers_through_the_endpoint() -> None:
     actuator = Actuator(settings={"health": {"show_details": "always"}})
-    transport = httpx.ASGITransport(app=actuator)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/actuator/health/ping")
-    finally:
-        await actuator.shutdown()  # the first request started it (no lifespan here)
+    response = await get_once(actuator, "/actuator/health/ping")
     assert response.status_code == 200
     assert response.json() == {"status": "UP"}
 
