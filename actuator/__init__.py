@@ -5,6 +5,7 @@ from __future__ import annotations
 from actuator.__about__ import __version__
 from actuator.aggregator import StatusAggregator
 from actuator.availability import Availability, Lifecycle, LivenessState, ReadinessState
+from actuator.buildinfo import write_build_info
 from actuator.contributor import InfoContributor
 from actuator.core import Actuator
 from actuator.endpoints.base import (
@@ -74,4 +75,5 @@ __all__ = [
     "generate_token",
     "hash_password",
     "hash_token",
+    "write_build_info",
 ]

@@ -13,15 +13,20 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from actuator.__about__ import __version__
 
 
 def _build_info(args: argparse.Namespace) -> int:
-    from actuator.buildinfo import write_build_info
+    from actuator.buildinfo import generate_build_info, write_build_info
 
-    data = write_build_info(args.output, name=args.name, version=args.version,
-                            group=args.group, artifact=args.artifact, cwd=args.cwd)
+    options: dict[str, Any] = {"name": args.name, "version": args.version, "group": args.group,
+               "artifact": args.artifact, "cwd": args.cwd}
+    if args.output == "-":
+        print(json.dumps(generate_build_info(**options), indent=2, sort_keys=True))
+        return 0
+    data = write_build_info(args.output, **options)
     if not args.quiet:
         print(f"wrote {args.output}:")
         print(json.dumps(data, indent=2, sort_keys=True))
@@ -77,10 +82,12 @@ def parser() -> argparse.ArgumentParser:
         help="write build and git metadata (run at image build time)",
         description="Write build-info.json for the info endpoint's build and git sections. "
         "Git data comes from the checkout at --cwd, or from CI variables "
-        "(GITHUB_SHA, CI_COMMIT_SHA, ...) when git is not available.",
+        "(GIT_COMMIT, GITHUB_SHA, CI_COMMIT_SHA, ...; GIT_BRANCH, GITHUB_REF_NAME, ...) "
+        "when git or the checkout is not available. SOURCE_DATE_EPOCH, when set, "
+        "fixes the build time.",
     )
     build.add_argument("--output", "-o", default="build-info.json",
-                       help="file to write (default: %(default)s)")
+                       help="file to write, '-' for standard output (default: %(default)s)")
     build.add_argument("--name", help="application name")
     build.add_argument("--version", dest="version", help="application version")
     build.add_argument("--group", help="group or organisation")

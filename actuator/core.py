@@ -296,8 +296,10 @@ class Actuator:
             self.add_indicator("diskSpace", DiskSpaceIndicator(
                 health.disk_space.path, threshold=health.disk_space.threshold))
         if health.event_loop.enabled:
+            loop = health.event_loop
             self.add_indicator("eventLoop", EventLoopLagIndicator(
-                threshold=health.event_loop.threshold, interval=health.event_loop.interval))
+                threshold=loop.threshold, interval=loop.interval, recent=loop.recent,
+                watchdog=loop.watchdog))
         for name, contributor in builtin_contributors(self).items():
             if name not in self.settings.info.exclude:
                 self.add_contributor(name, contributor)

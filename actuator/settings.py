@@ -16,7 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from actuator.aggregator import DEFAULT_ORDER
@@ -95,13 +103,19 @@ class GroupSettings(_Section):
 class DiskSpaceSettings(_Section):
     enabled: bool = True
     path: Path = Path(".")
-    threshold: int = Field(default=10 * 1024 * 1024, ge=0, description="minimum free bytes")
+    threshold: ByteSize = Field(default=ByteSize(10 * 1024 * 1024), ge=0,
+                                description="minimum free space: bytes or '500MB', '1GiB'")
 
 
 class EventLoopSettings(_Section):
     enabled: bool = True
-    threshold: float = Field(default=1.0, gt=0, description="lag in seconds that means DOWN")
-    interval: float = Field(default=0.1, gt=0, description="heartbeat period in seconds")
+    threshold: float = Field(default=1.0, gt=0, allow_inf_nan=False,
+                             description="lag in seconds that means DOWN")
+    interval: float = Field(default=0.1, gt=0, allow_inf_nan=False,
+                            description="heartbeat period in seconds")
+    recent: float = Field(default=10.0, gt=0, allow_inf_nan=False,
+                          description="seconds a stall keeps the indicator DOWN")
+    watchdog: bool = True
 
 
 class PingSettings(_Section):
@@ -339,6 +353,12 @@ class InfoSettings(_Section):
     exclude: StrList = Field(default_factory=list)
 
     _split = field_validator("exclude", mode="before")(_split_list)
+
+    @field_validator("build_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: Any) -> Any:
+        # ACTUATOR_INFO__BUILD_FILE= (empty) switches the file off rather than naming ".".
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ActuatorSettings(BaseSettings):

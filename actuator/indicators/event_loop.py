@@ -11,6 +11,7 @@ import time
 import traceback
 
 from actuator.health import Health
+from actuator.indicators._params import seconds
 
 logger = logging.getLogger("actuator.health")
 
@@ -18,29 +19,34 @@ logger = logging.getLogger("actuator.health")
 class EventLoopLagIndicator:
     """A heartbeat on the app's event loop that measures how late it wakes up.
 
-    Every ``interval`` seconds a callback is scheduled; the delay beyond the
-    interval is the loop's *lag*: time the loop spent running something that
-    did not yield (CPU-bound work, a blocking call). A watchdog thread also
-    notices a loop that is blocked right now, and logs the stack of the code
-    that blocks it, once per stall.
+    Every ``interval`` seconds a timer fires; how much later than asked it
+    fires is the loop's *lag*: time the loop spent in code that did not yield
+    (CPU-bound work, a blocking call such as ``time.sleep`` or a sync database
+    driver). A watchdog thread also notices a loop that is blocked right now
+    and logs the stack of the code that blocks it, once per stall.
 
-    DOWN when the worst lag of the last ``recent`` seconds, or the current
-    stall, exceeds ``threshold``. Details: ``lagSeconds`` (last beat),
-    ``maxLagSeconds`` (worst in the last ``window`` seconds), ``stallSeconds``
-    (how long the loop has been blocked now, 0 if it is not),
-    ``thresholdSeconds``.
+    DOWN when the worst lag of the last ``recent`` seconds, or the stall going
+    on now, exceeds ``threshold``; UP again once ``recent`` seconds pass
+    without one. UNKNOWN until ``start()`` (the app's startup) runs the
+    heartbeat. Details: ``lagSeconds`` (last beat), ``maxLagSeconds`` (worst
+    in the last ``window`` seconds), ``stallSeconds`` (how long the loop has
+    been blocked now; 0 if it is not) and ``thresholdSeconds``.
 
-    Registered as ``eventLoop`` unless ``health.event_loop.enabled`` is off;
-    add it to the ``liveness`` group only if a blocked loop should restart the pod::
+    The actuator registers one as ``eventLoop`` in the root health only (not
+    liveness or readiness: lag under load is no reason to restart a pod or to
+    pull it out of the load balancer, which would push its load onto the
+    others). Add one to a group yourself if you want that::
 
         actuator.add_indicator("loop", EventLoopLagIndicator(threshold=2.0),
-                               groups=["liveness"])
+                               groups=["readiness"])
 
     Parameters:
-        threshold: lag in seconds that means DOWN. Default 1.0.
+        threshold: lag in seconds that means DOWN. Default 1.0: from about the
+            Kubernetes probe timeout (1 s) a blocked loop fails probes anyway;
+            shorter stalls show in the details and the log.
         interval: heartbeat period in seconds. Default 0.1.
-        recent: seconds of history that decide the status. Default 10.
-        window: seconds of history for ``maxLagSeconds``. Default 60.
+        recent: seconds a stall keeps the indicator DOWN. Default 10.
+        window: seconds of history for ``maxLagSeconds``. Default 60 (at least ``recent``).
         watchdog: run the watchdog thread that logs the blocking stack. Default True.
     """
 
@@ -53,23 +59,27 @@ class EventLoopLagIndicator:
         window: float = 60.0,
         watchdog: bool = True,
     ) -> None:
-        for name, value in (("threshold", threshold), ("interval", interval),
-                            ("recent", recent), ("window", window)):
-            if isinstance(value, bool) or not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        self.threshold = threshold
-        self.interval = interval
-        self.recent = recent
-        self.window = max(window, recent)
+        owner = "EventLoopLagIndicator"
+        self.threshold = seconds(owner, "threshold", threshold)
+        self.interval = seconds(owner, "interval", interval)
+        self.recent = seconds(owner, "recent", recent)
+        self.window = max(seconds(owner, "window", window), self.recent)
+        if not isinstance(watchdog, bool):
+            raise TypeError(f"{owner} watchdog must be a bool, got {watchdog!r}")
         self.watchdog = watchdog
+        # (monotonic time, lag) per beat. Written on the loop, read by health()
+        # from wherever it is called, so guarded by a lock.
         self._samples: collections.deque[tuple[float, float]] = collections.deque(
-            maxlen=int(self.window / interval) + 2
+            maxlen=int(self.window / self.interval) + 2
         )
+        self._lock = threading.Lock()
         self._last_lag = 0.0
         self._last_beat: float | None = None
+        self._reported_beat: float | None = None  # the stall already logged
         self._task: asyncio.Task[None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread_id: int | None = None
 
     @property
@@ -79,39 +89,48 @@ class EventLoopLagIndicator:
 
     def stall(self) -> float:
         """How long the loop has gone without a heartbeat beyond the interval (0 if none)."""
-        if self._last_beat is None:
+        last_beat = self._last_beat
+        if last_beat is None:
             return 0.0
-        return max(0.0, time.monotonic() - self._last_beat - self.interval)
+        return max(0.0, time.monotonic() - last_beat - self.interval)
 
     async def start(self) -> None:
-        if self._task is not None and not self._task.done():
+        """Start the heartbeat on the running loop (and the watchdog). Idempotent."""
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is loop:
             return
-        self._loop_thread_id = threading.get_ident()
+        self._loop, self._loop_thread_id = loop, threading.get_ident()
         self._last_beat = time.monotonic()
-        self._task = asyncio.get_running_loop().create_task(self._beat(), name="actuator-loop-lag")
-        if self.watchdog:
+        self._task = loop.create_task(self._beat(), name="actuator-loop-lag")
+        if self.watchdog and (self._thread is None or not self._thread.is_alive()):
             self._stop.clear()
             self._thread = threading.Thread(target=self._watch, name="actuator-loop-watchdog",
                                             daemon=True)
             self._thread.start()
 
     async def stop(self) -> None:
+        """Stop the heartbeat and the watchdog. Health is UNKNOWN again until ``start()``."""
         self._stop.set()
         task, self._task = self._task, None
-        if task is not None:
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(timeout=1.0)
+            thread.join(timeout=1.0)  # it wakes at once on the stop event
 
-    def health(self) -> Health:
-        if self._task is None or self._task.done():
+    async def health(self) -> Health:
+        # Async so it runs on the loop: cheap, and no thread hop for a few comparisons.
+        task = self._task
+        if task is None or task.done() or task.get_loop().is_closed():
             return Health.unknown(reason="heartbeat not running (the app has not started)")
         now = time.monotonic()
         stall = self.stall()
-        recent = max((lag for at, lag in self._samples if now - at <= self.recent), default=0.0)
-        worst = max((lag for at, lag in self._samples if now - at <= self.window), default=0.0)
+        with self._lock:
+            samples = tuple(self._samples)
+        recent = max((lag for at, lag in samples if now - at <= self.recent), default=0.0)
+        worst = max((lag for _, lag in samples), default=0.0)
         details = {
             "lagSeconds": round(self._last_lag, 6),
             "maxLagSeconds": round(max(worst, stall), 6),
@@ -126,21 +145,44 @@ class EventLoopLagIndicator:
         loop = asyncio.get_running_loop()
         interval = self.interval
         while True:
+            beat = self._last_beat = time.monotonic()
             expected = loop.time() + interval
-            self._last_beat = time.monotonic()
             await asyncio.sleep(interval)
             lag = max(0.0, loop.time() - expected)
-            self._last_lag = lag
-            self._samples.append((time.monotonic(), lag))
+            now = time.monotonic()
+            with self._lock:
+                self._last_lag = lag
+                self._samples.append((now, lag))
+                while self._samples and now - self._samples[0][0] > self.window:
+                    self._samples.popleft()
+            if lag > self.threshold:
+                self._log_after_stall(beat, lag)
+
+    def _claim(self, beat: float) -> bool:
+        """True for the first of the watchdog and the heartbeat to report the stall of ``beat``."""
+        with self._lock:
+            if self._reported_beat == beat:
+                return False
+            self._reported_beat = beat
+            return True
+
+    def _log_after_stall(self, beat: float, lag: float) -> None:
+        if self._claim(beat):  # too short for the watchdog to catch in the act
+            logger.warning("Event loop was blocked for %.3fs (threshold %gs)", lag,
+                           self.threshold)
+        else:
+            logger.info("Event loop unblocked after %.3fs", lag)
 
     def _watch(self) -> None:
-        reported_beat: float | None = None
         while not self._stop.wait(self.interval):
-            stall = self.stall()
-            if stall <= self.threshold or self._last_beat == reported_beat:
+            loop, beat = self._loop, self._last_beat
+            if loop is None or loop.is_closed():
+                return  # the app's loop ended without stop() (a test client, a crash)
+            if not loop.is_running() or beat is None:
+                continue  # a stopped loop is not a blocked one
+            if self.stall() <= self.threshold or not self._claim(beat):
                 continue
-            reported_beat = self._last_beat
             frame = sys._current_frames().get(self._loop_thread_id or 0)
-            where = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)\n"
-            logger.warning("Event loop blocked for %.2fs (threshold %gs); it is running:\n%s",
-                           stall, self.threshold, where.rstrip())
+            where = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)"
+            logger.warning("Event loop blocked for %.3fs so far (threshold %gs); "
+                           "it is running:\n%s", self.stall(), self.threshold, where.rstrip())

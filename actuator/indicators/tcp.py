@@ -7,32 +7,36 @@ import contextlib
 import time
 
 from actuator.health import Health
+from actuator.indicators._params import seconds
 
 
 class TcpIndicator:
     """UP when a TCP connection to ``host:port`` opens within ``timeout`` seconds.
 
-    The connection is closed at once. Details: ``host``, ``port`` and
-    ``elapsedSeconds``; DOWN with ``error`` when refused, unreachable or slow::
+    The cheapest check of a dependency that has no health API (a database, a
+    cache, a broker): it proves something accepts connections there, not that
+    it works. The connection is closed at once, nothing is sent. ``timeout``
+    covers the name lookup and the connect. Details: ``host``, ``port`` and
+    ``elapsedSeconds``; DOWN with ``error`` when refused, unreachable, the
+    name does not resolve, or no connection opens in time::
 
         actuator.add_indicator("redis", TcpIndicator("redis", 6379), groups=["readiness"])
 
     Parameters:
-        host: host name or address.
-        port: TCP port (1-65535).
-        timeout: seconds to wait for the connection. Default 0.4.
+        host: host name or IP address.
+        port: TCP port, 1-65535.
+        timeout: seconds to wait for the connection. Default 0.4 (under the
+            indicator's own ``health.timeout``, 0.5 s).
     """
 
     def __init__(self, host: str, port: int, *, timeout: float = 0.4) -> None:
-        if not host or not isinstance(host, str):
-            raise ValueError(f"host must be a non-empty string, got {host!r}")
+        if not isinstance(host, str) or not host or any(ch.isspace() for ch in host):
+            raise ValueError(f"TcpIndicator host must be a host name or address, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError(f"port must be 1..65535, got {port!r}")
-        if isinstance(timeout, bool) or not timeout > 0:
-            raise ValueError(f"timeout must be > 0, got {timeout!r}")
+            raise ValueError(f"TcpIndicator port must be an int in 1..65535, got {port!r}")
         self.host = host
         self.port = port
-        self.timeout = timeout
+        self.timeout = seconds("TcpIndicator", "timeout", timeout)
 
     async def health(self) -> Health:
         details: dict[str, object] = {"host": self.host, "port": self.port}
@@ -42,14 +46,14 @@ class TcpIndicator:
                 asyncio.open_connection(self.host, self.port), self.timeout
             )
         except (asyncio.TimeoutError, TimeoutError):
+            error: BaseException | str = f"TimeoutError: no connection within {self.timeout:g}s"
+        except OSError as exc:  # refused, unreachable, name not resolved (gaierror)
+            error = exc
+        else:
             details["elapsedSeconds"] = round(time.perf_counter() - started, 6)
-            return Health.down(f"TimeoutError: no connection within {self.timeout:g}s",
-                               **details)
-        except OSError as exc:
-            details["elapsedSeconds"] = round(time.perf_counter() - started, 6)
-            return Health.down(exc, **details)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return Health.up(**details)
         details["elapsedSeconds"] = round(time.perf_counter() - started, 6)
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return Health.up(**details)
+        return Health.down(error, **details)

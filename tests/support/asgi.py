@@ -227,3 +227,11 @@ class Lifespan:
             self.task.result()  # raises what the app raised
             raise RuntimeError("the app ended its lifespan without answering")
         raise TimeoutError("no lifespan answer within 5 s")
+
+
+async def get_once(actuator: Actuator, path: str) -> httpx.Response:
+    """``GET path`` from ``actuator`` served alone, then shut it down: without lifespan the
+    first request starts its background work (the event-loop heartbeat), which must not
+    outlive the test's event loop."""
+    async with client_for(actuator, actuator, base_url="http://test") as client:
+        return await client.get(path)
