@@ -24,6 +24,7 @@ from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
 from actuator.health import HealthComponent
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import Indicator
+from actuator.management import Management
 from actuator.security import ANONYMOUS, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
@@ -42,7 +43,7 @@ _BUILTIN_GROUPS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class Actuator:
+class Actuator(Management):
     """The operational surface of one ASGI application.
 
     ::
@@ -57,6 +58,9 @@ class Actuator:
         app = FastAPI()
         app.add_middleware(ActuatorMiddleware, actuator=actuator)
         # any other ASGI app:  app = actuator.wrap(app)
+
+    Runtime management from code (``pause()``, ``set_log_level()``...) comes
+    from ``actuator.management.Management``.
 
     Parameters:
         name: the application name shown in ``info`` (default: settings, then
@@ -92,6 +96,7 @@ class Actuator:
         self._register_builtins()
         self.add_endpoint(HealthEndpoint(self))
         self.add_endpoint(InfoEndpoint(self))
+        self._init_management()
 
     # -- health ---------------------------------------------------------------
 
