@@ -1,0 +1,54 @@
+"""Apps and clients for the runtime-management tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from actuator import Actuator
+
+CLIENT = ("10.0.0.7", 51234)
+"""The client address requests come from, as the audit log records it."""
+
+OPEN: dict[str, Any] = {"exposure": {"include": ["*"]}, "access": {"default": "unrestricted"}}
+"""Settings that expose every endpoint and allow every operation."""
+
+
+async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("hello")
+
+
+def starlette_app() -> Starlette:
+    return Starlette(routes=[Route("/hello", hello, methods=["GET", "POST"]),
+                             Route("/api/orders", hello)])
+
+
+def make_actuator(**settings: Any) -> Actuator:
+    """An actuator with every endpoint open, plus ``settings`` (sections merged over ``OPEN``)."""
+    merged = {**OPEN, **settings}
+    return Actuator(name="orders", version="1.0.0", settings=merged)
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=CLIENT),
+                             base_url="http://testserver")
+
+
+@contextlib.asynccontextmanager
+async def serve(actuator: Actuator, app: Any = None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for ``app`` (default: a small Starlette app wrapped by ``actuator``);
+    the actuator's background work is stopped afterwards."""
+    if app is None:
+        app = actuator.wrap(starlette_app())
+    try:
+        async with client(app) as http:
+            yield http
+    finally:
+        await actuator.shutdown()
