@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from actuator import Actuator
-from tests.support.management import make_actuator, serve
+from tests.support.management import BAD_BODIES, make_actuator, serve
 from tests.support.server import UvicornProcess
 
 ENABLED = {"enabled": True, "drain_period": 0.2, "max_jitter": 0.1}
@@ -74,16 +74,23 @@ async def test_shutdown_answers_at_once_then_drains_and_stops(
     assert [r.audit["action"] for r in audits] == ["shutdown"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("body", [b'{"delay": 0}', b'{"reason": 1}', b"[1]"])
-async def test_rejected_shutdown_requests_schedule_nothing(body: bytes) -> None:
+@pytest.mark.parametrize(("body", "content_type", "status", "named"), [
+    (b'{"delay": 0}', "application/json", 400, "delay"),
+    (b'{"reason": 1}', "application/json", 400, "reason"),
+    *BAD_BODIES,
+])
+async def test_rejected_shutdown_requests_schedule_nothing(
+    body: bytes, content_type: str, status: int, named: str
+) -> None:
     actuator = make_actuator(shutdown=ENABLED)
     stopped = stopper(actuator)
     async with serve(actuator) as http:
         posted = await http.post("/actuator/shutdown", content=body,
-                                 headers={"content-type": "application/json"})
+                                 headers={"content-type": content_type})
         state = (await http.get("/actuator/shutdown")).json()
         readiness = await http.get("/actuator/health/readiness")
-    assert posted.status_code == 400
+    assert posted.status_code == status
+    assert named in posted.json()["message"]
     assert state == {"scheduled": False}
     assert readiness.status_code == 200
     assert not stopped.is_set()

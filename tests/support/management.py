@@ -17,6 +17,17 @@ from actuator import Actuator
 CLIENT = ("10.0.0.7", 51234)
 """The client address requests come from, as the audit log records it."""
 
+BAD_BODIES: list[tuple[bytes, str, int, str]] = [
+    # (body, content type, status, what the error message names)
+    (b'["x"]', "application/json", 400, "JSON object"),
+    (b'"x"', "application/json", 400, "JSON object"),
+    (b'{"x": ', "application/json", 400, "Malformed JSON"),
+    (b"x=1", "application/x-www-form-urlencoded", 415, "JSON"),
+    (b"{}", "text/plain", 415, "JSON"),
+    (b'{"x": "' + b"x" * 70_000 + b'"}', "application/json", 413, "65536 bytes"),
+]
+"""Bodies every write operation refuses, whatever fields it takes."""
+
 OPEN: dict[str, Any] = {"exposure": {"include": ["*"]}, "access": {"default": "unrestricted"}}
 """Settings that expose every endpoint and allow every operation."""
 
