@@ -26,8 +26,10 @@ from actuator.indicators import (
     TcpIndicator,
 )
 from actuator.middleware import ActuatorMiddleware
+from actuator.pause import PauseState
 from actuator.security import SecurityContext
 from actuator.settings import ActuatorSettings
+from actuator.shutdown import ShutdownPlan
 from actuator.status import Status
 
 __all__ = [
@@ -52,8 +54,10 @@ __all__ = [
     "LivenessState",
     "NotFound",
     "OperationRequest",
+    "PauseState",
     "ReadinessState",
     "SecurityContext",
+    "ShutdownPlan",
     "Status",
     "StatusAggregator",
     "TcpIndicator",
