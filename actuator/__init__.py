@@ -28,8 +28,9 @@ from actuator.indicators import (
     HttpIndicator,
     TcpIndicator,
 )
-from actuator.management import ManagementServer
+from actuator.management_server import ManagementServer
 from actuator.middleware import ActuatorMiddleware
+from actuator.pause import PauseState
 from actuator.security import (
     AuthenticationFailed,
     SecurityContext,
@@ -38,6 +39,7 @@ from actuator.security import (
     hash_token,
 )
 from actuator.settings import ActuatorSettings
+from actuator.shutdown import ShutdownPlan
 from actuator.status import Status
 
 __all__ = [
@@ -66,8 +68,10 @@ __all__ = [
     "ManagementServer",
     "NotFound",
     "OperationRequest",
+    "PauseState",
     "ReadinessState",
     "SecurityContext",
+    "ShutdownPlan",
     "Status",
     "StatusAggregator",
     "TcpIndicator",

@@ -24,12 +24,13 @@ from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
 from actuator.health import HealthComponent
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import Indicator
+from actuator.management import Management
 from actuator.security import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
 if TYPE_CHECKING:
     from actuator.drain import SignalDrain
-    from actuator.management import ManagementServer
+    from actuator.management_server import ManagementServer
     from actuator.middleware import ActuatorMiddleware
 
 logger = logging.getLogger("actuator")
@@ -43,7 +44,7 @@ _BUILTIN_GROUPS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class Actuator:
+class Actuator(Management):
     """The operational surface of one ASGI application.
 
     ::
@@ -58,6 +59,9 @@ class Actuator:
         app = FastAPI()
         app.add_middleware(ActuatorMiddleware, actuator=actuator)
         # any other ASGI app:  app = actuator.wrap(app)
+
+    Runtime management from code (``pause()``, ``set_log_level()``...) comes
+    from ``actuator.management.Management``.
 
     Parameters:
         name: the application name shown in ``info`` (default: settings, then
@@ -95,13 +99,14 @@ class Actuator:
         self.guard = Guard(self.settings.security, self._authenticators)
         self.management_server: ManagementServer | None = None
         if self.settings.management_server.enabled:
-            from actuator.management import ManagementServer
+            from actuator.management_server import ManagementServer
 
             self.management_server = ManagementServer(self, self.settings.management_server)
         self._build_groups()
         self._register_builtins()
         self.add_endpoint(HealthEndpoint(self))
         self.add_endpoint(InfoEndpoint(self))
+        self._init_management()
 
     # -- health ---------------------------------------------------------------
 

@@ -1,136 +1,172 @@
-"""The management server: the actuator on its own host and port, inside the app's process.
+"""Runtime management from Python: the part of ``Actuator`` behind the management endpoints.
 
-A second ``uvicorn.Server`` runs on the app's own event loop (indicators use
-the app's connection pools, which belong to that loop), with its own
-connection limit and its own listening socket, so probes keep answering when
-the app's port is saturated. The actuator middleware starts it as soon as the
-ASGI lifespan startup begins, before the app's own startup code runs, so a
-Kubernetes startup probe sees ``INIT`` while the app starts; it stops after
-the app's lifespan shutdown completes. Once it is enabled, the app's own port
-no longer serves the actuator: requests under the base path go to the app.
+Everything the management endpoints do over HTTP, the app can do from code
+(recorded in the audit log as done by ``app``)::
+
+    actuator.pause("schema migration")           # readiness OUT_OF_SERVICE, app requests 503
+    await actuator.wait_resumed()                 # in a background worker
+    actuator.resume()
+    actuator.set_log_level("orders.db", "DEBUG")
+    actuator.add_logger_group("web", ["orders"])
+    actuator.add_env_source("features", {"checkout.v2": True})
+    actuator.add_facts(datacenter="eu-west-1", team="payments")
+    plan = actuator.request_shutdown("rolling restart")
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import socket
-import ssl
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, cast
 
-import uvicorn
 from starlette.types import ASGIApp
 
-from actuator.settings import ServerSettings
-from actuator.tls import tls_protocol_class
+from actuator.audit import APP
+from actuator.contributor import Contributor
+from actuator.environment import Environment, Sanitizer, Source
+from actuator.log_levels import LogLevels
+from actuator.pause import Callback, PauseControl
+from actuator.shutdown import ShutdownControl, ShutdownPlan
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
 
-# Where uvicorn reports its own listeners, so the line shows wherever uvicorn's do.
-server_logger = logging.getLogger("uvicorn.error")
-
-_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
-              "required": ssl.CERT_REQUIRED}
-_GRACEFUL_SECONDS = 5.0
+Fact = str | int | float | bool
 
 
-def uvicorn_config(app: ASGIApp, settings: ServerSettings, **options: object) -> uvicorn.Config:
-    """A ``uvicorn.Config`` that serves ``app`` as ``settings`` describe (TLS, client certs).
+class Management:
+    """Mixed into ``Actuator``: pause/resume, log levels, env sources, facts and shutdown."""
 
-    Requests over TLS carry the ASGI ``tls`` extension, so client certificates
-    identify callers. Extra ``options`` go to ``uvicorn.Config``.
-    """
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.ssl_certfile,
-        ssl_keyfile=settings.ssl_keyfile,
-        ssl_ca_certs=settings.ssl_ca_certs,
-        ssl_cert_reqs=_CERT_REQS[settings.client_certs],
-        http=tls_protocol_class(access_log=settings.access_log),
-        ws="none",
-        **options,  # type: ignore[arg-type]
-    )
+    host_app: ASGIApp | None
+    """The app the actuator middleware wraps (what ``/mappings`` describes)."""
+    pause_control: PauseControl
+    shutdown_control: ShutdownControl
+    log_levels: LogLevels
+    environment: Environment
+    _facts: dict[str, Fact]
 
+    def _init_management(self) -> None:
+        from actuator.contributors.facts import FactsContributor
+        from actuator.contributors.features import FeaturesContributor
+        from actuator.endpoints.env import EnvEndpoint
+        from actuator.endpoints.loggers import LoggersEndpoint
+        from actuator.endpoints.mappings import MappingsEndpoint
+        from actuator.endpoints.pause import FlipEndpoint, PauseEndpoint, ResumeEndpoint
+        from actuator.endpoints.ping import PingEndpoint
+        from actuator.endpoints.shutdown import ShutdownEndpoint
+        from actuator.endpoints.threaddump import ThreadDumpEndpoint
 
-class _Server(uvicorn.Server):
-    def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
-        host, port = listeners[0].getsockname()[:2]
-        scheme = "https" if self.config.ssl else "http"
-        server_logger.info("Actuator management server running on %s://%s:%d", scheme, host,
-                           port)
+        actuator = cast("Actuator", self)
+        settings = actuator.settings
+        self.host_app = None
+        self.pause_control = PauseControl(actuator.availability, settings.pause)
+        self.shutdown_control = ShutdownControl(actuator.availability, settings)
+        self.log_levels = LogLevels(settings.loggers.groups)
+        self.environment = Environment(settings)
+        self._facts = {}
+        self.add_facts(settings.info.facts)
+        actuator._remember_hooks(self.pause_control)
+        actuator._remember_hooks(self.shutdown_control)
+        actuator.add_endpoint(PingEndpoint())
+        actuator.add_endpoint(LoggersEndpoint(self.log_levels))
+        for pause in (PauseEndpoint, ResumeEndpoint, FlipEndpoint):
+            actuator.add_endpoint(pause(self.pause_control))
+        if settings.shutdown.enabled:
+            actuator.add_endpoint(ShutdownEndpoint(self.shutdown_control))
+        actuator.add_endpoint(EnvEndpoint(self.environment))
+        actuator.add_endpoint(ThreadDumpEndpoint())
+        actuator.add_endpoint(MappingsEndpoint(actuator))
+        contributors: dict[str, Contributor] = {"features": FeaturesContributor(actuator),
+                        "facts": FactsContributor(lambda: self._facts)}
+        for name, contributor in contributors.items():
+            if name not in settings.info.exclude:
+                actuator.add_contributor(name, contributor)
 
+    # -- pause ------------------------------------------------------------------
 
-class ManagementServer:
-    """Serves an actuator on the host and port of ``settings``, on the running event loop.
+    def pause(self, reason: str = "") -> bool:
+        """Pause the app: readiness OUT_OF_SERVICE, app requests 503 (see ``pause`` settings).
 
-    Created by the ``Actuator`` when ``management_server.enabled`` is set, and
-    started and stopped by the middleware with the app's lifespan (or by hand)::
+        Thread-safe. ``False`` if it was already paused.
+        """
+        return self.pause_control.pause(reason)
 
-        actuator = Actuator(settings={"management_server": {"enabled": True, "port": 9090}})
-        app = actuator.wrap(app)          # /actuator now answers on 127.0.0.1:9090 only
+    def resume(self, reason: str = "") -> bool:
+        """Undo a pause. ``False`` if it was not paused."""
+        return self.pause_control.resume(reason)
 
-    Parameters:
-        actuator: the actuator to serve.
-        settings: host, port, TLS files and client certificate policy.
-    """
-
-    def __init__(self, actuator: Actuator, settings: ServerSettings) -> None:
-        settings.check_files("management_server")
-        self.actuator = actuator
-        self.settings = settings
-        self._server: _Server | None = None
-        self._loop_task: asyncio.Task[None] | None = None
-        self.port: int | None = None
-        """The port it listens on once started (useful with ``port = 0``)."""
+    def flip(self, reason: str = "") -> bool:
+        """Pause if running, resume if paused; the new ``paused`` value."""
+        return self.pause_control.flip(reason)
 
     @property
-    def started(self) -> bool:
-        return self._server is not None
+    def paused(self) -> bool:
+        return self.pause_control.paused
 
-    async def start(self) -> None:
-        """Listen and serve. Idempotent; ``RuntimeError`` if the port cannot be bound."""
-        if self._server is not None:
-            return
-        from actuator.middleware import ManagementApp
+    async def wait_resumed(self) -> None:
+        """Return once the app is not paused: ``await actuator.wait_resumed()`` in a worker loop."""
+        await self.pause_control.wait_resumed()
 
-        config = uvicorn_config(ManagementApp(self.actuator), self.settings, lifespan="off",
-                                log_config=None, log_level=None, proxy_headers=False,
-                                server_header=False,
-                                timeout_graceful_shutdown=_GRACEFUL_SECONDS)
-        config.load()
-        server = _Server(config)
-        server.lifespan = config.lifespan_class(config)
-        try:
-            await server.startup()
-        except SystemExit:
-            # uvicorn logs the OSError and exits; the app's startup should fail instead.
-            raise RuntimeError(f"management server cannot listen on "
-                               f"{self.settings.host}:{self.settings.port}") from None
-        self.port = server.servers[0].sockets[0].getsockname()[1]
-        self._server = server
-        # uvicorn's main loop refreshes the Date header and watches should_exit.
-        self._loop_task = asyncio.get_running_loop().create_task(
-            server.main_loop(), name="actuator-management-server")
+    def on_pause(self, callback: Callback) -> Callback:
+        """Call ``callback()`` (sync or async) after each pause. Usable as a decorator.
 
-    async def stop(self) -> None:
-        """Stop listening, let in-flight requests finish (up to 5 s). Idempotent."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.should_exit = True
-        if self._loop_task is not None:
-            await self._loop_task
-            self._loop_task = None
-        await server.shutdown()
-        server_logger.info("Actuator management server stopped")
+        Callbacks run on the event loop one at a time, in the order of the transitions.
+        """
+        return self.pause_control.on_pause(callback)
 
-    async def __aenter__(self) -> ManagementServer:
-        await self.start()
-        return self
+    def on_resume(self, callback: Callback) -> Callback:
+        """Call ``callback()`` (sync or async) after each resume. Usable as a decorator."""
+        return self.pause_control.on_resume(callback)
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    # -- loggers ----------------------------------------------------------------
+
+    def set_log_level(self, name: str, level: str | int | None) -> None:
+        """Set a logger's (or a logger group's) level: a Spring name (``TRACE`` ... ``OFF``),
+        a coarse one (``debug``, ``info``, ``warn``, ``critical``) or a Python level;
+        ``None`` clears it. ``ROOT`` is the root logger. Raises ``ValueError`` for an
+        unknown level."""
+        self.log_levels.set(name, level, by=APP)
+
+    def add_logger_group(self, name: str, members: Iterable[str]) -> None:
+        """Create a logger group for ``/actuator/loggers/{name}``, or add members to it."""
+        self.log_levels.add_group(name, members)
+
+    # -- env ----------------------------------------------------------------------
+
+    def add_env_source(self, name: str, source: Source) -> None:
+        """Show a mapping (or a callable returning one, called per request) in ``/env``."""
+        self.environment.add_source(name, source)
+
+    def add_sanitizer(self, sanitizer: Sanitizer) -> None:
+        """Add ``sanitizer(source, key, value) -> value`` for ``/env``, after the built-in masks."""
+        self.environment.add_sanitizer(sanitizer)
+
+    # -- facts --------------------------------------------------------------------
+
+    def add_facts(self, facts: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        """Add key/values to the ``facts`` info section: ``add_facts(team="payments")``.
+
+        Values are strings, numbers or booleans; a key given again is replaced.
+        """
+        merged = {**(facts or {}), **more}
+        for key, value in merged.items():
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"fact names must be non-empty strings, got {key!r}")
+            if not isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise TypeError(f"fact {key!r} must be a string, number or boolean, "
+                                f"got {type(value).__name__}")
+        self._facts.update(merged)
+
+    @property
+    def facts(self) -> Mapping[str, Fact]:
+        return MappingProxyType(self._facts)
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def request_shutdown(self, reason: str = "") -> ShutdownPlan:
+        """Stop the server gracefully, as ``POST /actuator/shutdown`` would (whether or not the
+        endpoint is enabled): readiness OUT_OF_SERVICE now, the server asked to stop after
+        the drain period and a random jitter. Call it on the event loop."""
+        return self.shutdown_control.request(reason)

@@ -44,6 +44,8 @@ class ActuatorMiddleware:
         self.base_path = self.actuator.settings.base_path
         self._handler = ActuatorHandler(self.actuator)
         self._serves = self.actuator.management_server is None
+        if app is not not_found_app:
+            self.actuator.host_app = app  # what /mappings describes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -54,6 +56,8 @@ class ActuatorMiddleware:
             subpath = self._subpath(scope) if self._serves else None
             if subpath is not None:
                 await self._handler(scope, receive, send, subpath)
+                return
+            if actuator.pause_control.paused and await actuator.pause_control.refuse(scope, send):
                 return
         elif scope_type == "lifespan":
             await self._lifespan(scope, receive, send)

@@ -161,7 +161,7 @@ class HealthSettings(_Section):
 class ExposureSettings(_Section):
     """Which endpoints are served. ``*`` means all; exclude wins over include."""
 
-    include: StrList = Field(default_factory=lambda: ["health"])
+    include: StrList = Field(default_factory=lambda: ["health", "ping"])
     exclude: StrList = Field(default_factory=list)
 
     _split = field_validator("include", "exclude", mode="before")(_split_list)
@@ -191,6 +191,11 @@ class AccessSettings(_Section):
 
     def level(self, endpoint: str) -> AccessLevel:
         return self.endpoints.get(endpoint, self.default)
+
+    def allows(self, endpoint: str, operation: str) -> bool:
+        """Whether ``operation`` (``read``, ``write``, ``delete``) may run on ``endpoint``."""
+        level = self.level(endpoint)
+        return level == "unrestricted" or (level == "read_only" and operation == "read")
 
 
 RequiredRole = Literal["anonymous", "read", "full"]
@@ -229,7 +234,7 @@ class SecuritySettings(_Section):
     """Who may call the actuator. See the README's Security section for how it combines.
 
     Anonymous callers may run the read operations of the endpoints listed in
-    ``anonymous`` (default: ``health``, whose details stay hidden unless
+    ``anonymous`` (default: ``health`` and ``ping``; health details stay hidden unless
     ``health.show_details`` says ``always``). Every other read operation
     needs the ``read`` role; every write or delete needs ``full`` unless
     ``write_roles`` says otherwise. Identities come from bearer ``tokens``
@@ -238,7 +243,7 @@ class SecuritySettings(_Section):
     authenticator hook (``Actuator.add_authenticator``); ``roles`` grants roles.
     """
 
-    anonymous: StrList = Field(default_factory=lambda: ["health"])
+    anonymous: StrList = Field(default_factory=lambda: ["health", "ping"])
     tokens: dict[str, str] = Field(default_factory=dict)
     users: dict[str, str] = Field(default_factory=dict)
     roles: RoleSettings = RoleSettings()
@@ -351,6 +356,8 @@ class InfoSettings(_Section):
     build: dict[str, str] = Field(default_factory=dict)
     git: dict[str, str] = Field(default_factory=dict)
     exclude: StrList = Field(default_factory=list)
+    facts: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="key/values a fleet tool can filter on (info.facts)")
 
     _split = field_validator("exclude", mode="before")(_split_list)
 
@@ -359,6 +366,70 @@ class InfoSettings(_Section):
     def _no_file(cls, value: Any) -> Any:
         # ACTUATOR_INFO__BUILD_FILE= (empty) switches the file off rather than naming ".".
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class LoggersSettings(_Section):
+    """Logger groups for the loggers endpoint, added to the built-in ``web`` group::
+
+        ACTUATOR_LOGGERS__GROUPS='{"web": ["orders"], "db": ["sqlalchemy", "asyncpg"]}'
+    """
+
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, members in value.items():
+            if not _NAME.match(name) or name == "ROOT":
+                raise ValueError(f"logger group name {name!r} must be letters, digits, '_', "
+                                 f"'.', '-' and not ROOT")
+            if not all(member.strip() for member in members):
+                raise ValueError(f"logger group {name!r} has an empty member name")
+        return value
+
+
+class PauseSettings(_Section):
+    """What a pause does to the app's own requests (the actuator keeps answering)."""
+
+    reject_requests: bool = Field(
+        default=True, description="answer app requests with 503 while paused")
+    paths: StrList = Field(
+        default_factory=list, description="only reject under these path prefixes (default: all)")
+    retry_after: int = Field(
+        default=30, ge=0, le=86400, description="Retry-After seconds on a 503; 0 leaves it out")
+
+    _split = field_validator("paths", mode="before")(_split_list)
+
+    @field_validator("paths")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"pause paths must start with '/', got {path!r}")
+        return [path.rstrip("/") or "/" for path in value]
+
+
+class ShutdownSettings(_Section):
+    """The shutdown endpoint: off unless ``enabled``, as in Spring Boot."""
+
+    enabled: bool = False
+    drain_period: float | None = Field(
+        default=None, ge=0, le=3600,
+        description="seconds of readiness OUT_OF_SERVICE before stopping (default: drain_period)")
+    max_jitter: float = Field(
+        default=2.0, ge=0, le=3600,
+        description="random extra delay, up to this many seconds, so a fleet does not stop at once")
+
+
+class EnvSettings(_Section):
+    """What the env endpoint reveals. Values are masked unless ``show_values`` allows them."""
+
+    show_values: ShowPolicy = "never"
+    mask_keys: StrList = Field(
+        default_factory=list,
+        description="more key fragments whose values are always masked")
+
+    _split = field_validator("mask_keys", mode="before")(_split_list)
 
 
 class ActuatorSettings(BaseSettings):
@@ -387,6 +458,10 @@ class ActuatorSettings(BaseSettings):
     management_server: ManagementServerSettings = ManagementServerSettings()
     health: HealthSettings = HealthSettings()
     info: InfoSettings = InfoSettings()
+    loggers: LoggersSettings = LoggersSettings()
+    pause: PauseSettings = PauseSettings()
+    shutdown: ShutdownSettings = ShutdownSettings()
+    env: EnvSettings = EnvSettings()
     drain_period: float = Field(
         default=0.0,
         ge=0,

@@ -203,7 +203,7 @@ def serve(config: SidecarConfig, *, host: str | None = None, port: int | None = 
     """Serve the sidecar until SIGINT or SIGTERM (graceful, with ``settings.drain_period``)."""
     import uvicorn
 
-    from actuator.management import uvicorn_config
+    from actuator.management_server import uvicorn_config
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     server = ServerSettings.model_validate({**config.server.model_dump(), **overrides})

@@ -107,7 +107,7 @@ def test_subject_common_name_unescapes_rfc4514() -> None:
     assert subject_common_name("O=Acme,C=DE") is None
 
 
-# -- defaults: anonymous gets health status only ----------------------------------------
+# -- defaults: anonymous gets health status and ping only -------------------------------
 
 
 async def test_anonymous_callers_get_health_status_without_details() -> None:
@@ -123,7 +123,7 @@ async def test_anonymous_callers_get_health_status_without_details() -> None:
     assert set(health.json()) == {"status", "groups"}
     assert info.status_code == 401
     assert info.headers["www-authenticate"] == 'Bearer realm="actuator"'
-    assert set(links.json()["_links"]) == {"self", "health", "health-path"}
+    assert set(links.json()["_links"]) == {"self", "health", "health-path", "ping"}
 
 
 async def test_discovery_lists_what_the_caller_may_read(secured: Any) -> None:
@@ -268,7 +268,8 @@ async def test_no_write_or_delete_operation_of_any_endpoint_runs_without_full() 
     # Every registered endpoint, exposed and unrestricted: whatever endpoints
     # exist (the management endpoints included), their write and delete
     # operations refuse anonymous callers, readers and role-less identities.
-    actuator, switch = secured_actuator(access={"default": "unrestricted"})
+    actuator, switch = secured_actuator(access={"default": "unrestricted"},
+                                        shutdown={"enabled": True})
     checked = []
     async with client(actuator) as http:
         for name, endpoint in actuator.endpoints.items():
@@ -283,7 +284,11 @@ async def test_no_write_or_delete_operation_of_any_endpoint_runs_without_full() 
                     checked.append((method, url))
     assert ("POST", "/actuator/switch") in checked
     assert ("DELETE", "/actuator/switch") in checked
+    for management in ("loggers/x", "pause", "resume", "flip", "shutdown"):
+        assert ("POST", f"/actuator/{management}") in checked
     assert switch.changes == []
+    assert not actuator.paused
+    assert actuator.shutdown_control.plan is None
 
 
 # -- exposure x access x role ---------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from actuator import Actuator
-from actuator.management import ManagementServer
+from actuator.management_server import ManagementServer
 from actuator.tls import rfc4514_name
 from tests.support.secured import Switch, secured_actuator
 

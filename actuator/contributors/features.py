@@ -1,0 +1,44 @@
+"""The ``features`` info section: which management operations this service allows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+FEATURES: tuple[tuple[str, str, str], ...] = (
+    # (feature, endpoint, operation)
+    ("ping", "ping", "read"),
+    ("loggers", "loggers", "read"),
+    ("setLogLevel", "loggers", "write"),
+    ("pause", "pause", "write"),
+    ("resume", "resume", "write"),
+    ("flip", "flip", "write"),
+    ("shutdown", "shutdown", "write"),
+    ("env", "env", "read"),
+    ("threaddump", "threaddump", "read"),
+    ("mappings", "mappings", "read"),
+)
+
+
+class FeaturesContributor:
+    """``{"ping": true, "loggers": true, "setLogLevel": false, "pause": false, ...}``.
+
+    A feature is on when its endpoint is registered and exposed and the
+    access settings allow the operation, so a fleet tool can tell which
+    services it may pause or stop before trying. (Who may use it is up to
+    the access control in front.)
+    """
+
+    def __init__(self, actuator: Actuator) -> None:
+        self.actuator = actuator
+
+    def contribute(self) -> dict[str, bool]:
+        actuator = self.actuator
+        access = actuator.settings.access
+        return {
+            feature: actuator.exposed_endpoint(endpoint) is not None
+            and access.allows(endpoint, operation)
+            for feature, endpoint, operation in FEATURES
+        }
