@@ -28,7 +28,7 @@ class EnvEndpoint(Endpoint):
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
         env = self.environment
-        show = shows(env.settings.env.show_values, request.security.authenticated)
+        show = shows(env.settings.env.show_values, request.security.authorized)
         if not request.path:
             return env.describe(show=show)
         found = env.describe_property(request.path[0], show=show)

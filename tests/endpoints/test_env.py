@@ -7,6 +7,7 @@ import pytest
 from actuator import Actuator
 from actuator.environment import MASK, mask_url_passwords
 from tests.support.management import make_actuator, serve
+from tests.support.secured import MONITORING, NOBODY, bearer, client, secured_actuator
 
 SHOWN = {"env": {"show_values": "always"}}
 
@@ -58,6 +59,17 @@ async def test_when_authorized_masks_values_for_anonymous_callers() -> None:
     async with serve(actuator) as http:
         found = sources((await http.get("/actuator/env")).json())
     assert found["systemEnvironment"]["APP_REGION"] == MASK
+
+
+async def test_when_authorized_shows_values_to_callers_with_the_read_role() -> None:
+    actuator, _ = secured_actuator(env={"show_values": "when_authorized"})
+    async with client(actuator) as http:
+        reader = sources((await http.get("/actuator/env", headers=bearer(MONITORING))).json())
+        roleless = await http.get("/actuator/env", headers=bearer(NOBODY))
+    await actuator.shutdown()
+    assert reader["systemEnvironment"]["APP_REGION"] == "eu-west-1"
+    assert reader["systemEnvironment"]["DB_PASSWORD"] == MASK  # secret-looking keys, always
+    assert roleless.status_code == 403
 
 
 async def test_one_property_names_the_source_that_holds_it() -> None:
