@@ -15,15 +15,22 @@ What it shows:
   running; ``--payments-url`` (or ``PAYMENTS_URL``) points it elsewhere. It is
   not in the readiness group on purpose: a dependency that is down for every
   pod should not take every pod out of the load balancer;
-- a custom info contributor, ``orders``, that reads the database;
-- every endpoint exposed, with details: right for a demo, too much for
-  production (there, expose what you scrape and show details to authorized
-  callers only).
+- a custom info contributor, ``orders``, that reads the database, and facts
+  a fleet tool can filter on;
+- a background worker that ships new orders and honours pause/resume
+  (``actuator.wait_resumed()``), so ``POST /actuator/pause`` visibly stops it;
+- every endpoint exposed, readable by anyone on this machine, with details:
+  right for a demo, too much for production (there, expose what you scrape and
+  grant ``read`` to named identities). Operations that change something
+  (loggers, pause/resume/flip, shutdown) need the ``full`` role: the demo
+  prints a bearer token for them (``DEMO_TOKEN`` sets your own).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
 import sqlite3
 import tempfile
@@ -36,16 +43,40 @@ import uvicorn
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from actuator import Actuator, ActuatorMiddleware, Health, HttpIndicator
+from actuator import (
+    Actuator,
+    ActuatorMiddleware,
+    Health,
+    HttpIndicator,
+    generate_token,
+    hash_token,
+)
+
+logger = logging.getLogger("orders")
 
 # -- what the actuator serves: the one place to change it --------------------------
+
+DEMO_TOKEN = os.environ.get("DEMO_TOKEN") or generate_token()
+"""The bearer token of the ``operator`` identity, which has the ``full`` role."""
+
+WRITABLE = ("loggers", "pause", "resume", "flip", "shutdown")
 
 ACTUATOR_SETTINGS: dict[str, Any] = {
     "exposure": {"include": ["*"]},        # every endpoint, including ones added later
     "health": {"show_details": "always"},  # production: "when_authorized"
+    # Write operations are off unless an endpoint's access says otherwise.
+    "access": {"endpoints": dict.fromkeys(WRITABLE, "unrestricted")},
     # Anyone on this machine may read every endpoint (the demo listens on 127.0.0.1 only);
     # in production grant "read" to named identities instead (see the README's Security).
-    "security": {"anonymous": ["*"]},
+    # Writes need the full role, which only the operator token has.
+    "security": {
+        "anonymous": ["*"],
+        "tokens": {"operator": hash_token(DEMO_TOKEN)},
+        "roles": {"full": ["operator"]},
+    },
+    "shutdown": {"enabled": True, "drain_period": 3},
+    "env": {"show_values": "always"},  # secret-looking keys stay masked even so
+    "info": {"facts": {"environment": "demo", "team": "orders", "region": "local"}},
 }
 # Printed at start besides the discovery page, every exposed endpoint, the
 # health groups and this app's own indicators: add paths worth trying here.
@@ -79,6 +110,7 @@ class OrderStore:
                 " id INTEGER PRIMARY KEY AUTOINCREMENT,"
                 " item TEXT NOT NULL,"
                 " quantity INTEGER NOT NULL,"
+                " status TEXT NOT NULL DEFAULT 'new',"
                 " created_at TEXT NOT NULL)"
             )
 
@@ -89,8 +121,13 @@ class OrderStore:
                 "INSERT INTO orders (item, quantity, created_at) VALUES (?, ?, ?)",
                 (item, quantity, created_at),
             )
-        return {"id": cursor.lastrowid, "item": item, "quantity": quantity,
+        return {"id": cursor.lastrowid, "item": item, "quantity": quantity, "status": "new",
                 "created_at": created_at}
+
+    def ship_new(self) -> int:
+        """Mark every new order shipped; how many were."""
+        with self._connect() as db:
+            return db.execute("UPDATE orders SET status = 'shipped' WHERE status = 'new'").rowcount
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
         with self._connect() as db:
@@ -136,12 +173,26 @@ def create_app(db_path: str = DEFAULT_DB, payments_url: str | None = None) -> Fa
     actuator.add_indicator("database", store.health, groups=["readiness"], timeout=0.5)
     actuator.add_indicator("payments", HttpIndicator(payments_url, timeout=0.4))
     actuator.add_contributor("orders", store)
+    actuator.add_logger_group("orders", ["orders"])
+    actuator.on_pause(lambda: logger.warning("paused: shipping stops until resumed"))
+    actuator.on_resume(lambda: logger.warning("resumed: shipping again"))
+
+    async def ship_orders() -> None:
+        """The fulfilment worker: ships new orders every second, unless the service is paused."""
+        while True:
+            await actuator.wait_resumed()
+            shipped = await asyncio.to_thread(store.ship_new)
+            if shipped:
+                logger.info("shipped %d order(s)", shipped)
+            await asyncio.sleep(1.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Readiness stays INIT (503) until this has run: no traffic before the schema exists.
         store.create_schema()
+        worker = asyncio.create_task(ship_orders(), name="orders-fulfilment")
         yield
+        worker.cancel()
 
     app = FastAPI(title="orders", lifespan=lifespan)
     app.add_middleware(ActuatorMiddleware, actuator=actuator)
@@ -209,7 +260,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"  {root}/orders")
     print(f"  curl -X POST {root}/orders -H 'content-type: application/json' "
           """-d '{"item": "book", "quantity": 2}'""")
+    base = root + demo.state.actuator.settings.base_path
+    auth = f"-H 'Authorization: Bearer {DEMO_TOKEN}' -H 'content-type: application/json'"
+    print("\nOperations that change something need the operator token (role full):")
+    print(f"""  curl -X POST {base}/pause {auth} -d '{{"reason": "maintenance"}}'""")
+    print(f"  curl -X POST {base}/resume {auth}")
+    print(f"""  curl -X POST {base}/loggers/orders {auth} -d '{{"configuredLevel": "DEBUG"}}'""")
+    print(f"  curl -X POST {base}/shutdown {auth}")
     print(flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     uvicorn.run(demo, host=args.host, port=args.port)
 
 
