@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from actuator._calls import GuardedCall
@@ -20,10 +21,13 @@ from actuator.contributor import Contributor, contributor_callable
 from actuator.endpoints.base import Endpoint, check_endpoint_name
 from actuator.endpoints.health import HealthEndpoint
 from actuator.endpoints.info import InfoEndpoint
+from actuator.endpoints.metrics import MetricsEndpoint
+from actuator.endpoints.prometheus import PrometheusEndpoint
 from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
 from actuator.health import HealthComponent
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import Indicator
+from actuator.metrics import ActuatorMetrics
 from actuator.security import ANONYMOUS, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
@@ -65,6 +69,9 @@ class Actuator:
         description: a one-line description (same fallbacks).
         settings: an ``ActuatorSettings``, or a dict of settings; when omitted,
             read from ``ACTUATOR_*`` environment variables.
+        registry: the prometheus-client ``CollectorRegistry`` for the actuator's
+            metrics (default: a new one of its own; pass ``prometheus_client.REGISTRY``
+            to serve the global one too). See ``actuator.metrics``.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class Actuator:
         version: str | None = None,
         description: str | None = None,
         settings: ActuatorSettings | dict[str, Any] | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = load_settings(settings)
         self.availability = Availability()
@@ -90,8 +98,11 @@ class Actuator:
         self._standalone: ActuatorMiddleware | None = None
         self._build_groups()
         self._register_builtins()
+        self.metrics = ActuatorMetrics(self, registry)
         self.add_endpoint(HealthEndpoint(self))
         self.add_endpoint(InfoEndpoint(self))
+        self.add_endpoint(PrometheusEndpoint(self))
+        self.add_endpoint(MetricsEndpoint(self))
 
     # -- health ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from actuator._handler import ActuatorHandler
 from actuator._http import error_body, send_response
 from actuator.core import Actuator
+from actuator.metrics.http import Handler
 
 logger = logging.getLogger("actuator")
 
@@ -39,7 +40,10 @@ class ActuatorMiddleware:
         self.app = app
         self.actuator = actuator if actuator is not None else Actuator()
         self.base_path = self.actuator.settings.base_path
-        self._handler = ActuatorHandler(self.actuator)
+        self._handler: Handler = ActuatorHandler(self.actuator)
+        self._http_metrics = self.actuator.metrics.http
+        if self._http_metrics is not None and self._http_metrics.include_actuator:
+            self._handler = self._http_metrics.instrument_handler(self._handler)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -50,6 +54,9 @@ class ActuatorMiddleware:
             subpath = self._subpath(scope)
             if subpath is not None:
                 await self._handler(scope, receive, send, subpath)
+                return
+            if self._http_metrics is not None:
+                await self._http_metrics(scope, receive, send, self.app)
                 return
         elif scope_type == "lifespan":
             await self._lifespan(scope, receive, send)
