@@ -14,6 +14,13 @@ from actuator import Actuator
 from tests.metrics.support import client
 
 
+@pytest.fixture(autouse=True)
+def _no_event_loop_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Actuators served without a lifespan start on the first request and are
+    # never shut down here; their heartbeat watchdog would outlive the loop.
+    monkeypatch.setenv("ACTUATOR_HEALTH__EVENT_LOOP__ENABLED", "false")
+
+
 async def item(request: Request) -> PlainTextResponse:
     if request.path_params["item_id"] == "0":
         return PlainTextResponse("gone", status_code=404)

@@ -25,6 +25,13 @@ PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/ope
 TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 
+@pytest.fixture(autouse=True)
+def _no_event_loop_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Actuators served without a lifespan start on the first request and are
+    # never shut down here; their heartbeat watchdog would outlive the loop.
+    monkeypatch.setenv("ACTUATOR_HEALTH__EVENT_LOOP__ENABLED", "false")
+
+
 def exposed() -> Actuator:
     return Actuator(name="orders", version="1.4.2",
                     settings={"exposure": {"include": ["health", "prometheus"]}})

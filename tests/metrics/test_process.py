@@ -23,7 +23,7 @@ async def test_process_metrics_cover_cpu_memory_and_file_descriptors() -> None:
 
 
 async def test_event_loop_lag_comes_from_the_core_heartbeat() -> None:
-    actuator = Actuator(settings={"health": {"event_loop": {"interval": 0.01}}})
+    actuator = Actuator(settings={"health": {"event_loop": {"enabled": True, "interval": 0.01}}})
     await actuator.startup()
     try:
         await asyncio.sleep(0.05)
