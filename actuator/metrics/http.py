@@ -172,6 +172,7 @@ class HttpServerMetrics:
         self._uris: set[str] = set()
         self._capped = False
         self._series: dict[tuple[str, ...], Histogram] = {}
+        self._completed: dict[tuple[str, str, int | None], Histogram] = {}
         self._in_flight: dict[str, Gauge] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp,
@@ -195,7 +196,21 @@ class HttpServerMetrics:
         except BaseException as exc:
             self._record(scope, root_path, method, exchange, start, exc, uri)
             raise
-        self._record(scope, root_path, method, exchange, start, None, uri)
+        if exchange.end is None or exchange.disconnected:
+            self._record(scope, root_path, method, exchange, start, None, uri)
+            return
+        # The common case, kept short: a complete answer and no exception.
+        status = exchange.status
+        if uri is None:
+            uri = self._templates.template(scope, root_path, status)
+        if uri not in self._uris:
+            uri = self._admit(uri)
+        key = (method, uri, status)
+        series = self._completed.get(key)
+        if series is None:
+            series = self._completed[key] = self._series_for(
+                method, uri, status, outcome(status), None)
+        series.observe(exchange.end - start)
 
     def instrument_handler(self, handler: Handler) -> Handler:
         """The actuator's own request handler, timed with ``uri`` = ``{base_path}/{endpoint}``."""
@@ -250,11 +265,15 @@ class HttpServerMetrics:
             uri = self._templates.template(scope, root_path, status)
         if uri not in self._uris:
             uri = self._admit(uri)
+        self._series_for(method, uri, status, result, error).observe(end - start)
+
+    def _series_for(self, method: str, uri: str, status: int | None, result: str,
+                    error: BaseException | None) -> Histogram:
         labels = self.naming.values(method, uri, status, result, error)
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = self._duration.labels(*labels)
-        series.observe(end - start)
+        return series
 
     def _admit(self, uri: str) -> str:
         if not uri.startswith("/"):  # NOT_FOUND, REDIRECTION, UNKNOWN, OVERFLOW
