@@ -25,6 +25,7 @@ from actuator.indicators import (
     HttpIndicator,
     TcpIndicator,
 )
+from actuator.metrics import ActuatorMetrics
 from actuator.middleware import ActuatorMiddleware
 from actuator.security import SecurityContext
 from actuator.settings import ActuatorSettings
@@ -32,6 +33,7 @@ from actuator.status import Status
 
 __all__ = [
     "Actuator",
+    "ActuatorMetrics",
     "ActuatorMiddleware",
     "ActuatorSettings",
     "Availability",
