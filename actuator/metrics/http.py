@@ -171,6 +171,7 @@ class HttpServerMetrics:
         self._templates = RouteTemplates()
         self._uris: set[str] = set()
         self._capped = False
+        self._broken = False
         self._series: dict[tuple[str, ...], Histogram] = {}
         self._completed: dict[tuple[str, str, int | None], Histogram] = {}
         self._in_flight: dict[str, Gauge] = {}
@@ -200,17 +201,20 @@ class HttpServerMetrics:
             self._record(scope, root_path, method, exchange, start, None, uri)
             return
         # The common case, kept short: a complete answer and no exception.
-        status = exchange.status
-        if uri is None:
-            uri = self._templates.template(scope, root_path, status)
-        if uri not in self._uris:
-            uri = self._admit(uri)
-        key = (method, uri, status)
-        series = self._completed.get(key)
-        if series is None:
-            series = self._completed[key] = self._series_for(
-                method, uri, status, outcome(status), None)
-        series.observe(exchange.end - start)
+        try:
+            status = exchange.status
+            if uri is None:
+                uri = self._templates.template(scope, root_path, status)
+            if uri not in self._uris:
+                uri = self._admit(uri)
+            key = (method, uri, status)
+            series = self._completed.get(key)
+            if series is None:
+                series = self._completed[key] = self._series_for(
+                    method, uri, status, outcome(status), None)
+            series.observe(exchange.end - start)
+        except Exception:
+            self._failed()
 
     def instrument_handler(self, handler: Handler) -> Handler:
         """The actuator's own request handler, timed with ``uri`` = ``{base_path}/{endpoint}``."""
@@ -241,6 +245,19 @@ class HttpServerMetrics:
 
     def _record(self, scope: Scope, root_path: str, method: str, exchange: _Exchange,
                 start: float, error: BaseException | None, uri: str | None) -> None:
+        try:
+            self._record_outcome(scope, root_path, method, exchange, start, error, uri)
+        except Exception:
+            self._failed()
+
+    def _failed(self) -> None:
+        # Metrics must never break a request, nor hide the app's own exception.
+        if not self._broken:
+            self._broken = True
+            logger.exception("Recording HTTP server metrics failed (logged once)")
+
+    def _record_outcome(self, scope: Scope, root_path: str, method: str, exchange: _Exchange,
+                        start: float, error: BaseException | None, uri: str | None) -> None:
         end = exchange.end
         if end is None:
             end = perf_counter()

@@ -313,3 +313,21 @@ async def test_switched_off_metrics_record_nothing() -> None:
         assert (await http.get("/ok")).text == "ok"
     assert actuator.metrics.http is None
     assert series(actuator) == {}
+
+
+async def test_a_failure_inside_the_metrics_never_breaks_the_request(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    actuator = Actuator()
+    assert actuator.metrics.http is not None
+
+    def broken(*args: object) -> str:
+        raise RuntimeError("template resolution bug")
+
+    monkeypatch.setattr(actuator.metrics.http._templates, "template", broken)
+    async with client(actuator.wrap(make_app()), raise_app_exceptions=True) as http:
+        assert (await http.get("/ok")).text == "ok"
+        assert (await http.get("/ok")).text == "ok"
+        with pytest.raises(Boom):  # the app's own exception, not the metrics' one
+            await http.get("/fail")
+    assert len([r for r in caplog.records if "metrics failed" in r.getMessage()]) == 1
