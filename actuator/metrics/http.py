@@ -21,9 +21,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram, values
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -107,12 +107,13 @@ def _qualified_name(error: BaseException) -> str:
 class _Exchange:
     """One request in flight: what was sent, and when the last body chunk went out."""
 
-    __slots__ = ("_receive", "_send", "active", "disconnected", "end", "status")
+    __slots__ = ("_receive", "_send", "disconnected", "end", "in_flight", "method", "status")
 
-    def __init__(self, receive: Receive, send: Send, active: Gauge) -> None:
+    def __init__(self, receive: Receive, send: Send, method: str, in_flight: InFlight) -> None:
         self._receive = receive
         self._send = send
-        self.active = active
+        self.method = method
+        self.in_flight = in_flight
         self.status: int | None = None
         self.end: float | None = None
         self.disconnected = False
@@ -136,7 +137,33 @@ class _Exchange:
             # The last body chunk (or a pathsend/trailers message): the client has
             # its answer. Background tasks that run after this are not timed.
             self.end = perf_counter()
-            self.active.dec()
+            self.in_flight.discard(self)
+
+
+class InFlight(Protocol):
+    def add(self, exchange: _Exchange, /) -> None: ...
+    def discard(self, exchange: _Exchange, /) -> None: ...
+
+
+class _GaugeInFlight:
+    """Requests in progress for multiprocess mode: a ``livesum`` gauge that adds up
+    across workers, moved on every request."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._gauge = gauge
+        self._children: dict[str, Gauge] = {}
+
+    def child(self, method: str) -> Gauge:
+        child = self._children.get(method)
+        if child is None:
+            child = self._children[method] = self._gauge.labels(method)
+        return child
+
+    def add(self, exchange: _Exchange) -> None:
+        self.child(exchange.method).inc()
+
+    def discard(self, exchange: _Exchange) -> None:
+        self.child(exchange.method).dec()
 
 
 class HttpServerMetrics:
@@ -174,7 +201,14 @@ class HttpServerMetrics:
         self._broken = False
         self._series: dict[tuple[str, ...], Histogram] = {}
         self._completed: dict[tuple[str, str, int | None], Histogram] = {}
-        self._in_flight: dict[str, Gauge] = {}
+        self._methods: set[str] = set()
+        # Requests in progress. In one process: the open exchanges themselves,
+        # counted per method when the gauge is collected (set.add and
+        # set.discard are atomic and far cheaper than a locked gauge update).
+        self._open: set[_Exchange] = set()
+        self._in_flight: InFlight = self._open
+        if values.ValueClass is not values.MutexValue:
+            self._in_flight = _GaugeInFlight(self._active)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp,
                        uri: str | None = None) -> None:
@@ -185,12 +219,11 @@ class HttpServerMetrics:
         method = scope["method"]
         if method not in _METHODS:
             method = self.naming.other_method
-        active = self._in_flight.get(method)
-        if active is None:
-            active = self._in_flight[method] = self._active.labels(method)
-        exchange = _Exchange(receive, send, active)
+        if method not in self._methods:
+            self._add_method(method)
+        exchange = _Exchange(receive, send, method, self._in_flight)
         root_path = scope.get("root_path", "")
-        active.inc()
+        self._in_flight.add(exchange)
         start = perf_counter()
         try:
             await app(scope, exchange.receive, exchange.send)
@@ -215,6 +248,18 @@ class HttpServerMetrics:
             series.observe(exchange.end - start)
         except Exception:
             self._failed()
+
+    def _add_method(self, method: str) -> None:
+        self._methods.add(method)
+        if isinstance(self._in_flight, _GaugeInFlight):
+            self._in_flight.child(method)
+            return
+        open_exchanges = self._open
+
+        def in_flight() -> float:
+            return sum(1 for exchange in list(open_exchanges) if exchange.method == method)
+
+        self._active.labels(method).set_function(in_flight)
 
     def instrument_handler(self, handler: Handler) -> Handler:
         """The actuator's own request handler, timed with ``uri`` = ``{base_path}/{endpoint}``."""
@@ -261,7 +306,7 @@ class HttpServerMetrics:
         end = exchange.end
         if end is None:
             end = perf_counter()
-            exchange.active.dec()
+            exchange.in_flight.discard(exchange)
         status = exchange.status
         if exchange.disconnected or _is_disconnect(error):
             result, error = DISCONNECTED, None

@@ -48,5 +48,7 @@ def test_one_scrape_counts_the_requests_of_every_worker(tmp_path: Path) -> None:
               if s.name.endswith("_count") and s.labels["uri"] == "/api/work"]
     assert counts == [float(REQUESTS)]
     assert len(pids) == 2, f"one worker served everything: {pids}"
+    in_flight = families["http_server_requests_active"].samples  # livesum over workers
+    assert [(s.labels, s.value) for s in in_flight] == [({"method": "GET"}, 0.0)]
     assert "actuator_health_status" in families
     assert "process_cpu_seconds" not in families  # per-process series are not merged

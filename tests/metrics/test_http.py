@@ -331,3 +331,17 @@ async def test_a_failure_inside_the_metrics_never_breaks_the_request(
         with pytest.raises(Boom):  # the app's own exception, not the metrics' one
             await http.get("/fail")
     assert len([r for r in caplog.records if "metrics failed" in r.getMessage()]) == 1
+
+
+async def test_requests_in_flight_are_counted_per_method_until_the_answer_is_sent() -> None:
+    actuator = Actuator()
+    seen: list[dict[tuple[tuple[str, str], ...], float]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(series(actuator, "http_server_requests_active"))
+        await PlainTextResponse("ok")(scope, receive, send)
+        seen.append(series(actuator, "http_server_requests_active"))  # answer sent
+
+    async with client(actuator.wrap(app)) as http:
+        await http.post("/x")
+    assert seen == [{(("method", "POST"),): 1.0}, {(("method", "POST"),): 0.0}]
