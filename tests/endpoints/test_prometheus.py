@@ -22,6 +22,11 @@ from tests.metrics.support import client
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+PROMETHEUS_3_ACCEPT = (
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
+    "q=0.5,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+    "application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=1.0.0;"
+    "escaping=allow-utf-8;q=0.2,text/plain;version=0.0.4;q=0.1,*/*;q=0.05")
 TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -67,8 +72,10 @@ async def test_curl_and_browsers_get_the_text_format(accept: str) -> None:
     assert (status, headers["content-type"]) == (200, TEXT_0_0_4)
 
 
-async def test_prometheus_accept_header_gets_openmetrics_ending_with_eof() -> None:
-    status, headers, body = await scrape(exposed(), accept=PROMETHEUS_ACCEPT)
+@pytest.mark.parametrize("accept", [PROMETHEUS_ACCEPT, PROMETHEUS_3_ACCEPT],
+                         ids=["prometheus-2", "prometheus-3"])
+async def test_prometheus_accept_header_gets_openmetrics_ending_with_eof(accept: str) -> None:
+    status, headers, body = await scrape(exposed(), accept=accept)
     assert status == 200
     assert headers["content-type"].startswith(
         "application/openmetrics-text; version=1.0.0; charset=utf-8")
