@@ -50,6 +50,9 @@ class RouteTemplates:
     def __init__(self) -> None:
         self._prefixes: dict[tuple[int, str], str] = {}
         self._endpoints: dict[int, tuple[object, list[Any]]] = {}
+        # Routes are long-lived: each resolves once (the tuple pins the object,
+        # so a recycled id never hits a stale entry).
+        self._paths: dict[int, tuple[object, str | None]] = {}
 
     def template(self, scope: Scope, entry_root_path: str, status: int | None) -> str:
         """The template of the route that served ``scope``, or a fixed value.
@@ -61,17 +64,20 @@ class RouteTemplates:
         route = scope.get("route") or self._route_of_endpoint(scope)
         if route is None:
             return unmatched_uri(status)
-        if isinstance(route, (Mount, Host)):
-            # The router stopped at a mount: either the mounted app is not a
-            # router (static files, a bare ASGI app) or nothing inside it matched.
-            if route.routes:
-                return unmatched_uri(status)
-            path = "/{path}"
-        else:
-            found = _route_path(scope, route)
-            if found is None:
-                return UNKNOWN
-            path = found
+        owner = route
+        fastapi = scope.get("fastapi")
+        if fastapi:
+            context = fastapi.get("effective_route_context")
+            if context is not None and getattr(context, "original_route", None) is route:
+                owner = context  # one per included route: it knows the prefixed template
+        cached = self._paths.get(id(owner))
+        if cached is None or cached[0] is not owner:
+            cached = self._paths[id(owner)] = (owner, _path_of(route, owner))
+        path = cached[1]
+        if path is None:
+            return unmatched_uri(status)
+        if path == UNKNOWN:
+            return UNKNOWN
         root_path = scope.get("root_path", "")
         if root_path == entry_root_path:
             return path
@@ -125,14 +131,18 @@ def _fastapi_context(scope: Scope) -> Any:
     return context if hasattr(context, "original_route") else None
 
 
-def _route_path(scope: Scope, route: Any) -> str | None:
-    context = _fastapi_context(scope)
-    if context is not None and context.original_route is route:
-        path = getattr(context, "path_format", None)
+def _path_of(route: Any, owner: Any) -> str | None:
+    """The template path of a route (``None``: a mount where nothing matched inside)."""
+    if isinstance(route, (Mount, Host)):
+        # The router stopped at a mount: either the mounted app is not a router
+        # (static files, a bare ASGI app) or nothing inside it matched.
+        return None if route.routes else "/{path}"
+    if owner is not route:
+        path = getattr(owner, "path_format", None)
         if isinstance(path, str) and path:
             return path
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else None
+    return path if isinstance(path, str) else UNKNOWN
 
 
 def _routes_of(routes: Iterable[Any], endpoint: object) -> list[Any]:
