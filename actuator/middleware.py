@@ -27,8 +27,9 @@ class ActuatorMiddleware:
 
     HTTP requests under the base path are answered by the actuator and never
     reach the app; everything else (other paths, websockets) passes through
-    untouched. Lifespan messages pass through too, and drive the actuator's
-    lifecycle: readiness is INIT until ``lifespan.startup.complete``.
+    untouched, HTTP requests timed on the way (``metrics`` settings).
+    Lifespan messages pass through too, and drive the actuator's lifecycle:
+    readiness is INIT until ``lifespan.startup.complete``.
 
     Parameters:
         app: the ASGI app to wrap.
