@@ -29,6 +29,7 @@ from actuator.indicators import (
     TcpIndicator,
 )
 from actuator.management_server import ManagementServer
+from actuator.metrics import ActuatorMetrics
 from actuator.middleware import ActuatorMiddleware
 from actuator.pause import PauseState
 from actuator.security import (
@@ -44,6 +45,7 @@ from actuator.status import Status
 
 __all__ = [
     "Actuator",
+    "ActuatorMetrics",
     "ActuatorMiddleware",
     "ActuatorSettings",
     "AuthenticationFailed",

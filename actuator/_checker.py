@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
-from actuator._pool import DaemonThreadPool
+from actuator._pool import DaemonThreadPool, PoolStats
 from actuator.health import Health
 from actuator.indicator import IndicatorFunction, to_health
 
@@ -135,6 +135,12 @@ class HealthChecker:
         if self._executor is None:
             self._executor = DaemonThreadPool(self.max_threads, thread_name_prefix="actuator")
         return self._executor
+
+    def pool_stats(self) -> PoolStats:
+        """The thread pool's use now (an unstarted pool: no threads yet)."""
+        if self._executor is None:
+            return PoolStats(threads=0, busy=0, queued=0, max_workers=self.max_threads)
+        return self._executor.stats()
 
     async def collect(
         self, checks: Iterable[HealthCheck], deadline: float

@@ -6,12 +6,23 @@ import concurrent.futures
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _WorkItem = tuple["concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...],
                   dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A pool's use at one moment: threads started, threads running a call, calls waiting."""
+
+    threads: int
+    busy: int
+    queued: int
+    max_workers: int
 
 
 class DaemonThreadPool(concurrent.futures.Executor):
@@ -37,6 +48,14 @@ class DaemonThreadPool(concurrent.futures.Executor):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shutdown = False
+        self._busy = 0
+
+    def stats(self) -> PoolStats:
+        """How the pool is used now, for metrics."""
+        with self._lock:
+            return PoolStats(threads=len(self._threads), busy=self._busy,
+                             queued=max(0, self._queue.qsize() - self._shutdown),
+                             max_workers=self.max_workers)
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
@@ -65,12 +84,17 @@ class DaemonThreadPool(concurrent.futures.Executor):
             future, fn, args, kwargs = item
             del item
             if future.set_running_or_notify_cancel():
+                with self._lock:
+                    self._busy += 1
                 try:
                     result = fn(*args, **kwargs)
                 except BaseException as exc:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
+                finally:
+                    with self._lock:
+                        self._busy -= 1
             del future, fn, args, kwargs
             self._idle.release()
 

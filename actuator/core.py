@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from actuator._auth import Guard
@@ -20,11 +21,14 @@ from actuator.contributor import Contributor, contributor_callable
 from actuator.endpoints.base import Endpoint, check_endpoint_name
 from actuator.endpoints.health import HealthEndpoint
 from actuator.endpoints.info import InfoEndpoint
+from actuator.endpoints.metrics import MetricsEndpoint
+from actuator.endpoints.prometheus import PrometheusEndpoint
 from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
 from actuator.health import HealthComponent
 from actuator.http_mapper import HttpCodeStatusMapper
 from actuator.indicator import Indicator
 from actuator.management import Management
+from actuator.metrics import ActuatorMetrics
 from actuator.security import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
@@ -70,6 +74,9 @@ class Actuator(Management):
         description: a one-line description (same fallbacks).
         settings: an ``ActuatorSettings``, or a dict of settings; when omitted,
             read from ``ACTUATOR_*`` environment variables.
+        registry: the prometheus-client ``CollectorRegistry`` for the actuator's
+            metrics (default: a new one of its own; pass ``prometheus_client.REGISTRY``
+            to serve the global one too). See ``actuator.metrics``.
     """
 
     def __init__(
@@ -79,6 +86,7 @@ class Actuator(Management):
         version: str | None = None,
         description: str | None = None,
         settings: ActuatorSettings | dict[str, Any] | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = load_settings(settings)
         self.availability = Availability()
@@ -104,8 +112,11 @@ class Actuator(Management):
             self.management_server = ManagementServer(self, self.settings.management_server)
         self._build_groups()
         self._register_builtins()
+        self.metrics = ActuatorMetrics(self, registry)
         self.add_endpoint(HealthEndpoint(self))
         self.add_endpoint(InfoEndpoint(self))
+        self.add_endpoint(PrometheusEndpoint(self))
+        self.add_endpoint(MetricsEndpoint(self))
         self._init_management()
 
     # -- health ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from actuator._handler import ActuatorHandler
 from actuator._http import error_body, send_response
 from actuator.core import Actuator
+from actuator.metrics.http import Handler
 
 logger = logging.getLogger("actuator")
 
@@ -26,8 +27,9 @@ class ActuatorMiddleware:
 
     HTTP requests under the base path are answered by the actuator and never
     reach the app; everything else (other paths, websockets) passes through
-    untouched. Lifespan messages pass through too, and drive the actuator's
-    lifecycle: readiness is INIT until ``lifespan.startup.complete``.
+    untouched, HTTP requests timed on the way (``metrics`` settings).
+    Lifespan messages pass through too, and drive the actuator's lifecycle:
+    readiness is INIT until ``lifespan.startup.complete``.
 
     With a management server (``management_server.enabled``), the base path
     is served on the management port only: here it passes through to the app.
@@ -42,10 +44,13 @@ class ActuatorMiddleware:
         self.app = app
         self.actuator = actuator if actuator is not None else Actuator()
         self.base_path = self.actuator.settings.base_path
-        self._handler = ActuatorHandler(self.actuator)
+        self._handler: Handler = ActuatorHandler(self.actuator)
         self._serves = self.actuator.management_server is None
         if app is not not_found_app:
             self.actuator.host_app = app  # what /mappings describes
+        self._http_metrics = self.actuator.metrics.http
+        if self._http_metrics is not None and self._http_metrics.include_actuator:
+            self._handler = self._http_metrics.instrument_handler(self._handler)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -57,10 +62,20 @@ class ActuatorMiddleware:
             if subpath is not None:
                 await self._handler(scope, receive, send, subpath)
                 return
-            if actuator.pause_control.paused and await actuator.pause_control.refuse(scope, send):
-                return
-        elif scope_type == "lifespan":
+            if self._http_metrics is not None:
+                await self._http_metrics(scope, receive, send, self._serve_app)
+            else:
+                await self._serve_app(scope, receive, send)
+            return
+        if scope_type == "lifespan":
             await self._lifespan(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _serve_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An app request: refused while paused (timed like any other), else the app's."""
+        pause = self.actuator.pause_control
+        if pause.paused and await pause.refuse(scope, send):
             return
         await self.app(scope, receive, send)
 

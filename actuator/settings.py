@@ -8,8 +8,10 @@ list settings take JSON or a comma-separated string
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Callable
@@ -52,6 +54,7 @@ def _split_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], NoDecode]
+FloatList = Annotated[list[float], NoDecode]
 
 
 class _Section(BaseModel):
@@ -432,6 +435,51 @@ class EnvSettings(_Section):
     _split = field_validator("mask_keys", mode="before")(_split_list)
 
 
+class MetricsSettings(_Section):
+    """HTTP server metrics and what ``/actuator/prometheus`` and ``/actuator/metrics`` serve.
+
+    ``enabled`` switches the HTTP request instrumentation of the middleware
+    (the endpoints are switched by ``exposure``). ``naming`` picks Micrometer's
+    names (``http_server_requests_seconds{method,uri,status,outcome,exception}``)
+    or OpenTelemetry's (``http_server_request_duration_seconds{http_request_method,
+    http_route,http_response_status_code,error_type}``). ``exclude`` lists path
+    prefixes that are not recorded (``/static`` covers ``/static/app.js``).
+    ``multiprocess`` makes a missing ``PROMETHEUS_MULTIPROC_DIR`` a start-up error.
+    """
+
+    enabled: bool = True
+    naming: Literal["micrometer", "otel"] = "micrometer"
+    max_uri_tags: int = Field(default=100, ge=1, le=100_000)
+    exclude: StrList = Field(default_factory=list)
+    include_actuator: bool = False
+    buckets: FloatList = Field(default_factory=lambda: [
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0])
+    health: bool = True
+    process: bool = True
+    multiprocess: bool = False
+
+    _split = field_validator("exclude", "buckets", mode="before")(_split_list)
+
+    @field_validator("exclude")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"excluded path {path!r} must start with '/'")
+        return [path.rstrip("/") or "/" for path in value]
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("at least one bucket is needed")
+        if not all(math.isfinite(b) and b > 0 for b in value):
+            raise ValueError(f"buckets must be finite and > 0 (+Inf is added), got {value}")
+        if any(a >= b for a, b in itertools.pairwise(value)):
+            raise ValueError(f"buckets must be strictly increasing, got {value}")
+        return value
+
+
 class ActuatorSettings(BaseSettings):
     """Every setting of an actuator. See the README's configuration table.
 
@@ -462,6 +510,7 @@ class ActuatorSettings(BaseSettings):
     pause: PauseSettings = PauseSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     env: EnvSettings = EnvSettings()
+    metrics: MetricsSettings = MetricsSettings()
     drain_period: float = Field(
         default=0.0,
         ge=0,

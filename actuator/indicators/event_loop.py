@@ -9,11 +9,23 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 
 from actuator.health import Health
 from actuator.indicators._params import seconds
 
 logger = logging.getLogger("actuator.health")
+
+
+@dataclass(frozen=True)
+class LoopLag:
+    """Lag figures in seconds: the last beat's, the worst in the window (or the current
+    stall), the current stall, and the worst of the recent period that decides the status."""
+
+    lag: float
+    max_lag: float
+    stall: float
+    recent_max: float
 
 
 class EventLoopLagIndicator:
@@ -120,24 +132,36 @@ class EventLoopLagIndicator:
         if thread is not None:
             thread.join(timeout=1.0)  # it wakes at once on the stop event
 
-    async def health(self) -> Health:
-        # Async so it runs on the loop: cheap, and no thread hop for a few comparisons.
+    @property
+    def running(self) -> bool:
+        """Whether the heartbeat runs on a live loop."""
         task = self._task
-        if task is None or task.done() or task.get_loop().is_closed():
-            return Health.unknown(reason="heartbeat not running (the app has not started)")
+        return task is not None and not task.done() and not task.get_loop().is_closed()
+
+    def measure(self) -> LoopLag:
+        """The lag figures now; safe from any thread (the metrics collector reads them too)."""
         now = time.monotonic()
         stall = self.stall()
         with self._lock:
             samples = tuple(self._samples)
+            last = self._last_lag
         recent = max((lag for at, lag in samples if now - at <= self.recent), default=0.0)
         worst = max((lag for _, lag in samples), default=0.0)
+        return LoopLag(lag=last, max_lag=max(worst, stall), stall=stall,
+                       recent_max=max(recent, stall))
+
+    async def health(self) -> Health:
+        # Async so it runs on the loop: cheap, and no thread hop for a few comparisons.
+        if not self.running:
+            return Health.unknown(reason="heartbeat not running (the app has not started)")
+        lag = self.measure()
         details = {
-            "lagSeconds": round(self._last_lag, 6),
-            "maxLagSeconds": round(max(worst, stall), 6),
-            "stallSeconds": round(stall, 6),
+            "lagSeconds": round(lag.lag, 6),
+            "maxLagSeconds": round(lag.max_lag, 6),
+            "stallSeconds": round(lag.stall, 6),
             "thresholdSeconds": self.threshold,
         }
-        if max(recent, stall) > self.threshold:
+        if lag.recent_max > self.threshold:
             return Health.down(**details)
         return Health.up(**details)
 

@@ -1,0 +1,68 @@
+"""``/actuator/prometheus``: the registry in the Prometheus text format or OpenMetrics."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from actuator.endpoints.base import Endpoint, EndpointResponse, OperationRequest
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+TEXT = "text/plain"
+OPENMETRICS = "application/openmetrics-text"
+# The sample names a family name stands for, so ``name[]=http_server_requests_seconds``
+# selects the whole histogram, as ``name[]=..._count`` selects one of its series.
+_SUFFIXES = ("", "_total", "_created", "_bucket", "_count", "_sum", "_info", "_gcount", "_gsum")
+
+
+class PrometheusEndpoint(Endpoint):
+    """``GET /prometheus``: every metric of the actuator's registry, for Prometheus to scrape.
+
+    The Accept header picks the format, through prometheus-client's own
+    ``choose_encoder``: OpenMetrics 1.0 (``application/openmetrics-text;
+    version=1.0.0``, ending with ``# EOF``) when asked for, else the text format
+    0.0.4 (``text/plain; version=0.0.4``). Compressed with gzip when the client
+    accepts it. ``?name[]=a&name[]=b`` keeps only those metrics (family or
+    sample names). Health gauges are refreshed before the answer is built.
+    """
+
+    name: ClassVar[str] = "prometheus"
+    max_path: ClassVar[int | None] = 0
+    query_params: ClassVar[frozenset[str]] = frozenset({"name[]"})
+    produces: ClassVar[tuple[str, ...]] = (TEXT, OPENMETRICS)
+
+    def __init__(self, actuator: Actuator) -> None:
+        self.actuator = actuator
+
+    async def read(self, request: OperationRequest) -> EndpointResponse:
+        metrics = self.actuator.metrics
+        await metrics.refresh_health()
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        compress = gzip_accepted(request.headers.get("accept-encoding", ""))
+        names = request.query.get("name[]")
+        registry = metrics.scrape_registry
+        # Rendering thousands of series takes milliseconds: keep it off the event loop.
+        body = await asyncio.get_running_loop().run_in_executor(
+            self.actuator.checker.executor, render, registry, encoder, names, compress)
+        headers = {"Vary": "Accept, Accept-Encoding"}
+        if compress:
+            headers["Content-Encoding"] = "gzip"
+        return EndpointResponse(body=body, media_type=content_type, headers=headers)
+
+
+def render(registry: CollectorRegistry, encoder: Callable[[Collector], bytes],
+           names: Iterable[str] | None = None, compress: bool = False) -> bytes:
+    """The exposition of ``registry`` (restricted to ``names``), gzipped if asked."""
+    source: Collector = registry
+    if names is not None:
+        source = registry.restricted_registry(
+            {name + suffix for name in names for suffix in _SUFFIXES})
+    body = encoder(source)
+    return gzip.compress(body, compresslevel=6, mtime=0) if compress else body

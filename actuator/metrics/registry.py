@@ -1,0 +1,88 @@
+"""``ActuatorMetrics``: the registry of one actuator and everything recorded into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
+
+from actuator.metrics.health import HealthCollector, health_checks
+from actuator.metrics.http import HttpServerMetrics
+from actuator.metrics.info import InfoCollector
+from actuator.metrics.multiprocess import multiprocess_dir, multiprocess_registry
+from actuator.metrics.process import RuntimeCollector, register_process_collectors
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+
+class ActuatorMetrics:
+    """The metrics of one ``Actuator``, available as ``actuator.metrics``.
+
+    Each actuator has its own ``CollectorRegistry`` unless given one, so two
+    apps (or many tests) in one process never collide. Register your own
+    metrics in it to serve them from ``/actuator/prometheus``::
+
+        from prometheus_client import Counter
+
+        orders = Counter("orders_placed", "Orders placed", registry=actuator.metrics.registry)
+
+    or pass ``Actuator(registry=prometheus_client.REGISTRY)`` to serve the
+    global registry (where libraries register theirs) alongside.
+
+    Attributes:
+        registry: the registry the actuator's metrics are registered in.
+        http: the HTTP server instrumentation, ``None`` when ``metrics.enabled`` is off.
+        multiprocess_dir: ``PROMETHEUS_MULTIPROC_DIR`` when in multiprocess mode.
+    """
+
+    def __init__(self, actuator: Actuator, registry: CollectorRegistry | None = None) -> None:
+        if registry is not None and not isinstance(registry, CollectorRegistry):
+            raise TypeError(f"registry must be a prometheus_client CollectorRegistry, "
+                            f"got {type(registry).__name__}")
+        settings = actuator.settings.metrics
+        self.actuator = actuator
+        self.multiprocess_dir: Path | None = multiprocess_dir(required=settings.multiprocess)
+        self.registry = registry if registry is not None else CollectorRegistry(
+            auto_describe=True)
+        self.http = (HttpServerMetrics(self.registry, settings, actuator.settings.base_path)
+                     if settings.enabled else None)
+        shared: list[Collector] = [InfoCollector(actuator)]
+        if settings.health:
+            shared.append(HealthCollector(actuator))
+        for collector in shared:
+            _register(self.registry, collector)
+        if self.multiprocess_dir is None:
+            self._scrape_registry = self.registry
+            if settings.process:
+                register_process_collectors(self.registry)
+                _register(self.registry, RuntimeCollector(actuator))
+        else:
+            # Per-process series (CPU, memory, the event loop of one worker)
+            # do not add up across workers: only merged and shared ones are served.
+            self._scrape_registry = multiprocess_registry(self.multiprocess_dir)
+            for collector in shared:
+                self._scrape_registry.register(collector)
+
+    @property
+    def scrape_registry(self) -> CollectorRegistry:
+        """What ``/actuator/prometheus`` and ``/actuator/metrics`` read: the registry, or
+        in multiprocess mode a registry merging every worker's samples."""
+        return self._scrape_registry
+
+    async def refresh_health(self) -> None:
+        """Run the health checks whose results are stale, so health gauges are current."""
+        if self.actuator.settings.metrics.health:
+            actuator = self.actuator
+            await actuator.checker.collect(health_checks(actuator),
+                                           actuator.settings.health.deadline)
+
+
+def _register(registry: CollectorRegistry, collector: Collector) -> None:
+    try:
+        registry.register(collector)
+    except ValueError as exc:
+        raise ValueError(f"Cannot register the actuator's metrics in the given registry ({exc}); "
+                         f"is another Actuator using it?") from None

@@ -1,0 +1,227 @@
+"""Issue 3 benchmark: what HTTP server metrics cost, side by side with the usual alternatives.
+
+Three measurements, printed as markdown tables:
+
+1. Throughput: each app under uvicorn (one worker) on loopback, loaded by
+   ``wrk`` (Debian: ``apt-get install wrk``); bare Starlette vs starlette-exporter
+   vs the actuator, bare FastAPI vs prometheus-fastapi-instrumentator vs the
+   actuator. Rounds are interleaved so drift on the machine hits every app alike;
+   the median round counts. Goal: the actuator keeps >= 90% of the bare app.
+2. Per-request overhead in microseconds, in-process (no network, no server):
+   the app called directly as an ASGI callable, minus the same bare app.
+3. Scrape render time of ``/actuator/prometheus`` with >= 10,000 series.
+   Goal: under 50 ms.
+
+::
+
+    pip install -e '.[dev,bench]'
+    python benchmarks/metrics_throughput.py             # full run: use a quiet machine
+    python benchmarks/metrics_throughput.py --quick     # smoke run, a few seconds per case
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import metrics_apps  # noqa: E402
+from tests.support.server import UvicornProcess  # noqa: E402
+
+PAIRS = [
+    ("starlette_bare", ["starlette_exporter", "starlette_actuator", "starlette_actuator_off"]),
+    ("fastapi_bare", ["fastapi_instrumentator", "fastapi_actuator"]),
+]
+LABELS = {
+    "starlette_bare": "Starlette, bare",
+    "starlette_exporter": "Starlette + starlette-exporter",
+    "starlette_actuator": "Starlette + actuator (metrics on)",
+    "starlette_actuator_off": "Starlette + actuator (metrics off)",
+    "fastapi_bare": "FastAPI, bare",
+    "fastapi_instrumentator": "FastAPI + prometheus-fastapi-instrumentator",
+    "fastapi_actuator": "FastAPI + actuator (metrics on)",
+}
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+
+
+# -- 1. throughput under wrk ----------------------------------------------------------
+
+def wrk(url: str, seconds: float, connections: int) -> float:
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+        capture_output=True, text=True, check=True, timeout=seconds + 60)
+    match = _RPS.search(result.stdout)
+    if match is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}{result.stderr}")
+    return float(match.group(1))
+
+
+def throughput(names: list[str], seconds: float, rounds: int, connections: int
+               ) -> dict[str, float]:
+    servers = {name: UvicornProcess(f"benchmarks.metrics_apps:{name}",
+                                    args=["--factory", "--no-access-log", "--workers", "1"])
+               for name in names}
+    try:
+        for server in servers.values():
+            server.start()
+        for server in servers.values():  # warm up
+            wrk(server.url + "/items/1", 1, connections)
+        results: dict[str, list[float]] = {name: [] for name in names}
+        for round_number in range(rounds):
+            order = names if round_number % 2 == 0 else list(reversed(names))
+            for name in order:
+                results[name].append(wrk(servers[name].url + "/items/1", seconds, connections))
+        return {name: statistics.median(values) for name, values in results.items()}
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+# -- 2. in-process overhead -----------------------------------------------------------
+
+async def per_request_us(app: Any, requests: int) -> float:
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+             "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/items/1",
+             "raw_path": b"/items/1", "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"bench")], "server": ("bench", 80),
+             "client": ("127.0.0.1", 1)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    started = time.perf_counter()
+    for _ in range(requests):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - started) / requests * 1e6
+
+
+async def overhead(names: list[str], requests: int, rounds: int) -> dict[str, float]:
+    apps = {name: getattr(metrics_apps, name)() for name in names}
+    for app in apps.values():
+        await per_request_us(app, 500)  # warm up, and start the actuators
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, app in apps.items():
+            took = await per_request_us(app, requests)
+            best[name] = min(best.get(name, took), took)
+    return best
+
+
+# -- 3. scrape render time ------------------------------------------------------------
+
+async def scrape_render(target_series: int, repeats: int) -> list[tuple[str, int, float]]:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from actuator import Actuator
+
+    series_per_route = 18  # 15 buckets, count, sum, created
+    routes = target_series // series_per_route + 1
+    actuator = Actuator(settings={"exposure": {"include": ["prometheus"]},
+                                  "metrics": {"max_uri_tags": routes + 10}})
+    app = actuator.wrap(Starlette(routes=[Route(f"/r{i}/{{item_id}}", metrics_apps.item)
+                                          for i in range(routes)]))
+    transport = httpx.ASGITransport(app=app)
+    results = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for i in range(routes):
+            await http.get(f"/r{i}/1")
+        for label, accept in (("text 0.0.4", "*/*"),
+                              ("OpenMetrics 1.0", "application/openmetrics-text; version=1.0.0")):
+            headers = {"accept": accept, "accept-encoding": "identity"}
+            body = (await http.get("/actuator/prometheus", headers=headers)).text
+            series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                await http.get("/actuator/prometheus", headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+            results.append((label, series, statistics.median(times)))
+    return results
+
+
+# -- report ---------------------------------------------------------------------------
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def environment() -> str:
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
+                         for name in ("starlette", "fastapi", "prometheus-client"))
+    return (f"Python {platform.python_version()}, uvicorn {importlib.metadata.version('uvicorn')} "
+            f"({loop}, {http}), {versions}, {platform.machine()}, {os.cpu_count()} CPUs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per case, 1 round")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per app")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--skip-wrk", action="store_true", help="in-process measurements only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    requests = 2_000 if args.quick else 20_000
+    names = [name for bare, others in PAIRS for name in (bare, *others)]
+
+    print(f"Metrics benchmark: {environment()}\n")
+    if not args.skip_wrk:
+        if shutil.which("wrk") is None:
+            print("wrk is not installed (apt-get install wrk); use --skip-wrk", file=sys.stderr)
+            return 2
+        rps = throughput(names, args.duration, args.rounds, args.connections)
+        rows = []
+        for bare, others in PAIRS:
+            rows.append([LABELS[bare], f"{rps[bare]:,.0f}", "100%"])
+            rows += [[LABELS[name], f"{rps[name]:,.0f}", f"{rps[name] / rps[bare]:.0%}"]
+                     for name in others]
+        print(f"Throughput, uvicorn 1 worker, wrk -t1 -c{args.connections} "
+              f"-d{args.duration:g}s, median of {args.rounds} interleaved rounds:\n")
+        print(table(["app", "requests/s", "of bare"], rows) + "\n")
+
+    # In-process actuators start without a lifespan and are never shut down: no
+    # heartbeat watchdog thread to outlive its event loop.
+    os.environ["ACTUATOR_HEALTH__EVENT_LOOP__ENABLED"] = "false"
+    took = asyncio.run(overhead(names, requests, rounds=3))
+    rows = []
+    for bare, others in PAIRS:
+        rows.append([LABELS[bare], f"{took[bare]:.1f}", "-"])
+        rows += [[LABELS[name], f"{took[name]:.1f}", f"{took[name] - took[bare]:+.1f}"]
+                 for name in others]
+    print(f"Per request in-process (ASGI call, no server), best of 3 x {requests:,} requests:\n")
+    print(table(["app", "µs/request", "overhead µs"], rows) + "\n")
+
+    scrapes = asyncio.run(scrape_render(10_000, repeats=5 if args.quick else 20))
+    print("Scrape of /actuator/prometheus (in-process, median):\n")
+    print(table(["format", "series", "ms"],
+                [[label, f"{series:,}", f"{ms:.1f}"] for label, series, ms in scrapes]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
