@@ -3,6 +3,7 @@
 ``actuator build-info``   write build and git metadata for the info endpoint
 ``actuator hash-token``   make a bearer token (or a password) hash for security settings
 ``actuator serve``        run a standalone actuator (a sidecar) from a TOML file
+``actuator settings``     check the ACTUATOR_* environment and print the settings it makes
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def _hash_token(args: argparse.Namespace) -> int:
     if not secret:
         raise ValueError(f"no {what} given on standard input")
     print(hash_password(secret) if args.password else hash_token(secret))
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from actuator.settings import load_settings, settings_markdown
+
+    if args.reference:
+        print(settings_markdown())
+        return 0
+    # Validates like an app's start-up would; errors name the setting and its variable.
+    print(load_settings(None).model_dump_json(indent=2))
     return 0
 
 
@@ -134,6 +146,18 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--check", action="store_true",
                        help="validate the configuration and exit")
     serve.set_defaults(run=_serve)
+
+    settings = commands.add_parser(
+        "settings",
+        help="check the ACTUATOR_* environment and print the effective settings",
+        description="Validate the ACTUATOR_* environment variables as an app's start-up "
+        "would and print the settings they make, as JSON (exit status 2 naming the setting "
+        "when one is invalid). --reference prints every setting with its variable, default "
+        "and meaning, as a Markdown table.",
+    )
+    settings.add_argument("--reference", action="store_true",
+                          help="print the table of every setting instead")
+    settings.set_defaults(run=_settings)
     return root
 
 

@@ -51,36 +51,46 @@ class ActuatorMiddleware:
         self._http_metrics = self.actuator.metrics.http
         if self._http_metrics is not None and self._http_metrics.include_actuator:
             self._handler = self._http_metrics.instrument_handler(self._handler)
+        self._pause = self.actuator.pause_control
+        # Until the lifespan or a first request has started the actuator, every
+        # request checks whether it must; after that, one attribute test.
+        self._awaiting_start = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope_type = scope["type"]
-        if scope_type == "http":
-            actuator = self.actuator
-            if not actuator._lifespan_seen and not actuator.started:
-                await self._start_without_lifespan()
-            subpath = self._subpath(scope) if self._serves else None
-            if subpath is not None:
-                await self._handler(scope, receive, send, subpath)
-                return
+        # The pass-through path runs for every request of the app: keep it to a
+        # few attribute tests and no extra coroutine.
+        if scope["type"] == "http":
+            if self._awaiting_start:
+                await self._ensure_started()
+            # A substring test rejects app paths cheaply: an actuator path holds
+            # the base path whatever root_path precedes it.
+            if self._serves and self.base_path in scope["path"]:
+                subpath = subpath_of(scope, self.actuator)
+                if subpath is not None:
+                    await self._handler(scope, receive, send, subpath)
+                    return
             if self._http_metrics is not None:
                 await self._http_metrics(scope, receive, send, self._serve_app)
-            else:
-                await self._serve_app(scope, receive, send)
-            return
-        if scope_type == "lifespan":
+                return
+            if self._pause.paused and await self._pause.refuse(scope, send):
+                return
+        elif scope["type"] == "lifespan":
+            self._awaiting_start = False
             await self._lifespan(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
     async def _serve_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An app request: refused while paused (timed like any other), else the app's."""
-        pause = self.actuator.pause_control
-        if pause.paused and await pause.refuse(scope, send):
+        """An app request as the metrics time it: refused while paused, else the app's."""
+        if self._pause.paused and await self._pause.refuse(scope, send):
             return
         await self.app(scope, receive, send)
 
-    def _subpath(self, scope: Scope) -> str | None:
-        return subpath_of(scope, self.actuator)
+    async def _ensure_started(self) -> None:
+        actuator = self.actuator
+        if not actuator._lifespan_seen and not actuator.started:
+            await self._start_without_lifespan()
+        self._awaiting_start = False
 
     async def _start_without_lifespan(self) -> None:
         # Servers run the lifespan before accepting requests, so a request that

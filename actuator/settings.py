@@ -83,12 +83,25 @@ class GroupSettings(_Section):
     settings.
     """
 
-    include: StrList = Field(default_factory=list)
-    exclude: StrList = Field(default_factory=list)
-    show_details: ShowPolicy | None = None
-    show_components: ShowPolicy | None = None
-    status_order: StrList | None = None
-    http_mapping: dict[str, int] | None = None
+    include: StrList = Field(
+        default_factory=list,
+        description="indicator names, '*' or 'tag:<tag>' that belong to the group",
+    )
+    exclude: StrList = Field(
+        default_factory=list, description="names or tags left out (wins over include)"
+    )
+    show_details: ShowPolicy | None = Field(
+        default=None, description="overrides health.show_details for this group"
+    )
+    show_components: ShowPolicy | None = Field(
+        default=None, description="overrides health.show_components for this group"
+    )
+    status_order: StrList | None = Field(
+        default=None, description="overrides health.status_order for this group"
+    )
+    http_mapping: dict[str, int] | None = Field(
+        default=None, description="overrides health.http_mapping for this group"
+    )
 
     _split = field_validator("include", "exclude", "status_order", mode="before")(_split_list)
 
@@ -104,38 +117,66 @@ class GroupSettings(_Section):
 
 
 class DiskSpaceSettings(_Section):
-    enabled: bool = True
-    path: Path = Path(".")
-    threshold: ByteSize = Field(default=ByteSize(10 * 1024 * 1024), ge=0,
-                                description="minimum free space: bytes or '500MB', '1GiB'")
+    enabled: bool = Field(default=True, description="register the diskSpace indicator")
+    path: Path = Field(default=Path("."), description="a path on the file system to watch")
+    threshold: ByteSize = Field(
+        default=ByteSize(10 * 1024 * 1024),
+        ge=0,
+        description="minimum free space: bytes or '500MB', '1GiB'",
+    )
 
 
 class EventLoopSettings(_Section):
-    enabled: bool = True
-    threshold: float = Field(default=1.0, gt=0, allow_inf_nan=False,
-                             description="lag in seconds that means DOWN")
-    interval: float = Field(default=0.1, gt=0, allow_inf_nan=False,
-                            description="heartbeat period in seconds")
-    recent: float = Field(default=10.0, gt=0, allow_inf_nan=False,
-                          description="seconds a stall keeps the indicator DOWN")
-    watchdog: bool = True
+    enabled: bool = Field(
+        default=True, description="register the eventLoop indicator (the heartbeat)"
+    )
+    threshold: float = Field(
+        default=1.0, gt=0, allow_inf_nan=False, description="lag in seconds that means DOWN"
+    )
+    interval: float = Field(
+        default=0.1, gt=0, allow_inf_nan=False, description="heartbeat period in seconds"
+    )
+    recent: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a stall keeps the indicator DOWN",
+    )
+    watchdog: bool = Field(default=True, description="log the blocking stack when the loop stalls")
 
 
 class PingSettings(_Section):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="register the ping indicator")
 
 
 class HealthSettings(_Section):
     """How health answers. Defaults keep every answer inside Kubernetes' 1 s probe timeout."""
 
-    timeout: float = Field(default=0.5, gt=0, le=3600)
-    deadline: float = Field(default=0.8, gt=0, le=3600)
-    show_details: ShowPolicy = "never"
-    show_components: ShowPolicy | None = None
-    status_order: StrList = Field(default_factory=lambda: list(DEFAULT_ORDER))
-    http_mapping: dict[str, int] = Field(default_factory=dict)
-    groups: dict[str, GroupSettings] = Field(default_factory=dict)
-    max_threads: int = Field(default=8, ge=1, le=256)
+    timeout: float = Field(
+        default=0.5, gt=0, le=3600, description="seconds per indicator, unless it sets its own"
+    )
+    deadline: float = Field(
+        default=0.8, gt=0, le=3600, description="seconds for a whole health answer"
+    )
+    show_details: ShowPolicy = Field(
+        default="never", description="never, when_authorized (read role) or always"
+    )
+    show_components: ShowPolicy | None = Field(
+        default=None, description="same values; unset follows show_details"
+    )
+    status_order: StrList = Field(
+        default_factory=lambda: list(DEFAULT_ORDER), description="status codes, most severe first"
+    )
+    http_mapping: dict[str, int] = Field(
+        default_factory=dict,
+        description="status code -> HTTP status, over DOWN/OUT_OF_SERVICE/INIT: 503",
+    )
+    groups: dict[str, GroupSettings] = Field(
+        default_factory=dict, description="group name -> {include, exclude, show_details, ...}"
+    )
+    max_threads: int = Field(
+        default=8, ge=1, le=256, description="threads for sync indicators and contributors"
+    )
     ping: PingSettings = PingSettings()
     disk_space: DiskSpaceSettings = DiskSpaceSettings()
     event_loop: EventLoopSettings = EventLoopSettings()
@@ -164,8 +205,12 @@ class HealthSettings(_Section):
 class ExposureSettings(_Section):
     """Which endpoints are served. ``*`` means all; exclude wins over include."""
 
-    include: StrList = Field(default_factory=lambda: ["health", "ping"])
-    exclude: StrList = Field(default_factory=list)
+    include: StrList = Field(
+        default_factory=lambda: ["health", "ping"], description="endpoints served ('*': all)"
+    )
+    exclude: StrList = Field(
+        default_factory=list, description="endpoints not served (wins over include)"
+    )
 
     _split = field_validator("include", "exclude", mode="before")(_split_list)
 
@@ -189,8 +234,12 @@ class AccessSettings(_Section):
         ACTUATOR_ACCESS__ENDPOINTS='{"loggers": "unrestricted"}'
     """
 
-    default: AccessLevel = "read_only"
-    endpoints: dict[str, AccessLevel] = Field(default_factory=dict)
+    default: AccessLevel = Field(
+        default="read_only", description="none, read_only or unrestricted, for every endpoint"
+    )
+    endpoints: dict[str, AccessLevel] = Field(
+        default_factory=dict, description="endpoint -> access level, over the default"
+    )
 
     def level(self, endpoint: str) -> AccessLevel:
         return self.endpoints.get(endpoint, self.default)
@@ -217,8 +266,12 @@ class RoleSettings(_Section):
         ACTUATOR_SECURITY__ROLES__FULL='["sre\\\\..*"]'   # JSON: patterns may hold commas
     """
 
-    full: StrList = Field(default_factory=list)
-    read: StrList = Field(default_factory=list)
+    full: StrList = Field(
+        default_factory=list, description="identity patterns granted every operation"
+    )
+    read: StrList = Field(
+        default_factory=list, description="identity patterns granted read operations"
+    )
 
     _split = field_validator("full", "read", mode="before")(_split_list)
 
@@ -246,13 +299,25 @@ class SecuritySettings(_Section):
     authenticator hook (``Actuator.add_authenticator``); ``roles`` grants roles.
     """
 
-    anonymous: StrList = Field(default_factory=lambda: ["health", "ping"])
-    tokens: dict[str, str] = Field(default_factory=dict)
-    users: dict[str, str] = Field(default_factory=dict)
+    anonymous: StrList = Field(
+        default_factory=lambda: ["health", "ping"],
+        description="endpoints whose reads need no identity ('*': all)",
+    )
+    tokens: dict[str, str] = Field(
+        default_factory=dict, description="identity -> sha256: hash of its bearer token"
+    )
+    users: dict[str, str] = Field(
+        default_factory=dict, description="user -> scrypt$ hash of its HTTP basic password"
+    )
     roles: RoleSettings = RoleSettings()
-    write_roles: dict[str, RequiredRole] = Field(default_factory=dict)
-    certificate_identity: Literal["common_name", "subject"] = "common_name"
-    realm: str = "actuator"
+    write_roles: dict[str, RequiredRole] = Field(
+        default_factory=dict,
+        description="endpoint (or '*') -> role its writes need: full, read, anonymous",
+    )
+    certificate_identity: Literal["common_name", "subject"] = Field(
+        default="common_name", description="identity of a TLS client: common_name or subject"
+    )
+    realm: str = Field(default="actuator", description="realm named in WWW-Authenticate")
 
     _split = field_validator("anonymous", mode="before")(_split_list)
 
@@ -281,8 +346,9 @@ class SecuritySettings(_Section):
         return "*" in self.anonymous or endpoint in self.anonymous
 
 
-def _check_credentials(value: dict[str, str], label: str,
-                       check: Callable[[str], str]) -> dict[str, str]:
+def _check_credentials(
+    value: dict[str, str], label: str, check: Callable[[str], str]
+) -> dict[str, str]:
     """Identity -> hash mappings: names usable as identities, hashes in the expected form."""
     checked = {}
     for name, hashed in value.items():
@@ -303,25 +369,32 @@ class ServerSettings(_Section):
     lets them in as anonymous or with other credentials.
     """
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8081, ge=0, le=65535)
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
-    ssl_ca_certs: Path | None = None
-    client_certs: ClientCertificates = "none"
-    access_log: bool = False
+    host: str = Field(default="127.0.0.1", description="address the management server listens on")
+    port: int = Field(default=8081, ge=0, le=65535, description="its port (0: any free port)")
+    ssl_certfile: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
+    ssl_keyfile: Path | None = Field(default=None, description="PEM private key of the certificate")
+    ssl_ca_certs: Path | None = Field(
+        default=None, description="CA bundle that client certificates must chain to"
+    )
+    client_certs: ClientCertificates = Field(
+        default="none", description="none, optional or required (mutual TLS)"
+    )
+    access_log: bool = Field(default=False, description="log every request")
 
     @model_validator(mode="after")
     def _tls(self) -> ServerSettings:
         if self.ssl_keyfile is not None and self.ssl_certfile is None:
             raise ValueError("ssl_keyfile is set but ssl_certfile is not")
-        if self.client_certs != "none" and (self.ssl_certfile is None
-                                            or self.ssl_ca_certs is None):
-            raise ValueError(f"client_certs={self.client_certs!r} needs ssl_certfile "
-                             f"and ssl_ca_certs (the CA that signs client certificates)")
+        if self.client_certs != "none" and (self.ssl_certfile is None or self.ssl_ca_certs is None):
+            raise ValueError(
+                f"client_certs={self.client_certs!r} needs ssl_certfile "
+                f"and ssl_ca_certs (the CA that signs client certificates)"
+            )
         if self.ssl_ca_certs is not None and self.client_certs == "none":
-            raise ValueError("ssl_ca_certs is set but client_certs is 'none'; "
-                             "set client_certs to 'required' or 'optional'")
+            raise ValueError(
+                "ssl_ca_certs is set but client_certs is 'none'; "
+                "set client_certs to 'required' or 'optional'"
+            )
         return self
 
     def check_files(self, section: str) -> None:
@@ -340,27 +413,49 @@ class ManagementServerSettings(ServerSettings):
         ACTUATOR_MANAGEMENT_SERVER__ENABLED=true ACTUATOR_MANAGEMENT_SERVER__PORT=9090
     """
 
-    enabled: bool = False
+    enabled: bool = Field(
+        default=False, description="serve the actuator on its own port, not the app's"
+    )
 
 
 class AppInfoSettings(_Section):
     """The ``app`` section of info. Unset fields come from ``distribution``'s metadata."""
 
-    name: str | None = None
-    version: str | None = None
-    description: str | None = None
-    distribution: str | None = None
+    name: str | None = Field(
+        default=None, description="app name (code wins; else from distribution)"
+    )
+    version: str | None = Field(
+        default=None, description="app version (code wins; else from distribution)"
+    )
+    description: str | None = Field(
+        default=None, description="one-line description (code wins; else from distribution)"
+    )
+    distribution: str | None = Field(
+        default=None, description="installed distribution whose metadata fills the rest"
+    )
 
 
 class InfoSettings(_Section):
-    timeout: float = Field(default=0.5, gt=0, le=3600)
+    timeout: float = Field(default=0.5, gt=0, le=3600, description="seconds per contributor")
     app: AppInfoSettings = AppInfoSettings()
-    build_file: Path | None = Path("build-info.json")
-    build: dict[str, str] = Field(default_factory=dict)
-    git: dict[str, str] = Field(default_factory=dict)
-    exclude: StrList = Field(default_factory=list)
+    build_file: Path | None = Field(
+        default=Path("build-info.json"),
+        description="build-info.json written by `actuator build-info` (empty: none)",
+    )
+    build: dict[str, str] = Field(
+        default_factory=dict, description="build values over the file's (name, version, time...)"
+    )
+    git: dict[str, str] = Field(
+        default_factory=dict,
+        description="git values over the file's (branch, commit, commit_time...)",
+    )
+    exclude: StrList = Field(
+        default_factory=list,
+        description="built-in contributors left out (app, build, git, python, os, process...)",
+    )
     facts: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="key/values a fleet tool can filter on (info.facts)")
+        default_factory=dict, description="key/values a fleet tool can filter on (info.facts)"
+    )
 
     _split = field_validator("exclude", mode="before")(_split_list)
 
@@ -374,18 +469,23 @@ class InfoSettings(_Section):
 class LoggersSettings(_Section):
     """Logger groups for the loggers endpoint, added to the built-in ``web`` group::
 
-        ACTUATOR_LOGGERS__GROUPS='{"web": ["orders"], "db": ["sqlalchemy", "asyncpg"]}'
+    ACTUATOR_LOGGERS__GROUPS='{"web": ["orders"], "db": ["sqlalchemy", "asyncpg"]}'
     """
 
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="logger group -> member loggers (added to the built-in web group)",
+    )
 
     @field_validator("groups")
     @classmethod
     def _group_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, members in value.items():
             if not _NAME.match(name) or name == "ROOT":
-                raise ValueError(f"logger group name {name!r} must be letters, digits, '_', "
-                                 f"'.', '-' and not ROOT")
+                raise ValueError(
+                    f"logger group name {name!r} must be letters, digits, '_', "
+                    f"'.', '-' and not ROOT"
+                )
             if not all(member.strip() for member in members):
                 raise ValueError(f"logger group {name!r} has an empty member name")
         return value
@@ -395,11 +495,14 @@ class PauseSettings(_Section):
     """What a pause does to the app's own requests (the actuator keeps answering)."""
 
     reject_requests: bool = Field(
-        default=True, description="answer app requests with 503 while paused")
+        default=True, description="answer app requests with 503 while paused"
+    )
     paths: StrList = Field(
-        default_factory=list, description="only reject under these path prefixes (default: all)")
+        default_factory=list, description="only reject under these path prefixes (default: all)"
+    )
     retry_after: int = Field(
-        default=30, ge=0, le=86400, description="Retry-After seconds on a 503; 0 leaves it out")
+        default=30, ge=0, le=86400, description="Retry-After seconds on a 503; 0 leaves it out"
+    )
 
     _split = field_validator("paths", mode="before")(_split_list)
 
@@ -415,22 +518,30 @@ class PauseSettings(_Section):
 class ShutdownSettings(_Section):
     """The shutdown endpoint: off unless ``enabled``, as in Spring Boot."""
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="register the shutdown endpoint")
     drain_period: float | None = Field(
-        default=None, ge=0, le=3600,
-        description="seconds of readiness OUT_OF_SERVICE before stopping (default: drain_period)")
+        default=None,
+        ge=0,
+        le=3600,
+        description="seconds of readiness OUT_OF_SERVICE before stopping (default: drain_period)",
+    )
     max_jitter: float = Field(
-        default=2.0, ge=0, le=3600,
-        description="random extra delay, up to this many seconds, so a fleet does not stop at once")
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="random extra delay, up to this many seconds, so a fleet does not stop at once",
+    )
 
 
 class EnvSettings(_Section):
     """What the env endpoint reveals. Values are masked unless ``show_values`` allows them."""
 
-    show_values: ShowPolicy = "never"
+    show_values: ShowPolicy = Field(
+        default="never", description="never, when_authorized (read role) or always"
+    )
     mask_keys: StrList = Field(
-        default_factory=list,
-        description="more key fragments whose values are always masked")
+        default_factory=list, description="more key fragments whose values are always masked"
+    )
 
     _split = field_validator("mask_keys", mode="before")(_split_list)
 
@@ -447,16 +558,46 @@ class MetricsSettings(_Section):
     ``multiprocess`` makes a missing ``PROMETHEUS_MULTIPROC_DIR`` a start-up error.
     """
 
-    enabled: bool = True
-    naming: Literal["micrometer", "otel"] = "micrometer"
-    max_uri_tags: int = Field(default=100, ge=1, le=100_000)
-    exclude: StrList = Field(default_factory=list)
-    include_actuator: bool = False
-    buckets: FloatList = Field(default_factory=lambda: [
-        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0])
-    health: bool = True
-    process: bool = True
-    multiprocess: bool = False
+    enabled: bool = Field(default=True, description="record HTTP server metrics")
+    naming: Literal["micrometer", "otel"] = Field(
+        default="micrometer", description="micrometer (http_server_requests_seconds) or otel names"
+    )
+    max_uri_tags: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="distinct uri values before new ones become OVERFLOW",
+    )
+    exclude: StrList = Field(default_factory=list, description="path prefixes not recorded")
+    include_actuator: bool = Field(
+        default=False, description="record the actuator's own requests too"
+    )
+    buckets: FloatList = Field(
+        default_factory=lambda: [
+            0.005,
+            0.01,
+            0.025,
+            0.05,
+            0.075,
+            0.1,
+            0.25,
+            0.5,
+            0.75,
+            1.0,
+            2.5,
+            5.0,
+            7.5,
+            10.0,
+        ],
+        description="histogram buckets in seconds",
+    )
+    health: bool = Field(default=True, description="export health as gauges")
+    process: bool = Field(
+        default=True, description="export process, platform, GC and event-loop metrics"
+    )
+    multiprocess: bool = Field(
+        default=False, description="require PROMETHEUS_MULTIPROC_DIR (several workers)"
+    )
 
     _split = field_validator("exclude", "buckets", mode="before")(_split_list)
 
@@ -499,7 +640,10 @@ class ActuatorSettings(BaseSettings):
         frozen=True,
     )
 
-    base_path: str = "/actuator"
+    base_path: str = Field(
+        default="/actuator",
+        description="where endpoints live ('/': at the root, no discovery page)",
+    )
     exposure: ExposureSettings = ExposureSettings()
     access: AccessSettings = AccessSettings()
     security: SecuritySettings = SecuritySettings()
@@ -517,7 +661,9 @@ class ActuatorSettings(BaseSettings):
         le=3600,
         description="seconds to keep serving, readiness OUT_OF_SERVICE, after SIGTERM",
     )
-    max_path_length: int = Field(default=8192, ge=256, le=65536)
+    max_path_length: int = Field(
+        default=8192, ge=256, le=65536, description="longest request target in bytes (longer: 414)"
+    )
 
     @field_validator("base_path")
     @classmethod
@@ -559,3 +705,41 @@ def _warn_unknown_environment() -> None:
     for key in os.environ:
         if key.startswith(ENV_PREFIX) and key.split("__")[0] not in known:
             logger.warning("Unknown actuator setting in the environment: %s", key)
+
+
+def settings_reference() -> list[tuple[str, str, str, str]]:
+    """``(setting, environment variable, default, description)`` for every leaf setting.
+
+    The README's configuration table and ``actuator settings`` are made from it,
+    so the documentation cannot drift from the code.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(model: type[BaseModel], path: tuple[str, ...]) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, (*path, name))
+                continue
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default is None else json.dumps(default, default=str)
+            rows.append(
+                (
+                    ".".join((*path, name)),
+                    ENV_PREFIX + "__".join((*path, name)).upper(),
+                    shown,
+                    field.description or "",
+                )
+            )
+
+    walk(ActuatorSettings, ())
+    return rows
+
+
+def settings_markdown() -> str:
+    """The configuration table, in Markdown."""
+    lines = ["| Setting | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for setting, env, default, description in settings_reference():
+        cell = f"`{default}`" if default else ""
+        lines.append(f"| `{setting}` | `{env}` | {cell} | {description.replace('|', '/')} |")
+    return "\n".join(lines)

@@ -88,21 +88,55 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-def wrk(url: str, *, seconds: float, connections: int = 64, threads: int = 2) -> float:
-    """Requests per second that wrk measured against ``url``."""
+@dataclass
+class Load:
+    """What one wrk run measured: requests per second, and the server's CPU per request."""
+
+    rate: float
+    requests: int
+    cpu_seconds: float
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu_seconds / max(self.requests, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(url: str, *, seconds: float, pid: int | None = None, connections: int = 64,
+         threads: int = 1) -> Load:
+    """Run wrk against ``url``; with ``pid``, also the server's CPU time over the run.
+
+    CPU per request is far steadier than requests per second on a shared
+    machine (a neighbour's burst slows the clock, not the work), so ratios
+    are reported from both.
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
+    before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url],
         capture_output=True, text=True, check=True,
     ).stdout
+    used = cpu_seconds(pid) - before if pid is not None else 0.0
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    total = re.search(r"(\d+) requests in", out)
+    if match is None or total is None:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses from {url}")
-    return float(match.group(1))
+    return Load(rate=float(match.group(1)), requests=int(total.group(1)), cpu_seconds=used)
+
+
+def wrk(url: str, *, seconds: float, connections: int = 64, threads: int = 1) -> float:
+    """Requests per second that wrk measured against ``url``."""
+    return load(url, seconds=seconds, connections=connections, threads=threads).rate
 
 
 def machine() -> str:

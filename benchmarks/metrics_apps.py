@@ -82,3 +82,9 @@ def fastapi_actuator() -> FastAPI:
     app = _fastapi()
     app.add_middleware(ActuatorMiddleware, actuator=_actuator(metrics=True))
     return app
+
+
+def fastapi_actuator_off() -> FastAPI:
+    app = _fastapi()
+    app.add_middleware(ActuatorMiddleware, actuator=_actuator(metrics=False))
+    return app

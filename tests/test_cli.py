@@ -137,3 +137,29 @@ def test_a_failing_command_prints_no_traceback(tmp_path: Path) -> None:
     result = run_module("build-info", "--cwd", "missing-dir", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == "actuator build-info: error: 'missing-dir' is not a directory\n"
+
+
+def test_settings_prints_what_the_environment_makes(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ACTUATOR_HEALTH__TIMEOUT", "0.3")
+    monkeypatch.setenv("ACTUATOR_EXPOSURE__INCLUDE", "health,info")
+    assert main(["settings"]) == 0
+    effective = json.loads(capsys.readouterr().out)
+    assert effective["health"]["timeout"] == 0.3
+    assert effective["exposure"]["include"] == ["health", "info"]
+
+
+def test_settings_names_an_invalid_variable(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ACTUATOR_HEALTH__SHOW_DETAILS", "sometimes")
+    assert main(["settings"]) == 2
+    error = capsys.readouterr().err
+    assert "health.show_details (ACTUATOR_HEALTH__SHOW_DETAILS)" in error
+    assert "Traceback" not in error
+
+
+def test_settings_reference_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings", "--reference"]) == 0
+    table = capsys.readouterr().out
+    assert "| `health.timeout` | `ACTUATOR_HEALTH__TIMEOUT` | `0.5` |" in table
+    assert "`ACTUATOR_SECURITY__ROLES__FULL`" in table
