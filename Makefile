@@ -28,9 +28,16 @@ typecheck: install
 test: lint typecheck
 	$(PY) -m pytest
 
+# Benchmarks are run by hand on a quiet machine (results go into the README);
+# they need wrk and valgrind from Debian: apt-get install wrk valgrind.
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.health
+	$(PY) -m benchmarks.metrics_throughput
+	$(PY) -m benchmarks.instructions --server $(foreach app,$(BENCH_APPS),benchmarks.metrics_apps:$(app))
+
+BENCH_APPS = starlette_bare starlette_actuator_off starlette_actuator starlette_exporter \
+	fastapi_bare fastapi_actuator_off fastapi_actuator fastapi_instrumentator
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

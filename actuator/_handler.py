@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from actuator.core import Actuator
 
 logger = logging.getLogger("actuator.http")
-audit = logging.getLogger("actuator.audit")
+access_log = logging.getLogger("actuator.access")
 
 MAX_BODY = 64 * 1024
 _METHODS: Mapping[str, Operation] = {
@@ -307,8 +307,12 @@ def _reject_for(error: AuthError) -> _Reject:
 
 
 def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: int) -> None:
-    """Who changed what, and how it went: every write and delete operation that ran."""
+    """Who ran which write or delete operation, and how it went, on ``actuator.access``.
+
+    The state changes themselves (a pause, a log level) are recorded on
+    ``actuator.audit`` by the endpoints that make them, with their details.
+    """
     if operation != "read":
-        audit.info("%s by %s (roles: %s) -> %d", describe_request(scope),
+        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope),
                    caller.principal or "anonymous", ", ".join(sorted(caller.roles)) or "none",
                    status)

@@ -1,11 +1,17 @@
 """CPU instructions per request, counted by valgrind's callgrind: the steady measure.
 
 Wall-clock throughput on a shared 2-core machine swings by 30% between runs;
-an instruction count does not move with the neighbours. Each app is driven
-in-process (an ASGI call per request, the loop yielding between requests, as
-under a server) once with ``SMALL`` and once with ``LARGE`` requests; the
-difference divided by ``LARGE - SMALL`` is the cost of one request, start-up
-and imports cancelled out.
+an instruction count does not move with the neighbours. Each app is served
+once with ``SMALL`` and once with ``LARGE`` requests; the difference divided by
+``LARGE - SMALL`` is the cost of one request, start-up and imports cancelled
+out. Two ways:
+
+- in-process (default): an ASGI call per request, the loop yielding between
+  requests as under a server: the app and the middleware alone;
+- ``--server``: a real uvicorn (one worker) under callgrind, loaded over
+  loopback by a keep-alive client: everything a request costs the server
+  process, so ``bare / instrumented`` is the throughput ratio of a CPU-bound
+  server.
 
     python -m benchmarks.instructions benchmarks.metrics_apps:fastapi_bare \\
         benchmarks.metrics_apps:fastapi_actuator_off
@@ -21,13 +27,15 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from benchmarks._harness import ROOT
+from benchmarks._harness import ROOT, Connection, free_port
 
 SMALL, LARGE = 200, 1200
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -88,24 +96,70 @@ def count(target: str, requests: int) -> int:
     return int(match.group(1))
 
 
-def per_request(targets: Sequence[str]) -> dict[str, float]:
+def count_server(target: str, requests: int) -> int:
+    """Instructions a uvicorn process under callgrind spends from start to exit when
+    it serves ``requests`` keep-alive GETs in between."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is needed: apt-get install valgrind")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
+    process = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    try:
+        asyncio.run(_client(port, requests, startup_timeout=600))
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=600)
+    match = _COLLECTED.search(stderr)
+    if match is None:
+        raise RuntimeError(f"no callgrind total in:\n{stderr[-2000:]}")
+    return int(match.group(1))
+
+
+async def _client(port: int, requests: int, startup_timeout: float) -> None:
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        try:
+            connection = await Connection.open(port)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        for _ in range(requests):
+            reply = await connection.get("/items/1")
+            if reply.status != 200:
+                raise RuntimeError(f"/items/1 answered {reply.status}")
+    finally:
+        await connection.close()
+
+
+def per_request(targets: Sequence[str], *, server: bool = False) -> dict[str, float]:
     """Instructions per request for each target, two counts running at a time."""
+    counter = count_server if server else count
     jobs = [(target, n) for target in targets for n in (SMALL, LARGE)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        totals = dict(zip(jobs, pool.map(lambda job: count(*job), jobs), strict=True))
+        totals = dict(zip(jobs, pool.map(lambda job: counter(*job), jobs), strict=True))
     return {t: (totals[t, LARGE] - totals[t, SMALL]) / (LARGE - SMALL) for t in targets}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", help="module:app or module:factory")
+    parser.add_argument("--server", action="store_true",
+                        help="count a real uvicorn serving over loopback (targets: factories)")
     parser.add_argument("--drive", nargs=2, metavar=("TARGET", "REQUESTS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.drive:
         asyncio.run(drive(load_app(args.drive[0]), int(args.drive[1])))
         return
-    results = per_request(args.targets)
+    results = per_request(args.targets, server=args.server)
     base = results[args.targets[0]]
     for target, instructions in results.items():
         print(f"{target}: {instructions:,.0f} instructions/request ({base / instructions:.1%})")

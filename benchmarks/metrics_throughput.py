@@ -27,10 +27,8 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import metrics_apps  # noqa: E402
+from benchmarks._harness import Load, load  # noqa: E402
 from tests.support.server import UvicornProcess  # noqa: E402
 
 PAIRS = [
@@ -55,23 +54,13 @@ LABELS = {
     "fastapi_instrumentator": "FastAPI + prometheus-fastapi-instrumentator",
     "fastapi_actuator": "FastAPI + actuator (metrics on)",
 }
-_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 
 
 # -- 1. throughput under wrk ----------------------------------------------------------
 
-def wrk(url: str, seconds: float, connections: int) -> float:
-    result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
-        capture_output=True, text=True, check=True, timeout=seconds + 60)
-    match = _RPS.search(result.stdout)
-    if match is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}{result.stderr}")
-    return float(match.group(1))
-
-
 def throughput(names: list[str], seconds: float, rounds: int, connections: int
-               ) -> dict[str, float]:
+               ) -> dict[str, tuple[float, float]]:
+    """Median requests/s and median server CPU seconds per request, per app."""
     servers = {name: UvicornProcess(f"benchmarks.metrics_apps:{name}",
                                     args=["--factory", "--no-access-log", "--workers", "1"])
                for name in names}
@@ -79,13 +68,18 @@ def throughput(names: list[str], seconds: float, rounds: int, connections: int
         for server in servers.values():
             server.start()
         for server in servers.values():  # warm up
-            wrk(server.url + "/items/1", 1, connections)
-        results: dict[str, list[float]] = {name: [] for name in names}
+            load(server.url + "/items/1", seconds=1, connections=connections)
+        results: dict[str, list[Load]] = {name: [] for name in names}
         for round_number in range(rounds):
             order = names if round_number % 2 == 0 else list(reversed(names))
             for name in order:
-                results[name].append(wrk(servers[name].url + "/items/1", seconds, connections))
-        return {name: statistics.median(values) for name, values in results.items()}
+                server = servers[name]
+                pid = server.process.pid if server.process is not None else None
+                results[name].append(load(server.url + "/items/1", seconds=seconds,
+                                          connections=connections, pid=pid))
+        return {name: (statistics.median(r.rate for r in runs),
+                       statistics.median(r.cpu_per_request for r in runs))
+                for name, runs in results.items()}
     finally:
         for server in servers.values():
             server.stop()
@@ -193,15 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which("wrk") is None:
             print("wrk is not installed (apt-get install wrk); use --skip-wrk", file=sys.stderr)
             return 2
-        rps = throughput(names, args.duration, args.rounds, args.connections)
+        measured = throughput(names, args.duration, args.rounds, args.connections)
         rows = []
         for bare, others in PAIRS:
-            rows.append([LABELS[bare], f"{rps[bare]:,.0f}", "100%"])
-            rows += [[LABELS[name], f"{rps[name]:,.0f}", f"{rps[name] / rps[bare]:.0%}"]
-                     for name in others]
+            rate, cpu = measured[bare]
+            rows.append([LABELS[bare], f"{rate:,.0f}", "100%", f"{cpu * 1e6:.0f}", "100%"])
+            for name in others:
+                other_rate, other_cpu = measured[name]
+                rows.append([LABELS[name], f"{other_rate:,.0f}", f"{other_rate / rate:.0%}",
+                             f"{other_cpu * 1e6:.0f}", f"{cpu / other_cpu:.0%}"])
         print(f"Throughput, uvicorn 1 worker, wrk -t1 -c{args.connections} "
               f"-d{args.duration:g}s, median of {args.rounds} interleaved rounds:\n")
-        print(table(["app", "requests/s", "of bare"], rows) + "\n")
+        print(table(["app", "requests/s", "of bare", "server CPU µs/request",
+                     "of bare (by CPU)"], rows) + "\n")
 
     # In-process actuators start without a lifespan and are never shut down: no
     # heartbeat watchdog thread to outlive its event loop.

@@ -246,7 +246,7 @@ async def test_writes_need_the_full_role(secured: Any, caplog: Any) -> None:
     reader = await http.post("/actuator/switch", headers=bearer(MONITORING))
     assert (anonymous.status_code, reader.status_code) == (401, 403)
     assert switch.changes == []
-    with caplog.at_level(logging.INFO, logger="actuator.audit"):
+    with caplog.at_level(logging.INFO, logger="actuator.access"):
         full = await http.post("/actuator/switch", headers=bearer(ALICE))
         deleted = await http.delete("/actuator/switch", headers=bearer(ALICE))
     assert (full.status_code, deleted.status_code) == (200, 204)
