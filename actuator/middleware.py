@@ -70,7 +70,8 @@ class ActuatorMiddleware:
                     await self._handler(scope, receive, send, subpath)
                     return
             if self._http_metrics is not None:
-                await self._http_metrics(scope, receive, send, self._serve_app)
+                app = self._serve_app if self._pause.paused else self.app
+                await self._http_metrics(scope, receive, send, app)
                 return
             if self._pause.paused and await self._pause.refuse(scope, send):
                 return

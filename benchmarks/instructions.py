@@ -81,7 +81,9 @@ def count(target: str, requests: int) -> int:
     """Instructions callgrind counts for a process that serves ``requests`` requests."""
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT),
+                                                                   os.environ.get("PYTHONPATH")))),
+           "PYTHONHASHSEED": "0",
            # The heartbeat is time-driven: under valgrind's 50x slow-down it would
            # beat 50 times as often per request as it really does.
            "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
@@ -102,7 +104,10 @@ def count_server(target: str, requests: int) -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT),
+                                                                   os.environ.get("PYTHONPATH")))),
+           "PYTHONHASHSEED": "0",
+           "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
     process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),

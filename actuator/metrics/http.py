@@ -124,12 +124,10 @@ class _Exchange:
             self.disconnected = True
         return message
 
-    async def send(self, message: Message) -> None:
-        try:
-            await self._send(message)
-        except OSError:  # ASGI 2.4: sending to a client that went away
-            self.disconnected = True
-            raise
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function handing back the server's own awaitable: no coroutine
+        # of ours per message. A send that fails (a client gone, ASGI 2.4's
+        # OSError) raises through the app into HttpServerMetrics.__call__.
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
@@ -138,6 +136,7 @@ class _Exchange:
             # its answer. Background tasks that run after this are not timed.
             self.end = perf_counter()
             self.in_flight.discard(self)
+        return self._send(message)
 
 
 class InFlight(Protocol):
@@ -202,6 +201,7 @@ class HttpServerMetrics:
         self._series: dict[tuple[str, ...], Histogram] = {}
         self._completed: dict[tuple[str, str, int | None], Histogram] = {}
         self._methods: set[str] = set()
+        self._method_labels: dict[str, str] = {}
         # Requests in progress. In one process: the open exchanges themselves,
         # counted per method when the gauge is collected (set.add and
         # set.discard are atomic and far cheaper than a locked gauge update).
@@ -216,11 +216,9 @@ class HttpServerMetrics:
         if self._exclude and self._excluded(scope):
             await app(scope, receive, send)
             return
-        method = scope["method"]
-        if method not in _METHODS:
-            method = self.naming.other_method
-        if method not in self._methods:
-            self._add_method(method)
+        method = self._method_labels.get(scope["method"])
+        if method is None:
+            method = self._label_method(scope["method"])
         exchange = _Exchange(receive, send, method, self._in_flight)
         root_path = scope.get("root_path", "")
         self._in_flight.add(exchange)
@@ -248,6 +246,17 @@ class HttpServerMetrics:
             series.observe(exchange.end - start)
         except Exception:
             self._failed()
+
+    def _label_method(self, method: str) -> str:
+        """The ``method`` label of a request method not cached yet, its in-flight series
+        made ready. Only standard methods are cached: a client inventing methods must
+        not grow the cache (they all share one label)."""
+        label = method if method in _METHODS else self.naming.other_method
+        if label not in self._methods:
+            self._add_method(label)
+        if label == method:
+            self._method_labels[method] = label
+        return label
 
     def _add_method(self, method: str) -> None:
         self._methods.add(method)
