@@ -129,7 +129,7 @@ def load(url: str, *, seconds: float, pid: int | None = None, connections: int =
         raise SystemExit("wrk is needed: apt-get install wrk")
     before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
         capture_output=True, text=True, check=True,
     ).stdout
     used = cpu_seconds(pid) - before if pid is not None else 0.0

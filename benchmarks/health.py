@@ -14,7 +14,17 @@ import datetime
 import json
 from typing import Any
 
-from benchmarks._harness import Connection, machine, median, percentile, rss_bytes, serve, wrk
+from benchmarks._harness import (
+    Connection,
+    Load,
+    load,
+    machine,
+    median,
+    percentile,
+    rss_bytes,
+    serve,
+    wrk,
+)
 
 ACTUATOR = "benchmarks.health_apps:actuator_app"
 PYCTUATOR = "benchmarks.health_apps:pyctuator_app"
@@ -97,25 +107,32 @@ def single_flight(app: str, clients: int) -> dict[str, Any]:
             "p50": percentile(answered, 50) if answered else float("nan")}
 
 
-def passthrough(seconds: float, rounds: int) -> dict[str, float]:
-    rates: dict[str, list[float]] = {BARE: [], ACTUATOR: [], PYCTUATOR: []}
+def passthrough(seconds: float, rounds: int) -> dict[str, tuple[float, float]]:
+    """Median requests/s and median server CPU seconds per request, per app."""
+    runs: dict[str, list[Load]] = {BARE: [], ACTUATOR: [], PYCTUATOR: []}
     env = {"BENCH_SCENARIO": "passthrough", "ACTUATOR_METRICS__ENABLED": "false"}
     for _ in range(rounds):  # interleave so drift hits every app alike
-        for app in rates:
+        for app in runs:
             with serve(app, env) as server:
-                wrk(server.url + "/items/1", seconds=1)  # warm up
-                rates[app].append(wrk(server.url + "/items/1", seconds=seconds))
-    return {app: median(values) for app, values in rates.items()}
+                load(server.url + "/items/1", seconds=1)  # warm up
+                pid = server.process.pid if server.process is not None else None
+                runs[app].append(load(server.url + "/items/1", seconds=seconds, pid=pid))
+    return {app: (median([r.rate for r in values]), median([r.cpu_per_request for r in values]))
+            for app, values in runs.items()}
 
 
-def memory(app: str, seconds: float) -> tuple[int, int, float]:
+def memory(app: str, requests: int) -> tuple[int, int, int]:
+    """RSS after a warm-up and after at least ``requests`` more health requests."""
     with serve(app, {"BENCH_SCENARIO": "passthrough"}) as server:
         url = server.url + PATHS[app]
+        pid = server.process.pid if server.process is not None else 0
         wrk(url, seconds=2)  # warm up
-        before = rss_bytes(server.process.pid)  # type: ignore[union-attr]
-        rate = wrk(url, seconds=seconds)
-        after = rss_bytes(server.process.pid)  # type: ignore[union-attr]
-    return before, after, rate * seconds
+        before = rss_bytes(pid)
+        served = 0
+        while served < requests:
+            served += load(url, seconds=10).requests
+        after = rss_bytes(pid)
+    return before, after, served
 
 
 def _row(*cells: object) -> str:
@@ -157,15 +174,19 @@ def main() -> None:
                ms(theirs_sf["max"]) + f" ({theirs_sf['answered']}/{clients} answered)",
                "<= 500 ms, all answered"))
 
-    rates = passthrough(2 if quick else 10, 1 if quick else 3)
-    bare = rates[BARE]
-    print(_row("app requests/s through the middleware (HTTP metrics off), vs bare app",
-               f"{rates[ACTUATOR]:.0f} ({rates[ACTUATOR] / bare:.1%})",
-               f"{rates[PYCTUATOR]:.0f} ({rates[PYCTUATOR] / bare:.1%})",
-               f">= 97% of bare ({bare:.0f}/s)"))
+    measured = passthrough(2 if quick else 6, 1 if quick else 5)
+    bare_rate, bare_cpu = measured[BARE]
+
+    def versus_bare(app: str) -> str:
+        rate, cpu = measured[app]
+        return f"{rate:.0f}/s: {rate / bare_rate:.1%} (by CPU: {bare_cpu / cpu:.1%})"
+
+    print(_row("app requests through the middleware (HTTP metrics off), vs bare app",
+               versus_bare(ACTUATOR), versus_bare(PYCTUATOR),
+               f">= 97% of bare ({bare_rate:.0f}/s)"))
 
     for app, name in ((ACTUATOR, "asgi-actuator"), (PYCTUATOR, "pyctuator")):
-        before, after, total = memory(app, 5 if quick else 30)
+        before, after, total = memory(app, 10_000 if quick else 100_000)
         print(_row(f"RSS over {total:,.0f} /health requests ({name})",
                    f"{before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB", "", "flat"))
 

@@ -130,6 +130,7 @@ async def scrape_render(target_series: int, repeats: int) -> list[tuple[str, int
     series_per_route = 18  # 15 buckets, count, sum, created
     routes = target_series // series_per_route + 1
     actuator = Actuator(settings={"exposure": {"include": ["prometheus"]},
+                                  "security": {"anonymous": ["prometheus"]},
                                   "metrics": {"max_uri_tags": routes + 10}})
     app = actuator.wrap(Starlette(routes=[Route(f"/r{i}/{{item_id}}", metrics_apps.item)
                                           for i in range(routes)]))
