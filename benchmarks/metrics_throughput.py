@@ -205,13 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     # In-process actuators start without a lifespan and are never shut down: no
     # heartbeat watchdog thread to outlive its event loop.
     os.environ["ACTUATOR_HEALTH__EVENT_LOOP__ENABLED"] = "false"
-    took = asyncio.run(overhead(names, requests, rounds=3))
+    took = asyncio.run(overhead(names, requests, rounds=7))
     rows = []
     for bare, others in PAIRS:
         rows.append([LABELS[bare], f"{took[bare]:.1f}", "-"])
         rows += [[LABELS[name], f"{took[name]:.1f}", f"{took[name] - took[bare]:+.1f}"]
                  for name in others]
-    print(f"Per request in-process (ASGI call, no server), best of 3 x {requests:,} requests:\n")
+    print(f"Per request in-process (ASGI call, no server), best of 7 x {requests:,} requests:\n")
     print(table(["app", "µs/request", "overhead µs"], rows) + "\n")
 
     scrapes = asyncio.run(scrape_render(10_000, repeats=5 if args.quick else 20))
