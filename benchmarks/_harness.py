@@ -11,7 +11,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import time
@@ -34,14 +33,6 @@ def serve(app: str, env: Mapping[str, str] | None = None,
     args = [a for a in args if a not in ("--log-level", "warning")]
     with UvicornProcess(app, args=args, env=dict(env or {})) as server:
         yield server
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_bytes(pid: int) -> int:

@@ -13,19 +13,9 @@ from starlette.routing import Route
 from actuator import Actuator
 from tests.metrics.support import client
 
-
-@pytest.fixture(autouse=True)
-def _anonymous_scrapes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # About what the endpoint answers, not who may call it (tests/test_security.py).
-    monkeypatch.setenv("ACTUATOR_SECURITY__ANONYMOUS", "health,ping,prometheus,metrics")
+pytestmark = pytest.mark.usefixtures("anonymous_scrapes", "no_event_loop_heartbeat")
 
 
-
-@pytest.fixture(autouse=True)
-def _no_event_loop_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Actuators served without a lifespan start on the first request and are
-    # never shut down here; their heartbeat watchdog would outlive the loop.
-    monkeypatch.setenv("ACTUATOR_HEALTH__EVENT_LOOP__ENABLED", "false")
 
 
 async def item(request: Request) -> PlainTextResponse:

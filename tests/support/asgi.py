@@ -36,11 +36,12 @@ open every operation to anonymous callers: these tests are about the core's mech
 tests/test_security.py covers who may call what."""
 
 
-def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` laid over it, nested mappings merged key by key."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -48,7 +49,7 @@ def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 def light_actuator(settings: Mapping[str, Any] | None = None, **kwargs: Any) -> Actuator:
     """An ``Actuator`` without the event-loop heartbeat and disk check, so tests stay light."""
-    return Actuator(settings=_merge(LIGHT, settings or {}), **kwargs)
+    return Actuator(settings=merge(LIGHT, settings or {}), **kwargs)
 
 
 @contextlib.asynccontextmanager

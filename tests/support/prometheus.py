@@ -12,7 +12,6 @@ system-wide Prometheus (or the service the Debian package installs).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -21,6 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
+from tests.support.server import free_port
 
 CONFIG = """\
 global:
@@ -32,13 +33,6 @@ scrape_configs:
 {authorization}    static_configs:
       - targets: [{targets}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrometheusServer:

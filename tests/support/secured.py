@@ -14,6 +14,7 @@ from actuator import (
     generate_token,
     hash_token,
 )
+from tests.support.asgi import merge
 
 ALICE = generate_token()  # sre.alice: full
 MONITORING = generate_token()  # monitoring: read
@@ -47,16 +48,6 @@ class Switch(Endpoint):
         return EndpointResponse(status=204)
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def secured_settings(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "exposure": {"include": ["*"]},
@@ -70,7 +61,7 @@ def secured_settings(**overrides: Any) -> dict[str, Any]:
             "roles": {"full": FULL_PATTERNS, "read": READ_PATTERNS},
         },
     }
-    return _merge(base, overrides)
+    return merge(base, overrides)
 
 
 def secured_actuator(**overrides: Any) -> tuple[Actuator, Switch]:
