@@ -290,7 +290,7 @@ class SecuritySettings(_Section):
     """Who may call the actuator. See the README's Security section for how it combines.
 
     Anonymous callers may run the read operations of the endpoints listed in
-    ``anonymous`` (default: ``health`` and ``ping``; health details stay hidden unless
+    ``anonymous`` (default: ``health``, whose details stay hidden unless
     ``health.show_details`` says ``always``). Every other read operation
     needs the ``read`` role; every write or delete needs ``full`` unless
     ``write_roles`` says otherwise. Identities come from bearer ``tokens``
@@ -300,7 +300,7 @@ class SecuritySettings(_Section):
     """
 
     anonymous: StrList = Field(
-        default_factory=lambda: ["health", "ping"],
+        default_factory=lambda: ["health"],
         description="endpoints whose reads need no identity ('*': all)",
     )
     tokens: dict[str, str] = Field(

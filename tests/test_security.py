@@ -107,7 +107,7 @@ def test_subject_common_name_unescapes_rfc4514() -> None:
     assert subject_common_name("O=Acme,C=DE") is None
 
 
-# -- defaults: anonymous gets health status and ping only -------------------------------
+# -- defaults: anonymous gets health status only ----------------------------------------
 
 
 async def test_anonymous_callers_get_health_status_without_details() -> None:
@@ -123,7 +123,7 @@ async def test_anonymous_callers_get_health_status_without_details() -> None:
     assert set(health.json()) == {"status", "groups"}
     assert info.status_code == 401
     assert info.headers["www-authenticate"] == 'Bearer realm="actuator"'
-    assert set(links.json()["_links"]) == {"self", "health", "health-path", "ping"}
+    assert set(links.json()["_links"]) == {"self", "health", "health-path"}
 
 
 async def test_discovery_lists_what_the_caller_may_read(secured: Any) -> None:

@@ -2,10 +2,23 @@ from __future__ import annotations
 
 from actuator import Actuator
 from tests.support.management import serve
+from tests.support.secured import MONITORING, bearer, client, secured_actuator
 
 
-async def test_ping_answers_pong_and_is_exposed_by_default() -> None:
-    actuator = Actuator()
+async def test_ping_is_exposed_by_default_to_callers_with_the_read_role() -> None:
+    actuator, _ = secured_actuator(exposure={"include": ["health", "ping"]})
+    async with client(actuator) as http:
+        anonymous = await http.get("/actuator/ping")
+        reader = await http.get("/actuator/ping", headers=bearer(MONITORING))
+    await actuator.shutdown()
+    assert Actuator().exposed_endpoint("ping") is not None
+    assert anonymous.status_code == 401
+    assert reader.status_code == 200
+    assert reader.json()["pong"] is True
+
+
+async def test_ping_answers_pong() -> None:
+    actuator = Actuator(settings={"security": {"anonymous": ["health", "ping"]}})
     async with serve(actuator) as http:
         pong = await http.get("/actuator/ping")
         head = await http.head("/actuator/ping")
@@ -19,7 +32,7 @@ async def test_ping_answers_pong_and_is_exposed_by_default() -> None:
 
 
 async def test_ping_is_read_only_and_takes_no_parameters() -> None:
-    actuator = Actuator()
+    actuator = Actuator(settings={"security": {"anonymous": ["health", "ping"]}})
     async with serve(actuator) as http:
         posted = await http.post("/actuator/ping")
         deeper = await http.get("/actuator/ping/extra")
