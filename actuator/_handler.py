@@ -246,9 +246,10 @@ class ActuatorHandler:
         return query
 
     def _check_access(self, name: str, operation: Operation) -> None:
-        level = self.actuator.settings.access.level(name)
-        if level == "unrestricted" or (level == "read_only" and operation == "read"):
+        access = self.actuator.settings.access
+        if access.allows(name, operation):
             return
+        level = access.level(name)
         what = "any operation" if level == "none" else "write operations"
         raise _Reject(403, f"Access to {what} on endpoint {name!r} is disabled "
                            f"(access level {level!r}; see ACTUATOR_ACCESS__ENDPOINTS)")

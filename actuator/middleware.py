@@ -98,10 +98,20 @@ class ActuatorMiddleware:
         # arrives with no lifespan seen means the server runs without one:
         # the app is as started as it will ever be.
         logger.info("No ASGI lifespan seen before the first request: treating the app as started")
-        self.actuator.availability.mark_started()
-        await self.actuator.startup()
+        await self._app_started()
         if self.actuator.management_server is not None:
             await self.actuator.management_server.start()
+
+    async def _app_started(self) -> None:
+        """The app has started: background work on, readiness and startup UP."""
+        await self.actuator.startup()
+        self.actuator.availability.mark_started()
+
+    async def _app_stopped(self) -> None:
+        """The app has stopped: background work and the management server off."""
+        await self.actuator.shutdown()
+        self.actuator.availability.stopped()
+        await _stop_management(self.actuator)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         actuator = self.actuator
@@ -133,16 +143,13 @@ class ActuatorMiddleware:
             kind = message["type"]
             if kind == "lifespan.startup.complete":
                 state["startup_done"] = True
-                await actuator.startup()
-                actuator.availability.mark_started()
+                await self._app_started()
             elif kind == "lifespan.startup.failed":
                 state["startup_done"] = True
                 actuator.availability.startup_failed(_failure_reason(message.get("message", "")))
                 await _stop_management(actuator)
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await actuator.shutdown()
-                actuator.availability.stopped()
-                await _stop_management(actuator)
+                await self._app_stopped()
             await send(message)
 
         try:
@@ -165,19 +172,15 @@ class ActuatorMiddleware:
                 await self._own_lifespan(receive, send, state["startup_received"])
 
     async def _own_lifespan(self, receive: Receive, send: Send, startup_received: bool) -> None:
-        actuator = self.actuator
         if not startup_received:
             await receive()
-        await actuator.startup()
-        actuator.availability.mark_started()
+        await self._app_started()
         await send({"type": "lifespan.startup.complete"})
         while True:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                actuator.availability.begin_shutdown()
-                await actuator.shutdown()
-                actuator.availability.stopped()
-                await _stop_management(actuator)
+                self.actuator.availability.begin_shutdown()
+                await self._app_stopped()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
