@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from actuator.drain import SignalDrain
     from actuator.management_server import ManagementServer
     from actuator.middleware import ActuatorMiddleware
+    from actuator.overload import ConcurrencyLimiter
 
 logger = logging.getLogger("actuator")
 
@@ -110,6 +111,12 @@ class Actuator(Management):
             from actuator.management_server import ManagementServer
 
             self.management_server = ManagementServer(self, self.settings.management_server)
+        self.overload: ConcurrencyLimiter | None = None
+        """The limiter of the app's requests in flight, when ``overload.enabled`` is set."""
+        if self.settings.overload.enabled:
+            from actuator.overload import build_limiter
+
+            self.overload = build_limiter(self.settings.overload)
         self._build_groups()
         self._register_builtins()
         self.metrics = ActuatorMetrics(self, registry)
@@ -270,7 +277,11 @@ class Actuator(Management):
             show_components=health.show_components or health.show_details,
         )
         self.health_groups: dict[str, HealthGroup] = {}
-        for name, builtin in _BUILTIN_GROUPS.items():
+        builtins = dict(_BUILTIN_GROUPS)
+        if self.settings.management_server.thread and health.event_loop.enabled:
+            # Probes no longer wait on the app's loop: liveness reads its heartbeat instead.
+            builtins[LIVENESS] = (*builtins[LIVENESS], "eventLoop")
+        for name, builtin in builtins.items():
             config = health.groups.get(name, GroupSettings())
             self.health_groups[name] = self._make_group(name, config, builtin)
         for name, config in health.groups.items():
@@ -316,6 +327,14 @@ class Actuator(Management):
             self.add_indicator("eventLoop", EventLoopLagIndicator(
                 threshold=loop.threshold, interval=loop.interval, recent=loop.recent,
                 watchdog=loop.watchdog))
+        if self.overload is not None:
+            from actuator.overload.health import OverloadIndicator
+
+            overload = self.settings.overload
+            self.add_indicator("overload", OverloadIndicator(
+                self.overload, mode=overload.mode,
+                out_of_service_after=overload.out_of_service_after),
+                groups=["readiness"] if overload.readiness else [], blocking=False)
         for name, contributor in builtin_contributors(self).items():
             if name not in self.settings.info.exclude:
                 self.add_contributor(name, contributor)

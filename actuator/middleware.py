@@ -48,6 +48,11 @@ class ActuatorMiddleware:
         self._serves = self.actuator.management_server is None
         if app is not not_found_app:
             self.actuator.host_app = app  # what /mappings describes
+        if self.actuator.overload is not None:
+            # Behind the actuator's routing: its own requests are never limited.
+            from actuator.overload import protect
+
+            self.app = protect(app, self.actuator.overload, self.actuator.settings.overload)
         self._http_metrics = self.actuator.metrics.http
         if self._http_metrics is not None and self._http_metrics.include_actuator:
             self._handler = self._http_metrics.instrument_handler(self._handler)

@@ -416,6 +416,11 @@ class ManagementServerSettings(ServerSettings):
     enabled: bool = Field(
         default=False, description="serve the actuator on its own port, not the app's"
     )
+    thread: bool = Field(
+        default=False,
+        description="run it on a thread and event loop of its own (liveness then reads the "
+        "eventLoop heartbeat)",
+    )
 
 
 class AppInfoSettings(_Section):
@@ -513,6 +518,88 @@ class PauseSettings(_Section):
             if not path.startswith("/"):
                 raise ValueError(f"pause paths must start with '/', got {path!r}")
         return [path.rstrip("/") or "/" for path in value]
+
+
+class OverloadSettings(_Section):
+    """Load shedding for the app's requests: a limit on requests in flight, 429 beyond it.
+
+    Off by default. ``mode`` picks a ``fixed`` limit or one found from measured
+    latency: ``gradient`` (as Netflix concurrency-limits' Gradient2) or
+    ``aimd``. The actuator's own requests and the ``exempt`` path prefixes are
+    never limited. See docs/overload.md.
+
+    ::
+
+        ACTUATOR_OVERLOAD__ENABLED=true ACTUATOR_OVERLOAD__MODE=gradient
+    """
+
+    enabled: bool = Field(default=False, description="limit the app's requests in flight")
+    mode: Literal["fixed", "gradient", "aimd"] = Field(
+        default="gradient", description="fixed, gradient (latency gradient) or aimd"
+    )
+    limit: int = Field(
+        default=100, ge=1, le=100_000, description="the fixed limit, or the adaptive initial one"
+    )
+    min_limit: int = Field(default=2, ge=1, le=100_000, description="adaptive limit's floor")
+    max_limit: int = Field(default=1000, ge=1, le=100_000, description="adaptive limit's ceiling")
+    smoothing: float = Field(
+        default=0.2, gt=0, le=1, description="weight of each new adaptive estimate (0..1]"
+    )
+    tolerance: float = Field(
+        default=1.5, ge=1, le=10, description="gradient: latency / long-term latency tolerated"
+    )
+    latency_threshold: float = Field(
+        default=0.5, gt=0, le=3600, description="aimd: window latency (s) that backs the limit off"
+    )
+    window: float = Field(
+        default=0.1, gt=0, le=60, description="seconds of samples per adaptive update (at least)"
+    )
+    queue_size: int = Field(
+        default=0, ge=0, le=100_000, description="requests that may wait for a slot (0: refuse)"
+    )
+    queue_timeout: float = Field(
+        default=0.05, gt=0, le=60, description="longest wait in the queue, seconds"
+    )
+    retry_after: int = Field(
+        default=1, ge=0, le=86400, description="Retry-After seconds on a 429 (0 leaves it out)"
+    )
+    retry_after_jitter: int = Field(
+        default=2, ge=0, le=86400, description="random extra Retry-After seconds, 0 up to this"
+    )
+    exempt: StrList = Field(
+        default_factory=list, description="path prefixes never limited"
+    )
+    bad_deadline: Literal["reject", "ignore"] = Field(
+        default="reject",
+        description="a malformed deadline header: reject (400) or ignore",
+    )
+    out_of_service_after: float = Field(
+        default=10.0,
+        gt=0,
+        le=86400,
+        description="seconds of shedding before the overload indicator is OUT_OF_SERVICE",
+    )
+    readiness: bool = Field(
+        default=False, description="the overload indicator joins readiness"
+    )
+
+    _split = field_validator("exempt", mode="before")(_split_list)
+
+    @field_validator("exempt")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"overload exempt paths must start with '/', got {path!r}")
+        return [path.rstrip("/") or "/" for path in value]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> OverloadSettings:
+        if self.min_limit > self.max_limit:
+            raise ValueError(
+                f"min_limit ({self.min_limit}) must not exceed max_limit ({self.max_limit})"
+            )
+        return self
 
 
 class ShutdownSettings(_Section):
@@ -652,6 +739,7 @@ class ActuatorSettings(BaseSettings):
     info: InfoSettings = InfoSettings()
     loggers: LoggersSettings = LoggersSettings()
     pause: PauseSettings = PauseSettings()
+    overload: OverloadSettings = OverloadSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     env: EnvSettings = EnvSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -25,6 +25,8 @@ FEATURES: tuple[tuple[str, str, str], ...] = (
 class FeaturesContributor:
     """``{"ping": true, "loggers": true, "setLogLevel": false, "pause": false, ...}``.
 
+    ``overload`` says whether the app sheds load with 429 (``overload.enabled``).
+
     A feature is on when its endpoint is registered and exposed and the
     access settings allow the operation, so a fleet tool can tell which
     services it may pause or stop before trying. (Who may use it is up to
@@ -37,8 +39,10 @@ class FeaturesContributor:
     def contribute(self) -> dict[str, bool]:
         actuator = self.actuator
         access = actuator.settings.access
-        return {
+        features = {
             feature: actuator.exposed_endpoint(endpoint) is not None
             and access.allows(endpoint, operation)
             for feature, endpoint, operation in FEATURES
         }
+        features["overload"] = actuator.overload is not None  # load shedding (429) is on
+        return features

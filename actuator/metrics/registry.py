@@ -52,6 +52,10 @@ class ActuatorMetrics:
         shared: list[Collector] = [InfoCollector(actuator)]
         if settings.health:
             shared.append(HealthCollector(actuator))
+        if actuator.overload is not None:
+            from actuator.overload.metrics import OverloadCollector
+
+            shared.append(OverloadCollector(actuator.overload))
         for collector in shared:
             _register(self.registry, collector)
         if self.multiprocess_dir is None:

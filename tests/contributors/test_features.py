@@ -17,7 +17,8 @@ async def test_by_default_only_ping_is_enabled() -> None:
     features = (await info(actuator))["features"]
     assert features == {"ping": True, "loggers": False, "setLogLevel": False, "pause": False,
                         "resume": False, "flip": False, "shutdown": False, "env": False,
-                        "threaddump": False, "mappings": False}
+                        "threaddump": False, "mappings": False,
+                        "overload": False}
 
 
 async def test_exposed_read_only_endpoints_enable_reading_but_not_changing() -> None:
@@ -50,3 +51,9 @@ async def test_shutdown_stays_off_until_enabled_even_with_full_access() -> None:
 async def test_features_can_be_excluded_from_info() -> None:
     body = await info(make_actuator(info={"exclude": ["features"]}))
     assert "features" not in body
+
+
+async def test_overload_is_a_feature_when_load_shedding_is_on() -> None:
+    actuator = Actuator(settings={"exposure": {"include": ["info"]},
+                                  "overload": {"enabled": True}})
+    assert (await info(actuator))["features"]["overload"] is True
