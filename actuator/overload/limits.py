@@ -105,8 +105,9 @@ class GradientLimit(_WindowedLimit):
     While latency stays within ``tolerance`` of its long-term level the
     gradient is 1 and the limit grows by ``queue_size * smoothing`` per
     window (less for limits under 16: the headroom is ``sqrt(limit)`` as in
-    Envoy, so small limits can shrink below ``2 * queue_size``); when latency rises above it the limit shrinks, by at most half
-    of ``smoothing`` per window, so one slow outlier cannot collapse it.
+    Envoy, so small limits can shrink below ``2 * queue_size``); when latency
+    rises above it the limit shrinks, by at most half of ``smoothing`` per
+    window, so one slow outlier cannot collapse it.
 
     One departure from Gradient2: a window whose latency is beyond
     ``tolerance`` does not feed the long RTT (unless the limit is at its

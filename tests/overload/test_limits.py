@@ -12,8 +12,15 @@ def saturated_server(slots: int, service: float) -> callable:  # type: ignore[va
     return lambda in_flight: service * max(1.0, in_flight / slots)
 
 
-def run_windows(limit: Limit, windows: int, latency_of, *, offered: int | None = None,
-                start: float = 0.0, window: float = 0.1) -> float:
+def run_windows(
+    limit: Limit,
+    windows: int,
+    latency_of,
+    *,
+    offered: int | None = None,
+    start: float = 0.0,
+    window: float = 0.1,
+) -> float:
     """Feed ``windows`` windows of samples; ``offered`` caps the requests in flight."""
     now = start
     for _ in range(windows):
@@ -113,15 +120,18 @@ def test_aimd_does_not_grow_when_the_app_uses_less_than_half_of_it() -> None:
     assert limit.limit == 50
 
 
-@pytest.mark.parametrize(("factory", "message"), [
-    (lambda: FixedLimit(0), "limit must be >= 1"),
-    (lambda: GradientLimit(min_limit=10, max_limit=5), "min_limit"),
-    (lambda: GradientLimit(smoothing=0), "smoothing"),
-    (lambda: GradientLimit(tolerance=0.5), "tolerance"),
-    (lambda: GradientLimit(window=0), "window"),
-    (lambda: AimdLimit(backoff=1.0), "backoff"),
-    (lambda: AimdLimit(latency_threshold=-1), "latency_threshold"),
-])
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: FixedLimit(0), "limit must be >= 1"),
+        (lambda: GradientLimit(min_limit=10, max_limit=5), "min_limit"),
+        (lambda: GradientLimit(smoothing=0), "smoothing"),
+        (lambda: GradientLimit(tolerance=0.5), "tolerance"),
+        (lambda: GradientLimit(window=0), "window"),
+        (lambda: AimdLimit(backoff=1.0), "backoff"),
+        (lambda: AimdLimit(latency_threshold=-1), "latency_threshold"),
+    ],
+)
 def test_invalid_parameters_are_refused_naming_the_parameter(factory, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         factory()
