@@ -7,10 +7,12 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Container, Mapping
+from functools import partial
 from http import HTTPStatus
 
 import httpx
 
+from actuator.client import RetryPolicy, call_with_retries
 from actuator.health import Health, describe_exception
 from actuator.indicators._params import seconds
 
@@ -123,6 +125,10 @@ class HttpIndicator:
         headers: extra request headers (an ``Authorization`` header...). Never shown.
         follow_redirects: follow 3xx answers. Default ``False``.
         client: an ``httpx.AsyncClient`` to use instead of the indicator's own.
+        retry: retries within ``timeout`` (``actuator.client.RetryPolicy``): of a
+            transport error, a 429 or a 503, after a jittered back-off and never
+            past ``timeout`` or a ``Retry-After`` that does not fit. Default: 2
+            attempts, the first back-off under 20 ms.
     """
 
     def __init__(
@@ -135,6 +141,7 @@ class HttpIndicator:
         headers: Mapping[str, str] | None = None,
         follow_redirects: bool = False,
         client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.url = _check_url(url)
         if not isinstance(method, str) or not _METHOD.match(method.upper()):
@@ -150,6 +157,9 @@ class HttpIndicator:
         self._shown_url = redact_url(url)
         self._client = client
         self._owns_client = client is None
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"HttpIndicator retry must be a RetryPolicy, got {retry!r}")
+        self.retry = retry if retry is not None else RetryPolicy(attempts=2, backoff=0.02)
 
     async def health(self) -> Health:
         client = self._client
@@ -160,7 +170,10 @@ class HttpIndicator:
         details: dict[str, object] = {"url": self._shown_url, "method": self.method}
         started = time.perf_counter()
         try:
-            status = await asyncio.wait_for(self._request(client), self.timeout)
+            response = await asyncio.wait_for(
+                call_with_retries(partial(self._request, client), method=self.method,
+                                  deadline=self.timeout, policy=self.retry),
+                self.timeout)
         except (asyncio.TimeoutError, TimeoutError, httpx.TimeoutException) as exc:
             # httpx names the step that timed out (ConnectTimeout, ReadTimeout...);
             # asyncio's own timeout is the overall deadline.
@@ -170,6 +183,7 @@ class HttpIndicator:
             return self._down(f"{kind}: no answer within {self.timeout:g}s", details, started)
         except httpx.HTTPError as exc:
             return self._down(self._describe(exc), details, started)
+        status = response.status_code
         details["status"] = status
         details["elapsedSeconds"] = round(time.perf_counter() - started, 6)
         if not self._is_expected(status):
@@ -183,14 +197,14 @@ class HttpIndicator:
             if client is not None:
                 await client.aclose()
 
-    async def _request(self, client: httpx.AsyncClient) -> int:
+    async def _request(self, client: httpx.AsyncClient, left: float) -> httpx.Response:
         async with client.stream(self.method, self.url, headers=self.headers,
-                                 timeout=self.timeout,
+                                 timeout=left,
                                  follow_redirects=self.follow_redirects) as response:
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) <= _MAX_DRAIN:
                 await response.aread()
-            return response.status_code
+            return response
 
     def _is_expected(self, status: int) -> bool:
         if callable(self.expected):

@@ -282,3 +282,35 @@ def test_a_bad_url_error_does_not_show_its_credentials() -> None:
     with pytest.raises(ValueError, match="HttpIndicator url") as caught:
         HttpIndicator("ftp://user:s3cret@127.0.0.1/")
     assert "s3cret" not in str(caught.value)
+
+
+async def test_a_refusal_is_retried_within_the_timeout_and_counts_as_up_once_answered() -> None:
+    statuses = [503, 200]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(statuses.pop(0))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        health = await HttpIndicator("http://payments/health", client=client).health()
+    assert health.status.code == "UP"
+    assert statuses == []
+
+
+async def test_a_retry_after_longer_than_the_timeout_is_not_waited_for() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(429, headers={"Retry-After": "30"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        health = await HttpIndicator("http://payments/health", client=client,
+                                     timeout=0.3).health()
+    assert health.status.code == "DOWN"
+    assert health.details["status"] == 429
+    assert len(calls) == 1
+
+
+def test_the_retry_policy_must_be_a_retry_policy() -> None:
+    with pytest.raises(TypeError, match="retry"):
+        HttpIndicator("http://payments/health", retry=3)  # type: ignore[arg-type]
