@@ -110,7 +110,9 @@ class Actuator(Management):
         if self.settings.management_server.enabled:
             from actuator.management_server import ManagementServer
 
-            self.management_server = ManagementServer(self, self.settings.management_server)
+            self.management_server = ManagementServer(
+                self, self.settings.management_server,
+                thread=self.settings.management_server.thread)
         self.overload: ConcurrencyLimiter | None = None
         """The limiter of the app's requests in flight, when ``overload.enabled`` is set."""
         if self.settings.overload.enabled:

@@ -8,14 +8,21 @@ ASGI lifespan startup begins, before the app's own startup code runs, so a
 Kubernetes startup probe sees ``INIT`` while the app starts; it stops after
 the app's lifespan shutdown completes. Once it is enabled, the app's own port
 no longer serves the actuator: requests under the base path go to the app.
+
+With ``management_server.thread`` it runs on a thread with its own event loop
+instead (``ServerThread``), and liveness judges the app's loop by its
+heartbeat (the ``eventLoop`` indicator joins it): probes are answered within
+milliseconds even while the app's loop is saturated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -76,14 +83,18 @@ class ManagementServer:
     Parameters:
         actuator: the actuator to serve.
         settings: host, port, TLS files and client certificate policy.
+        thread: serve on a thread with its own event loop (``ServerThread``). Default False.
     """
 
-    def __init__(self, actuator: Actuator, settings: ServerSettings) -> None:
+    def __init__(self, actuator: Actuator, settings: ServerSettings, *,
+                 thread: bool = False) -> None:
         settings.check_files("management_server")
+        self.thread = thread
         self.actuator = actuator
         self.settings = settings
         self._server: _Server | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._thread: ServerThread | None = None
         self.port: int | None = None
         """The port it listens on once started (useful with ``port = 0``)."""
 
@@ -104,12 +115,16 @@ class ManagementServer:
         config.load()
         server = _Server(config)
         server.lifespan = config.lifespan_class(config)
+        if self.thread:
+            self._thread = ServerThread(server, self._cannot_listen())
+            self.port = await self._thread.start()
+            self._server = server
+            return
         try:
             await server.startup()
         except SystemExit:
             # uvicorn logs the OSError and exits; the app's startup should fail instead.
-            raise RuntimeError(f"management server cannot listen on "
-                               f"{self.settings.host}:{self.settings.port}") from None
+            raise self._cannot_listen() from None
         self.port = server.servers[0].sockets[0].getsockname()[1]
         self._server = server
         # uvicorn's main loop refreshes the Date header and watches should_exit.
@@ -122,11 +137,19 @@ class ManagementServer:
         if server is None:
             return
         server.should_exit = True
-        if self._loop_task is not None:
-            await self._loop_task
-            self._loop_task = None
-        await server.shutdown()
+        if self._thread is not None:
+            await self._thread.join()
+            self._thread = None
+        else:
+            if self._loop_task is not None:
+                await self._loop_task
+                self._loop_task = None
+            await server.shutdown()
         server_logger.info("Actuator management server stopped")
+
+    def _cannot_listen(self) -> RuntimeError:
+        return RuntimeError(f"management server cannot listen on "
+                            f"{self.settings.host}:{self.settings.port}")
 
     async def __aenter__(self) -> ManagementServer:
         await self.start()
@@ -134,3 +157,49 @@ class ManagementServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+class ServerThread:
+    """A uvicorn server on a thread and event loop of its own (``management_server.thread``).
+
+    Probes then wait neither for the app's event loop nor behind its
+    requests: the thread needs only the GIL, which a busy loop hands over
+    every few milliseconds (``sys.getswitchinterval()``). The actuator's
+    endpoints run on this loop: the built-in indicators are safe from any
+    thread; an async indicator of yours that uses the app loop's resources
+    (a connection pool) should be given an ``interval``, so it is refreshed
+    on the app's loop and probes read its last result.
+    """
+
+    def __init__(self, server: uvicorn.Server, cannot_listen: RuntimeError) -> None:
+        self.server = server
+        self._cannot_listen = cannot_listen
+        self._started: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="actuator-management-server",
+                                        daemon=True)
+
+    async def start(self) -> int:
+        """Start the thread; the port once it listens (``RuntimeError`` if it cannot)."""
+        self._thread.start()
+        return await asyncio.wrap_future(self._started)
+
+    async def join(self) -> None:
+        """Wait for the thread to end, after ``server.should_exit`` was set."""
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        server = self.server
+        try:
+            await server.startup()
+        except SystemExit:
+            self._started.set_exception(self._cannot_listen)
+            return
+        except BaseException as exc:
+            self._started.set_exception(exc)
+            raise
+        self._started.set_result(server.servers[0].sockets[0].getsockname()[1])
+        await server.main_loop()
+        await server.shutdown()

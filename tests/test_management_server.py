@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -176,3 +179,88 @@ async def test_without_a_lifespan_the_first_app_request_starts_the_management_se
         await management.stop()
         await actuator.shutdown()
     assert ready.json() == {"status": "UP"}
+
+
+THREADED: dict[str, Any] = {
+    "management_server": {"enabled": True, "port": 0, "thread": True},
+    "health": {"event_loop": {"enabled": True, "threshold": 0.3, "interval": 0.05,
+                              "recent": 1.0, "watchdog": False},
+               "disk_space": {"enabled": False}, "show_details": "always"},
+    "security": {"anonymous": ["*"]},
+}
+
+
+def _probe_later(url: str, delay: float, results: list[tuple[int, float]]) -> threading.Thread:
+    """Probe ``url`` from a thread of its own after ``delay`` seconds (the app's loop may
+    be blocked, and the test's loop with it)."""
+
+    parts = httpx.URL(url)
+
+    def run() -> None:
+        time.sleep(delay)
+        # http.client: httpx.get would spend longer building its TLS context than
+        # the probe takes.
+        connection = http.client.HTTPConnection(parts.host, parts.port, timeout=5)
+        started = time.perf_counter()
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        response.read()
+        results.append((response.status, time.perf_counter() - started))
+        connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+async def test_on_its_own_thread_probes_answer_while_the_apps_loop_is_blocked() -> None:
+    async def block(request: Request) -> PlainTextResponse:
+        time.sleep(1.2)  # the app's loop does nothing else meanwhile
+        return PlainTextResponse("unblocked")
+
+    actuator = Actuator(settings=THREADED)
+    app = actuator.wrap(Starlette(routes=[Route("/block", block)]))
+    async with app_server(app) as server, httpx.AsyncClient(timeout=30) as http:
+        await wait_for(lambda: server.started)
+        management = f"http://127.0.0.1:{actuator.management_server.port}"  # type: ignore[union-attr]
+        liveness = f"{management}/actuator/health/liveness"
+        before = await http.get(liveness)
+        results: list[tuple[int, float]] = []
+        prober = _probe_later(liveness, 0.7, results)
+        blocked = await http.get(f"http://127.0.0.1:{app_port(server)}/block")
+        await asyncio.to_thread(prober.join)
+        # Busy but progressing again: UP once the stall is older than ``recent``.
+        await asyncio.sleep(1.2)
+        after = await http.get(liveness)
+    assert before.status_code == 200
+    assert before.json()["components"]["eventLoop"]["status"] == "UP"
+    assert blocked.text == "unblocked"
+    [(status, seconds)] = results
+    assert status == 503  # stalled past the threshold: DOWN, answered by the other thread
+    assert seconds < 0.5  # not after the 1.2 s block ends
+    assert after.status_code == 200
+    assert not [t for t in threading.enumerate() if t.name == "actuator-management-server"]
+
+
+async def test_on_its_own_thread_a_port_that_cannot_be_bound_fails_the_startup() -> None:
+    blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = blocker.sockets[0].getsockname()[1]
+    actuator = Actuator(settings={**THREADED, "management_server": {
+        "enabled": True, "port": port, "thread": True}})
+    try:
+        with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await actuator.management_server.start()  # type: ignore[union-attr]
+    finally:
+        blocker.close()
+        await blocker.wait_closed()
+        await actuator.shutdown()
+
+
+def test_liveness_reads_the_event_loop_heartbeat_only_when_the_server_has_its_own_thread(
+) -> None:
+    threaded = Actuator(settings=THREADED)
+    same_loop = Actuator(settings={**THREADED, "management_server": {"enabled": True}})
+    members = lambda actuator: {r.name for r in  # noqa: E731
+                                actuator.health_groups["liveness"].members(actuator.registrations)}
+    assert members(threaded) == {"livenessState", "eventLoop"}
+    assert members(same_loop) == {"livenessState"}

@@ -7,7 +7,8 @@ allowed in flight. The callers pass ``now``, so tests drive them with
 simulated latencies and no event loop.
 
 The adaptive ones update once per *window*: at least ``window`` seconds and
-``MIN_SAMPLES`` samples (a window with fewer is dropped: too little traffic to
+``MIN_SAMPLES`` samples, stretched up to ``MAX_WINDOW`` (1 s) to collect them
+(a window still short of samples then is dropped: too little traffic to
 judge, and no reason to move the limit). The window's mean latency and the
 most requests it saw in flight feed the update, as in Netflix
 concurrency-limits' ``WindowedLimit``.
@@ -20,6 +21,9 @@ from typing import Protocol
 
 MIN_SAMPLES = 10
 """Samples a window needs before it moves an adaptive limit."""
+
+MAX_WINDOW = 1.0
+"""Seconds a window may stretch to collect ``MIN_SAMPLES``; with fewer it is dropped."""
 
 
 class Limit(Protocol):
@@ -63,6 +67,7 @@ class _WindowedLimit:
         if not (isinstance(window, (int, float)) and window > 0):
             raise ValueError(f"window must be > 0 seconds, got {window!r}")
         self.window = float(window)
+        self._longest = max(MAX_WINDOW, self.window)
         self._started: float | None = None
         self._count = 0
         self._rtt_sum = 0.0
@@ -78,10 +83,14 @@ class _WindowedLimit:
         self._count += 1
         self._rtt_sum += rtt
         self._max_in_flight = max(self._max_in_flight, in_flight)
-        if now - self._started < self.window:
+        elapsed = now - self._started
+        if elapsed < self.window:
             return
-        if self._count >= MIN_SAMPLES and self._rtt_sum > 0:
-            self._update(self._rtt_sum / self._count, self._max_in_flight)
+        if self._count >= MIN_SAMPLES:
+            if self._rtt_sum > 0:
+                self._update(self._rtt_sum / self._count, self._max_in_flight)
+        elif elapsed < self._longest:
+            return  # a quiet spell: wait for enough samples, up to the longest window
         self._started, self._count, self._rtt_sum, self._max_in_flight = None, 0, 0.0, 0
 
     def _update(self, rtt: float, max_in_flight: int) -> None:

@@ -140,3 +140,10 @@ def test_invalid_parameters_are_refused_naming_the_parameter(factory, message: s
 def test_a_limit_that_is_not_an_int_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="limit must be an int"):
         FixedLimit(2.5)  # type: ignore[arg-type]
+
+
+def test_a_window_stretches_to_collect_enough_samples_at_a_low_rate() -> None:
+    limit = AimdLimit(initial=20, latency_threshold=0.1, window=0.1)
+    for i in range(MIN_SAMPLES):  # 20 requests a second: ten take half a second
+        limit.on_sample(i * 0.05, 1.0, 20)
+    assert limit.estimate == pytest.approx(18.0)
