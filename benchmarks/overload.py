@@ -241,7 +241,8 @@ def shedding(modes: Sequence[str], seconds: float, app_env: dict[str, str]) -> l
             args=("--factory", "--no-access-log"),
         ) as server:
             port = server.port
-            assert port is not None and server.process is not None
+            assert port is not None
+            assert server.process is not None
             unloaded = open_loop(port, capacity * 0.25, 4.0)
             for multiple in LOADS:
                 time.sleep(1.0)

@@ -215,7 +215,7 @@ def _probe_later(url: str, delay: float, results: list[tuple[int, float]]) -> th
 
 async def test_on_its_own_thread_probes_answer_while_the_apps_loop_is_blocked() -> None:
     async def block(request: Request) -> PlainTextResponse:
-        time.sleep(1.2)  # the app's loop does nothing else meanwhile
+        time.sleep(1.2)  # noqa: ASYNC251 - blocking the app's loop is the point
         return PlainTextResponse("unblocked")
 
     actuator = Actuator(settings=THREADED)
