@@ -35,22 +35,36 @@ def build_limiter(settings: OverloadSettings) -> ConcurrencyLimiter:
     if settings.mode == "fixed":
         algorithm = FixedLimit(settings.limit)
     elif settings.mode == "aimd":
-        algorithm = AimdLimit(initial=settings.limit, min_limit=settings.min_limit,
-                              max_limit=settings.max_limit,
-                              latency_threshold=settings.latency_threshold,
-                              window=settings.window)
+        algorithm = AimdLimit(
+            initial=settings.limit,
+            min_limit=settings.min_limit,
+            max_limit=settings.max_limit,
+            latency_threshold=settings.latency_threshold,
+            window=settings.window,
+        )
     else:
-        algorithm = GradientLimit(initial=settings.limit, min_limit=settings.min_limit,
-                                  max_limit=settings.max_limit, smoothing=settings.smoothing,
-                                  tolerance=settings.tolerance, window=settings.window)
-    return ConcurrencyLimiter(algorithm, queue_size=settings.queue_size,
-                              queue_timeout=settings.queue_timeout)
+        algorithm = GradientLimit(
+            initial=settings.limit,
+            min_limit=settings.min_limit,
+            max_limit=settings.max_limit,
+            smoothing=settings.smoothing,
+            tolerance=settings.tolerance,
+            window=settings.window,
+        )
+    return ConcurrencyLimiter(
+        algorithm, queue_size=settings.queue_size, queue_timeout=settings.queue_timeout
+    )
 
 
-def protect(app: ASGIApp, limiter: ConcurrencyLimiter,
-            settings: OverloadSettings) -> OverloadMiddleware:
+def protect(
+    app: ASGIApp, limiter: ConcurrencyLimiter, settings: OverloadSettings
+) -> OverloadMiddleware:
     """``app`` behind the load-shedding layer the settings describe."""
-    return OverloadMiddleware(app, limiter=limiter, exempt=settings.exempt,
-                              retry_after=settings.retry_after,
-                              retry_after_jitter=settings.retry_after_jitter,
-                              bad_deadline=settings.bad_deadline)
+    return OverloadMiddleware(
+        app,
+        limiter=limiter,
+        exempt=settings.exempt,
+        retry_after=settings.retry_after,
+        retry_after_jitter=settings.retry_after_jitter,
+        bad_deadline=settings.bad_deadline,
+    )

@@ -49,8 +49,9 @@ def _parse(name: str, text: str) -> float:
     if name == "grpc-timeout":
         match = _GRPC.match(text)
         if match is None:
-            raise BadDeadline(f"{name} must be up to 8 digits and a unit (H, M, S, m, u, n), "
-                              f"got {text[:40]!r}")
+            raise BadDeadline(
+                f"{name} must be up to 8 digits and a unit (H, M, S, m, u, n), got {text[:40]!r}"
+            )
         seconds = int(match.group(1)) * _GRPC_UNITS[match.group(2)]
     else:
         if _SECONDS.match(text) is None:

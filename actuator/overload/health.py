@@ -22,8 +22,9 @@ class OverloadIndicator:
         out_of_service_after: seconds of continuous shedding that mean OUT_OF_SERVICE.
     """
 
-    def __init__(self, limiter: ConcurrencyLimiter, *, mode: str,
-                 out_of_service_after: float) -> None:
+    def __init__(
+        self, limiter: ConcurrencyLimiter, *, mode: str, out_of_service_after: float
+    ) -> None:
         self.limiter = limiter
         self.mode = mode
         self.out_of_service_after = out_of_service_after

@@ -17,6 +17,7 @@ concurrency-limits' ``WindowedLimit``.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Protocol
 
 MIN_SAMPLES = 10
@@ -118,12 +119,20 @@ class GradientLimit(_WindowedLimit):
     rises above it the limit shrinks, by at most half of ``smoothing`` per
     window, so one slow outlier cannot collapse it.
 
-    One departure from Gradient2: a window whose latency is beyond
-    ``tolerance`` does not feed the long RTT (unless the limit is at its
-    floor, where whatever latency is left is the app's own). Gradient2 feeds
-    every window, so under sustained overload its long RTT climbs towards the
-    queued latency and the limit with it; skipping queued windows keeps the
-    long RTT near the no-load latency, as Envoy's measured minRTT does.
+    Two departures from Gradient2, both from Envoy's adaptive concurrency
+    filter, because Gradient2 has no notion of the no-load latency: started
+    under overload, its long RTT learns the queued latency and the limit
+    never comes down; under sustained overload its long RTT climbs towards
+    the queued latency and the limit with it.
+
+    - **Measured no-load latency.** At start and every ``probe_interval``
+      seconds the limit drops to ``min_limit`` until ``MIN_SAMPLES`` requests
+      that ran at that concurrency have finished; their median latency
+      becomes the long RTT (Envoy's minRTT window; it refuses more for that
+      moment, the price of knowing where latency starts).
+    - A window whose latency is beyond ``tolerance`` does not feed the long
+      RTT (unless the limit is at its floor, where whatever latency is left
+      is the app's own).
     The limit does not grow while fewer than half of it are in use (the app,
     not the limit, is what bounds the load then). When the long RTT is more
     than twice the short one (latency back to normal after a long overload)
@@ -137,6 +146,7 @@ class GradientLimit(_WindowedLimit):
         window: seconds per update (with at least ``MIN_SAMPLES`` samples). Default 0.1.
         long_window: windows the long RTT averages over. Default 600 (a minute of 0.1 s).
         queue_size: most growth per window before smoothing. Default 4.
+        probe_interval: seconds between measurements of the no-load latency. Default 60.
     """
 
     def __init__(
@@ -150,6 +160,7 @@ class GradientLimit(_WindowedLimit):
         window: float = 0.1,
         long_window: int = 600,
         queue_size: float = 4.0,
+        probe_interval: float = 60.0,
     ) -> None:
         super().__init__(initial=initial, min_limit=min_limit, max_limit=max_limit, window=window)
         if not (isinstance(smoothing, (int, float)) and 0 < smoothing <= 1):
@@ -159,14 +170,42 @@ class GradientLimit(_WindowedLimit):
         self.smoothing = float(smoothing)
         self.tolerance = float(tolerance)
         self.queue_size = float(queue_size)
+        if not (isinstance(probe_interval, (int, float)) and probe_interval > 0):
+            raise ValueError(f"probe_interval must be > 0 seconds, got {probe_interval!r}")
         self.long_rtt = ExponentialAverage(_positive_int("long_window", long_window))
         self.short_rtt = 0.0
+        self.probe_interval = float(probe_interval)
+        self.probing = True
+        self._probe_rtts: list[float] = []
+        self._next_probe = 0.0
+
+    @property
+    def limit(self) -> int:
+        return self.min_limit if self.probing else super().limit
+
+    def on_sample(self, now: float, rtt: float, in_flight: int) -> None:
+        if not self.probing:
+            if now >= self._next_probe:
+                self.probing, self._probe_rtts = True, []
+            else:
+                super().on_sample(now, rtt, in_flight)
+                return
+        # Only requests that ran at the probe's concurrency tell the no-load latency.
+        if in_flight <= self.min_limit:
+            self._probe_rtts.append(rtt)
+        if len(self._probe_rtts) >= MIN_SAMPLES:
+            self.long_rtt.reset(statistics.median(self._probe_rtts))
+            self.probing = False
+            self._next_probe = now + self.probe_interval
 
     def _update(self, rtt: float, max_in_flight: int) -> None:
         self.short_rtt = rtt
         long_rtt = self.long_rtt.value
-        if (self.long_rtt.count < self.long_rtt.warmup or rtt <= self.tolerance * long_rtt
-                or self.estimate <= self.min_limit):
+        if (
+            self.long_rtt.count < self.long_rtt.warmup
+            or rtt <= self.tolerance * long_rtt
+            or self.estimate <= self.min_limit
+        ):
             long_rtt = self.long_rtt.add(rtt)
         if long_rtt / rtt > 2.0:
             long_rtt = self.long_rtt.scale(0.95)
@@ -175,7 +214,8 @@ class GradientLimit(_WindowedLimit):
         gradient = max(0.5, min(1.0, self.tolerance * long_rtt / rtt))
         proposed = self.estimate * gradient + min(self.queue_size, math.sqrt(self.estimate))
         self.estimate = self._clamp(
-            self.estimate * (1 - self.smoothing) + proposed * self.smoothing)
+            self.estimate * (1 - self.smoothing) + proposed * self.smoothing
+        )
 
 
 class AimdLimit(_WindowedLimit):
@@ -241,6 +281,11 @@ class ExponentialAverage:
             self.value = self.value * (1 - self.factor) + sample * self.factor
         return self.value
 
+    def reset(self, value: float) -> None:
+        """Start again from ``value``, as if warmed up on it."""
+        self.value = value
+        self.count = self.warmup
+
     def scale(self, factor: float) -> float:
         self.value *= factor
         return self.value
@@ -252,4 +297,3 @@ def _positive_int(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value
-

@@ -22,15 +22,26 @@ class OverloadCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         limiter = self.limiter
-        yield GaugeMetricFamily("actuator_overload_limit",
-                                "Requests of the app allowed in flight now", value=limiter.limit)
-        yield GaugeMetricFamily("actuator_overload_in_flight_requests",
-                                "Requests of the app in flight", value=limiter.in_flight)
-        yield GaugeMetricFamily("actuator_overload_queued_requests",
-                                "Requests of the app waiting for a slot", value=limiter.queued)
-        refused = CounterMetricFamily("actuator_overload_refused_requests",
-                                      "Requests of the app refused with 429, by reason",
-                                      labels=["reason"])
+        yield GaugeMetricFamily(
+            "actuator_overload_limit",
+            "Requests of the app allowed in flight now",
+            value=limiter.limit,
+        )
+        yield GaugeMetricFamily(
+            "actuator_overload_in_flight_requests",
+            "Requests of the app in flight",
+            value=limiter.in_flight,
+        )
+        yield GaugeMetricFamily(
+            "actuator_overload_queued_requests",
+            "Requests of the app waiting for a slot",
+            value=limiter.queued,
+        )
+        refused = CounterMetricFamily(
+            "actuator_overload_refused_requests",
+            "Requests of the app refused with 429, by reason",
+            labels=["reason"],
+        )
         for reason, count in limiter.refused.items():
             refused.add_metric([reason], count)
         yield refused

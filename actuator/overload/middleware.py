@@ -100,20 +100,26 @@ class OverloadMiddleware:
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "").rstrip("/")
         if root_path and path.startswith(root_path + "/"):
-            path = path[len(root_path):]
-        return any(path == prefix or path.startswith(prefix + "/") or prefix == "/"
-                   for prefix in self.exempt)
+            path = path[len(root_path) :]
+        return any(
+            path == prefix or path.startswith(prefix + "/") or prefix == "/"
+            for prefix in self.exempt
+        )
 
-    async def _answer(self, scope: Scope, send: Send, status: int, message: str,
-                      reason: RefusalReason | None) -> None:
+    async def _answer(
+        self, scope: Scope, send: Send, status: int, message: str, reason: RefusalReason | None
+    ) -> None:
         extra = {} if reason is None else {"reason": reason}
         body = error_body(status, message, scope["path"], **extra)
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode()),
-                   (b"cache-control", b"no-store")]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
         if status == 429 and self.retry_after > 0:
             seconds = self.retry_after + self._randint(0, self.retry_after_jitter)
             headers.append((b"retry-after", str(seconds).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body",
-                    "body": b"" if scope.get("method") == "HEAD" else body})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
+        )

@@ -147,3 +147,33 @@ def test_a_window_stretches_to_collect_enough_samples_at_a_low_rate() -> None:
     for i in range(MIN_SAMPLES):  # 20 requests a second: ten take half a second
         limit.on_sample(i * 0.05, 1.0, 20)
     assert limit.estimate == pytest.approx(18.0)
+
+
+def test_gradient_limit_measures_the_no_load_latency_first_at_its_floor() -> None:
+    limit = GradientLimit(initial=50, min_limit=2)
+    assert limit.probing
+    assert limit.limit == 2
+    for i in range(MIN_SAMPLES - 1):
+        limit.on_sample(i * 0.01, 0.02, 2)
+    limit.on_sample(0.5, 9.0, 30)  # started before the probe, at a higher concurrency: ignored
+    assert limit.probing
+    limit.on_sample(0.6, 0.03, 1)
+    assert not limit.probing
+    assert limit.limit == 50
+    assert limit.long_rtt.value == pytest.approx(0.02)  # the median
+
+
+def test_gradient_limit_started_under_overload_still_finds_the_capacity() -> None:
+    latency = saturated_server(slots=8, service=0.02)
+    limit = GradientLimit(initial=100, min_limit=1)
+    run_windows(limit, 300, latency)  # saturated from the first request
+    assert 8 <= limit.limit <= 16
+
+
+def test_gradient_limit_measures_the_no_load_latency_again_every_probe_interval() -> None:
+    limit = GradientLimit(initial=20, min_limit=1, probe_interval=5.0)
+    now = run_windows(limit, 10, lambda n: 0.02)
+    assert not limit.probing
+    run_windows(limit, 60, lambda n: 0.02, start=now)  # 6 s later
+    assert limit.long_rtt.value == pytest.approx(0.02)
+    assert limit._next_probe > now + 5.0  # probed again, and scheduled the next
