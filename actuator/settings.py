@@ -537,8 +537,9 @@ class OverloadSettings(_Section):
     mode: Literal["fixed", "gradient", "aimd"] = Field(
         default="gradient", description="fixed, gradient (latency gradient) or aimd"
     )
-    limit: int = Field(
-        default=100, ge=1, le=100_000, description="the fixed limit, or the adaptive initial one"
+    limit: int = Field(default=100, ge=1, le=100_000, description="the fixed mode's limit")
+    initial_limit: int = Field(
+        default=20, ge=1, le=100_000, description="the adaptive modes' limit before measuring"
     )
     min_limit: int = Field(default=2, ge=1, le=100_000, description="adaptive limit's floor")
     max_limit: int = Field(default=1000, ge=1, le=100_000, description="adaptive limit's ceiling")

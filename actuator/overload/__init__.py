@@ -36,7 +36,7 @@ def build_limiter(settings: OverloadSettings) -> ConcurrencyLimiter:
         algorithm = FixedLimit(settings.limit)
     elif settings.mode == "aimd":
         algorithm = AimdLimit(
-            initial=settings.limit,
+            initial=settings.initial_limit,
             min_limit=settings.min_limit,
             max_limit=settings.max_limit,
             latency_threshold=settings.latency_threshold,
@@ -44,7 +44,7 @@ def build_limiter(settings: OverloadSettings) -> ConcurrencyLimiter:
         )
     else:
         algorithm = GradientLimit(
-            initial=settings.limit,
+            initial=settings.initial_limit,
             min_limit=settings.min_limit,
             max_limit=settings.max_limit,
             smoothing=settings.smoothing,

@@ -139,7 +139,7 @@ class GradientLimit(_WindowedLimit):
     it is pulled down 5% per window instead of waiting for the average.
 
     Parameters:
-        initial: the limit before any measurement. Default 100.
+        initial: the limit before any measurement. Default 20.
         min_limit, max_limit: bounds. Default 2 and 1000.
         smoothing: weight of each new estimate, (0, 1]. Default 0.2.
         tolerance: latency / long-term latency accepted before shrinking (>= 1). Default 1.5.
@@ -152,7 +152,7 @@ class GradientLimit(_WindowedLimit):
     def __init__(
         self,
         *,
-        initial: int = 100,
+        initial: int = 20,
         min_limit: int = 2,
         max_limit: int = 1000,
         smoothing: float = 0.2,
@@ -228,7 +228,7 @@ class AimdLimit(_WindowedLimit):
     app (a latency it should never exceed), where the gradient needs none.
 
     Parameters:
-        initial: the limit before any measurement. Default 100.
+        initial: the limit before any measurement. Default 20.
         min_limit, max_limit: bounds. Default 2 and 1000.
         latency_threshold: seconds of mean latency that count as overload. Default 0.5.
         window: seconds per update. Default 0.1.
@@ -238,7 +238,7 @@ class AimdLimit(_WindowedLimit):
     def __init__(
         self,
         *,
-        initial: int = 100,
+        initial: int = 20,
         min_limit: int = 2,
         max_limit: int = 1000,
         latency_threshold: float = 0.5,
