@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from actuator._http import error_body
+from actuator._http import error_body, json_bytes
 from actuator.overload.deadline import BadDeadline, request_deadline
 from actuator.overload.limiter import ConcurrencyLimiter, RefusalReason
 
@@ -17,6 +17,16 @@ _MESSAGES: dict[RefusalReason, str] = {
     "queue_timeout": "No capacity freed up in time; retry later",
     "deadline": "The request's deadline cannot be met with the current queue",
 }
+
+
+def _split_refusal(reason: RefusalReason) -> tuple[bytes, bytes]:
+    marker = "\u2063path\u2063"
+    body = error_body(429, _MESSAGES[reason], marker, reason=reason)
+    head, tail = body.split(json_bytes(marker))
+    return head, tail
+
+
+_REFUSALS = {reason: _split_refusal(reason) for reason in _MESSAGES}
 
 
 class OverloadMiddleware:
@@ -109,8 +119,12 @@ class OverloadMiddleware:
     async def _answer(
         self, scope: Scope, send: Send, status: int, message: str, reason: RefusalReason | None
     ) -> None:
-        extra = {} if reason is None else {"reason": reason}
-        body = error_body(status, message, scope["path"], **extra)
+        if reason is None:
+            body = error_body(status, message, scope["path"])
+        else:
+            # Refusals come by the thousand when overloaded: only the path is encoded.
+            head, tail = _REFUSALS[reason]
+            body = head + json_bytes(scope["path"]) + tail
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
