@@ -131,8 +131,7 @@ class GradientLimit(_WindowedLimit):
       becomes the long RTT (Envoy's minRTT window; it refuses more for that
       moment, the price of knowing where latency starts).
     - A window whose latency is beyond ``tolerance`` does not feed the long
-      RTT (unless the limit is at its floor, where whatever latency is left
-      is the app's own).
+      RTT (a no-load latency that really rose is found by the next probe).
     The limit does not grow while fewer than half of it are in use (the app,
     not the limit, is what bounds the load then). When the long RTT is more
     than twice the short one (latency back to normal after a long overload)
@@ -201,11 +200,7 @@ class GradientLimit(_WindowedLimit):
     def _update(self, rtt: float, max_in_flight: int) -> None:
         self.short_rtt = rtt
         long_rtt = self.long_rtt.value
-        if (
-            self.long_rtt.count < self.long_rtt.warmup
-            or rtt <= self.tolerance * long_rtt
-            or self.estimate <= self.min_limit
-        ):
+        if rtt <= self.tolerance * long_rtt:
             long_rtt = self.long_rtt.add(rtt)
         if long_rtt / rtt > 2.0:
             long_rtt = self.long_rtt.scale(0.95)
