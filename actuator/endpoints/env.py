@@ -34,12 +34,13 @@ class EnvEndpoint(Endpoint):
     async def read(self, request: OperationRequest) -> dict[str, Any]:
         env = self.environment
         show = shows(env.settings.env.show_values, request.security.authorized)
+        found: dict[str, Any] | None
         if not request.path:
             found = env.describe(show=show)
         else:
             found = env.describe_property(request.path[0], show=show)
-            if found is None:
-                raise NotFound(f"No property named {request.path[0]!r}")
+        if found is None:
+            raise NotFound(f"No property named {request.path[0]!r}")
         _add_origins(found.get("propertySources", ()))
         return {"activeProfiles": active_profiles(), "defaultProfiles": list(DEFAULT_PROFILES),
                 **{k: v for k, v in found.items() if k != "activeProfiles"}}
