@@ -40,7 +40,8 @@ class MetricsEndpoint(Endpoint):
     Prometheus family name without its base unit (``_seconds``, ``_bytes``...),
     underscores made dots (``http_server_requests_seconds`` is
     ``http.server.requests``; ``system_cpus`` is ``system.cpu.count``). With
-    ``otel`` naming it lists the Prometheus family names. Either name (and a counter's ``_total`` name) resolves.
+    ``otel`` naming it lists the Prometheus family names. Either name (and a
+    counter's ``_total`` name) resolves.
 
     Measurements add up every series that has all the given tags;
     ``availableTags`` lists the other labels of those series. A histogram's
