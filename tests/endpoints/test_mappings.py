@@ -148,7 +148,8 @@ async def test_spring_reactive_shape_with_every_request_mapping_condition() -> N
         assert set(conditions) == {"patterns", "methods", "consumes", "produces", "params",
                                    "headers"}
         assert all(isinstance(value, list) for value in conditions.values())
-        assert entry["predicate"].startswith("{") and entry["handler"]
+        assert entry["predicate"].startswith("{")
+        assert entry["handler"]
     by_pattern = {tuple(e["details"]["requestMappingConditions"]["patterns"]): e
                   for e in handlers}
     orders = by_pattern[("/orders",)]
