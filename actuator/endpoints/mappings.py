@@ -132,7 +132,7 @@ def _mapping(handler: str, patterns: list[str], methods: list[str], *,
 
 def _predicate(patterns: list[str], methods: list[str], produces: Iterable[str],
                headers: Iterable[Mapping[str, Any]]) -> str:
-    """The text Spring's ``RequestMappingInfo`` prints: ``{GET [/orders], produces [...]}``."""
+    """The text Spring's ``RequestMappingInfo`` prints: ``{GET [/orders], produces [a || b]}``."""
     parts = []
     if methods:
         parts.append(methods[0] if len(methods) == 1 else f"[{', '.join(methods)}]")
@@ -141,7 +141,7 @@ def _predicate(patterns: list[str], methods: list[str], produces: Iterable[str],
     header_text = ", ".join(f"{h['name']}={h['value']}" for h in headers)
     if header_text:
         text += f", headers [{header_text}]"
-    produced = ", ".join(produces)
+    produced = " || ".join(produces)
     if produced:
         text += f", produces [{produced}]"
     return "{" + text + "}"

@@ -14,7 +14,9 @@ dump is taken:
   object waited on;
 - elsewhere, by the source line: ``sleep(`` is ``TIMED_WAITING``;
   ``.acquire(`` or ``with ...lock...:`` is ``BLOCKED`` (Java's waiting to
-  enter a monitor); ``.wait(``, ``.join(``, ``select(``, ``poll(`` are ``WAITING``;
+  enter a monitor); ``.wait(``, ``.join(``, ``select(``, ``poll(`` and
+  ``queue.get(`` (a ``queue.SimpleQueue``, as thread pools' idle workers wait
+  on) are ``WAITING``;
 - anything else (running Python code, or a C call not listed, such as a
   socket read, which Java also reports as running) is ``RUNNABLE``, and so is
   the thread taking the dump.
@@ -57,7 +59,7 @@ _WAITING_CALLS = frozenset({
 _SOURCE_STATES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsleep\("), "TIMED_WAITING"),
     (re.compile(r"\.acquire\(|^with\b.*lock.*:", re.IGNORECASE), "BLOCKED"),
-    (re.compile(r"\.(wait|join)\(|\b(select|poll)\("), "WAITING"),
+    (re.compile(r"\.(wait|join)\(|\b(select|poll)\(|queue\.get\(", re.IGNORECASE), "WAITING"),
 )
 
 

@@ -134,6 +134,11 @@ def _queue_reader(jobs: queue.Queue[object]) -> None:
     jobs.get()
 
 
+def _simple_queue_reader(jobs: queue.SimpleQueue[object]) -> None:
+    work_queue = jobs
+    work_queue.get(block=True)
+
+
 def _idle_loop(loop: asyncio.AbstractEventLoop, timer: float | None) -> None:
     asyncio.set_event_loop(loop)
     if timer is not None:
@@ -147,6 +152,7 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
     and the detail fields ``thread-list-item.vue`` shows."""
     stop, release, held = threading.Event(), threading.Event(), threading.Lock()
     jobs: queue.Queue[object] = queue.Queue()
+    simple: queue.SimpleQueue[object] = queue.SimpleQueue()
     idle, timed = asyncio.new_event_loop(), asyncio.new_event_loop()
     held.acquire()
     workers = [
@@ -157,6 +163,8 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
         threading.Thread(target=_forever, args=(release,), name="t-wait", daemon=True),
         threading.Thread(target=parked_thread_body, args=(release,), name="t-timed", daemon=True),
         threading.Thread(target=_queue_reader, args=(jobs,), name="t-queue", daemon=True),
+        threading.Thread(target=_simple_queue_reader, args=(simple,), name="t-simple",
+                         daemon=True),
         threading.Thread(target=_idle_loop, args=(idle, None), name="t-select", daemon=True),
         threading.Thread(target=_idle_loop, args=(timed, 60.0), name="t-poll", daemon=True),
     ]
@@ -164,7 +172,8 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
         worker.start()
     expected = {"t-sleep": "TIMED_WAITING", "t-acquire": "BLOCKED", "t-with": "BLOCKED",
                 "t-spin": "RUNNABLE", "t-wait": "WAITING", "t-timed": "TIMED_WAITING",
-                "t-queue": "WAITING", "t-select": "WAITING", "t-poll": "TIMED_WAITING"}
+                "t-queue": "WAITING", "t-select": "WAITING", "t-poll": "TIMED_WAITING",
+                "t-simple": "WAITING"}
     try:
         actuator = make_actuator()
         async with serve(actuator) as http:
@@ -179,6 +188,7 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
         release.set()
         held.release()
         jobs.put(None)
+        simple.put(None)
         for loop in (idle, timed):
             loop.call_soon_threadsafe(loop.stop)
         for worker in workers:
