@@ -20,7 +20,8 @@ from actuator.profiles import active_profiles, system_properties
     ],
 )
 def test_active_profiles_come_from_the_first_profile_variable_set(
-        environ: dict[str, str], profiles: list[str]) -> None:
+    environ: dict[str, str], profiles: list[str]
+) -> None:
     assert active_profiles(environ) == profiles
 
 

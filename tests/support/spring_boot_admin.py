@@ -31,16 +31,40 @@ UI_ACCEPT = ",".join([V3, V2, V1, JSON])
 (``services/instance.ts``), forwarded to the instance by SBA's proxy."""
 
 PROBED_ENDPOINTS = (
-    "health", "env", "metrics", "httptrace:trace", "httptrace", "threaddump:dump",
-    "threaddump", "jolokia", "info", "logfile", "refresh", "flyway", "liquibase", "heapdump",
-    "loggers", "auditevents", "mappings", "scheduledtasks", "configprops", "caches", "beans",
-    "conditions", "httpexchanges", "integrationgraph", "quartz", "sessions", "shutdown",
-    "startup", "prometheus", "sbom",
+    "health",
+    "env",
+    "metrics",
+    "httptrace:trace",
+    "httptrace",
+    "threaddump:dump",
+    "threaddump",
+    "jolokia",
+    "info",
+    "logfile",
+    "refresh",
+    "flyway",
+    "liquibase",
+    "heapdump",
+    "loggers",
+    "auditevents",
+    "mappings",
+    "scheduledtasks",
+    "configprops",
+    "caches",
+    "beans",
+    "conditions",
+    "httpexchanges",
+    "integrationgraph",
+    "quartz",
+    "sessions",
+    "shutdown",
+    "startup",
+    "prometheus",
+    "sbom",
 )
 """``config/AdminServerProperties.probedEndpoints``: what ``ProbeEndpointsStrategy`` asks for."""
 
-THREAD_STATES = frozenset({"NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITING",
-                           "TERMINATED"})
+THREAD_STATES = frozenset({"NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITING", "TERMINATED"})
 """Java's ``Thread.State``, which ``views/instances/threaddump/thread-tag.vue`` colours."""
 
 
@@ -59,8 +83,9 @@ def is_legacy(content_type: str) -> bool:
     return content_type in (V1, JSON)
 
 
-def query_index(client: httpx.Client, management_url: str, service_url: str
-                ) -> dict[str, str] | None:
+def query_index(
+    client: httpx.Client, management_url: str, service_url: str
+) -> dict[str, str] | None:
     """``services/endpoints/QueryIndexEndpointStrategy.detectEndpoints``: the discovery page,
     accepted only with a v2/v3 content type; every link but ``self`` and templated ones."""
     if management_url == service_url:
@@ -69,8 +94,11 @@ def query_index(client: httpx.Client, management_url: str, service_url: str
     if not response.is_success or not is_api_media_type(media_type(response)):
         return None
     links = response.json()["_links"]
-    found = {name: link["href"] for name, link in links.items()
-             if name != "self" and not link.get("templated", False)}
+    found = {
+        name: link["href"]
+        for name, link in links.items()
+        if name != "self" and not link.get("templated", False)
+    }
     return found or None
 
 
@@ -98,8 +126,7 @@ def status_info(response: httpx.Response) -> tuple[str, dict[str, Any]]:
         return body["status"], body.get("details", body.get("components", {}))
     if response.is_success:
         return "UP", {}
-    details: dict[str, Any] = {"status": response.status_code,
-                               "error": response.reason_phrase}
+    details: dict[str, Any] = {"status": response.status_code, "error": response.reason_phrase}
     details.update(body["details"] if isinstance(body.get("details"), Mapping) else body)
     return "DOWN", details
 
@@ -193,8 +220,7 @@ def check_mappings(body: Mapping[str, Any]) -> None:
                 conditions = (mapping.get("details") or {}).get("requestMappingConditions")
                 if conditions is None:
                     continue
-                for key in ("patterns", "methods", "consumes", "produces", "params",
-                            "headers"):
+                for key in ("patterns", "methods", "consumes", "produces", "params", "headers"):
                     assert isinstance(conditions[key], list), key
 
 
