@@ -406,9 +406,7 @@ SPRING_EXAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
                             "dispatcherServlet": [
                                 {
                                     "handler": "Actuator web endpoint 'mappings'",
-                                    "predicate": "{GET [/actuator/mappings], produces [application/vnd.spring-boot."
-                                    "actuator.v3+json || application/vnd.spring-boot.actuator.v2+json"
-                                    " || application/json]}",
+                                    "predicate": f"{{GET [/actuator/mappings], produces [{V3} || {V2} || {JSON}]}}",
                                     "details": {
                                         "handlerMethod": {
                                             "className": "OperationHandler",
