@@ -300,6 +300,8 @@ async def test_every_accept_header_sba_sends_gets_a_type_it_reads_as_boot_2_or_3
 # (https://docs.spring.io/spring-boot/api/rest/actuator/{index,health,info,metrics,env,
 # mappings,threaddump}.html): the same fields, fewer entries.
 
+SPRING_PREDICATE = f"{{GET [/actuator/mappings], produces [{V3} || {V2} || {JSON}]}}"
+
 SPRING_EXAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
     "discovery": (
         check_discovery,
@@ -406,7 +408,7 @@ SPRING_EXAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
                             "dispatcherServlet": [
                                 {
                                     "handler": "Actuator web endpoint 'mappings'",
-                                    "predicate": f"{{GET [/actuator/mappings], produces [{V3} || {V2} || {JSON}]}}",
+                                    "predicate": SPRING_PREDICATE,
                                     "details": {
                                         "handlerMethod": {
                                             "className": "OperationHandler",
