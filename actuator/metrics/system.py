@@ -14,11 +14,11 @@ collection, measured over at least one second (a collection sooner than that
 reports the last value again), as Micrometer's "recent CPU usage". The
 machine's usage comes from ``/proc/stat`` and is left out where there is none
 (macOS, Windows), as is the load average where ``os.getloadavg`` is missing.
-``system_cpus`` counts the CPUs this process may run on; ``/actuator/metrics``
+``system_cpus`` counts the CPUs this process may use (its affinity, capped by
+the container's CPU limit, as the JVM counts them); ``/actuator/metrics``
 calls it ``system.cpu.count``, Micrometer's name, which Prometheus' linter
 refuses for a gauge (``_count`` is a histogram's suffix). The uptime
-counts from the process start (``/proc/self/stat``), or from when this module
-was imported where that cannot be read.
+counts from the process start, as the ``process`` info section's ``startTime``.
 """
 
 from __future__ import annotations
@@ -30,32 +30,15 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from actuator.contributors.runtime import available_cpus, cgroup_limits, process_start_time
+
 _MIN_WINDOW = 1.0
-_IMPORTED = time.time()
 
 
 def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    if affinity is not None:
-        try:
-            return max(1, len(affinity(0)))
-        except OSError:
-            pass
-    return os.cpu_count() or 1
-
-
-def process_start_time() -> float:
-    """When this process started, in seconds since the epoch."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as stat:
-            # The command name may hold spaces: fields are counted after its ')'.
-            started_ticks = float(stat.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat", encoding="ascii") as system:
-            boot = next(float(line.split()[1]) for line in system if line.startswith("btime"))
-        return boot + started_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return _IMPORTED
+    """The CPUs this process may use, as the ``process`` info section counts them
+    (affinity capped by the container's CPU limit, the JVM's ``availableProcessors``)."""
+    return available_cpus(cgroup_limits()[0])
 
 
 def system_cpu_times() -> tuple[float, float] | None:
