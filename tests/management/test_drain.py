@@ -210,7 +210,8 @@ def test_stop_server_leaves_an_ignored_signal_ignored() -> None:
 
 
 def test_stop_server_raises_the_signal_when_no_handler_is_set() -> None:
-    script = "from actuator.management.drain import stop_server\nstop_server()\nprint('still here')\n"
+    script = ("from actuator.management.drain import stop_server\n"
+              "stop_server()\nprint('still here')\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=30)
     assert done.stdout == ""
