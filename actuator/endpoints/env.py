@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actuator.endpoints.base import Endpoint, NotFound, OperationRequest
-from actuator.environment import SYSTEM_ENVIRONMENT
-from actuator.groups import shows
-from actuator.profiles import DEFAULT_PROFILES, active_profiles
+from actuator.health.groups import shows
+from actuator.management.environment import SYSTEM_ENVIRONMENT
+from actuator.management.profiles import DEFAULT_PROFILES, active_profiles
 
 if TYPE_CHECKING:
-    from actuator.environment import Environment
+    from actuator.management.environment import Environment
 
 
 class EnvEndpoint(Endpoint):
@@ -20,8 +20,8 @@ class EnvEndpoint(Endpoint):
     "propertySources": [{"name": "systemEnvironment", "properties": {"HOME":
     {"value": "******"}}}, ...]}``; ``GET /env/{name}`` answers ``{"property":
     {"source", "value"}, "activeProfiles", "defaultProfiles", "propertySources":
-    [...]}`` or 404. See ``actuator.environment`` for masking and
-    ``actuator.profiles`` for the profiles and the ``systemProperties`` source
+    [...]}`` or 404. See ``actuator.management.environment`` for masking and
+    ``actuator.management.profiles`` for the profiles and the ``systemProperties`` source
     (``/env/PID``).
     """
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from actuator.contributors.runtime import available_cpus, cgroup_limits, process_start_time
+from actuator.info.contributors.runtime import available_cpus, cgroup_limits, process_start_time
 
 _MIN_WINDOW = 1.0
 
