@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actuator.health import Health
+from actuator.health.result import Health
 from actuator.overload.limiter import ConcurrencyLimiter
 
 
