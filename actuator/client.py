@@ -23,10 +23,10 @@ What a service mesh expects of a client, for the actuator's own outgoing calls
 - ``Retry-After`` (seconds or an HTTP date) is honoured: the client waits at
   least that long, and gives up at once when that would pass the deadline.
 
-After the last attempt the last response is returned (a 429 or 503 the
-caller can read) or the last transport error raised. ``DeadlineExceeded``
-(an ``httpx.TimeoutException``) says the deadline ran out before an attempt
-could start.
+After the last attempt, or when no time is left for another, the last
+response is returned (a 429 or 503 the caller can read) or the last
+transport error raised. ``DeadlineExceeded`` (an ``httpx.TimeoutException``)
+says the deadline ran out before an attempt could start.
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ async def call_with_retries(
             if last or method not in policy.methods:
                 raise
             wait = uniform(0.0, policy.backoff_bound(number))
+            if clock() + wait >= ends:
+                raise  # no time to retry: the error itself says most
         else:
             if last or response.status_code not in policy.statuses:
                 return response
@@ -124,8 +126,6 @@ async def call_with_retries(
                 wait = max(wait, after)
             if clock() + wait >= ends:
                 return response  # the server asks for more time than is left
-        if clock() + wait >= ends:
-            raise DeadlineExceeded(f"deadline of {deadline:g}s leaves no time to retry")
         await sleep(wait)
         number += 1
 
