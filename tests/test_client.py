@@ -151,19 +151,18 @@ async def test_no_retry_starts_when_the_back_off_would_pass_the_deadline() -> No
 async def test_the_deadline_passing_before_an_attempt_is_deadline_exceeded() -> None:
     time = FakeTime()
 
-    async def attempt(left: float) -> httpx.Response:
-        time.now += 10.0  # the attempt used up everything
-        raise httpx.ConnectError("refused")
+    async def late_sleep(seconds: float) -> None:
+        time.now += seconds + 3.0  # an overloaded loop wakes the client late
 
+    attempt, _ = answers(httpx.ConnectError("refused"), 200)
     with pytest.raises(DeadlineExceeded, match="after 1 attempt"):
         await call_with_retries(
             attempt,
             method="GET",
             deadline=20.0,
             clock=time.clock,
-            sleep=time.sleep,
-            uniform=lambda low, high: 0.0,
-            policy=RetryPolicy(attempts=3),
+            sleep=late_sleep,
+            uniform=lambda low, high: 18.0,
         )
 
 
