@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from prometheus_client import Counter, Summary
@@ -25,7 +27,7 @@ async def item(request: Request) -> PlainTextResponse:
 
 
 @pytest.fixture
-async def http() -> httpx.AsyncClient:
+async def http() -> AsyncIterator[httpx.AsyncClient]:
     actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
                                   "health": {"disk_space": {"enabled": False}}})
     Counter("orders_placed", "Orders placed", ["region"],
