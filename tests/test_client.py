@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ class FakeTime:
 
 def answers(
     *steps: int | Exception, headers: dict[str, str] | None = None
-) -> tuple[Callable[[float], object], list[float]]:
+) -> tuple[Callable[[float], Awaitable[httpx.Response]], list[float]]:
     """An attempt function answering ``steps`` in turn; records each attempt's timeout."""
     timeouts: list[float] = []
     pending = list(steps)
@@ -62,7 +62,7 @@ async def run(
         attempt,
         method=method,
         deadline=deadline,
-        policy=policy,  # type: ignore[arg-type]
+        policy=policy,
         clock=time.clock,
         sleep=time.sleep,
         uniform=uniform,

@@ -7,7 +7,7 @@ import contextlib
 import http.client
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -145,13 +145,13 @@ async def test_a_port_that_cannot_be_bound_fails_the_app_startup() -> None:
     port = blocker.sockets[0].getsockname()[1]
     actuator = Actuator(settings={**SETTINGS, "management_server": {"enabled": True,
                                                                     "port": port}})
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     messages = iter([{"type": "lifespan.startup"}])
 
     async def receive() -> dict[str, Any]:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     try:
@@ -260,7 +260,10 @@ def test_liveness_reads_the_event_loop_heartbeat_only_when_the_server_has_its_ow
 ) -> None:
     threaded = Actuator(settings=THREADED)
     same_loop = Actuator(settings={**THREADED, "management_server": {"enabled": True}})
-    members = lambda actuator: {r.name for r in  # noqa: E731
-                                actuator.health_groups["liveness"].members(actuator.registrations)}
+
+    def members(actuator: Actuator) -> set[str]:
+        group = actuator.health_groups["liveness"]
+        return {r.name for r in group.members(actuator.registrations)}
+
     assert members(threaded) == {"livenessState", "eventLoop"}
     assert members(same_loop) == {"livenessState"}
