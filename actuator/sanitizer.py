@@ -30,6 +30,7 @@ Two rules, applied together:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -59,6 +60,8 @@ _NOT_SECRET = frozenset({"pwd", "oldpwd"})
 MAX_DEPTH = 64
 """Mappings and lists nested deeper than this are refused (``ValueError``), as are cycles."""
 
+_FRAGMENT = re.compile("|".join(SECRET_FRAGMENTS))
+_CANDIDATE = re.compile("|".join((*SECRET_WORDS, "auth")))
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _PAIR = re.compile(
@@ -81,12 +84,23 @@ def key_words(key: str) -> list[str]:
 def is_secret_key(key: str, extra: Iterable[str] = ()) -> bool:
     """Whether values under ``key`` are secret (see the module doc); ``extra``: more fragments."""
     lowered = key.lower()
-    if lowered in _NOT_SECRET:
-        return False
     if any(fragment and fragment.lower() in lowered for fragment in extra):
         return True
+    return _is_secret_key(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    if lowered in _NOT_SECRET:
+        return False
+    if _FRAGMENT.search(lowered):
+        return True
+    # Most keys hold none of the short forms: only those are split into words.
+    if not _CANDIDATE.search(lowered):
+        return False
     for word in key_words(key):
-        if word in SECRET_WORDS or any(fragment in word for fragment in SECRET_FRAGMENTS):
+        if word in SECRET_WORDS:
             return True
         if (word.startswith("auth") and not word.startswith("author")) or word.startswith(
             ("authoriz", "oauth")
