@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from actuator.endpoints.base import Operation
+from actuator.sanitizer import loggable
 from actuator.security import (
     ANONYMOUS,
     FULL,
@@ -50,9 +51,14 @@ class AuthError(Exception):
 
 
 def describe_request(scope: Scope) -> str:
+    """``GET /actuator/env from 10.0.0.7:5000`` for a log line, every part escaped.
+
+    The path is percent-decoded by the server: a ``%0A`` in it must not start a
+    line of its own in the log.
+    """
     client = scope.get("client")
     where = f"{client[0]}:{client[1]}" if client else "unknown client"
-    return f"{scope.get('method', '?')} {scope.get('path', '')} from {where}"
+    return loggable(f"{scope.get('method', '?')} {scope.get('path', '')} from {where}")
 
 
 class Guard:
@@ -207,7 +213,7 @@ class Guard:
         return ANONYMOUS if common_name is None else self.context(common_name)
 
     def _unauthorized(self, scope: Scope, reason: str, error: str) -> AuthError:
-        logger.warning("Authentication failed (%s): %s", reason, describe_request(scope))
+        logger.warning("Authentication failed (%s): %s", loggable(reason), describe_request(scope))
         bearer, *others = self._challenges
         return AuthError(401, "Invalid or malformed credentials",
                          challenges=(f'{bearer}, error="{error}"', *others))
@@ -235,7 +241,7 @@ class Guard:
                            "%r: %s", operation, endpoint, role, describe_request(scope))
             raise AuthError(401, "Authentication required", challenges=self._challenges)
         logger.warning("Access denied: %r (roles: %s) lacks role %r for %s on endpoint %r: %s",
-                       caller.principal, ", ".join(sorted(caller.roles)) or "none", role,
+                       loggable(caller.principal), ", ".join(sorted(caller.roles)) or "none", role,
                        operation, endpoint, describe_request(scope))
         raise AuthError(403, f"Role {role!r} required for {operation} operations "
                              f"on endpoint {endpoint!r}")

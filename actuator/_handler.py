@@ -22,6 +22,7 @@ from actuator._http import (
     read_body,
     send_response,
 )
+from actuator._results import safe_traceback
 from actuator.endpoints.base import (
     JSON,
     JSON_TYPES,
@@ -31,6 +32,7 @@ from actuator.endpoints.base import (
     OperationRequest,
 )
 from actuator.endpoints.discovery import discovery_links
+from actuator.sanitizer import loggable
 from actuator.security import SecurityContext
 
 if TYPE_CHECKING:
@@ -169,8 +171,9 @@ class ActuatorHandler:
         except EndpointError as exc:
             _audit(operation, caller, scope, exc.status)
             raise _Reject(exc.status, exc.message, **exc.extra) from None
-        except Exception:
-            logger.exception("Endpoint %r failed on %s %s", name, method, scope.get("path"))
+        except Exception as exc:
+            logger.error("Endpoint %r failed on %s\n%s", name, describe_request(scope),
+                         safe_traceback(exc))
             _audit(operation, caller, scope, 500)
             raise _Reject(500, f"Endpoint {name!r} failed; see the server log") from None
         _audit(operation, caller, scope,
@@ -314,6 +317,9 @@ def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: 
     ``actuator.audit`` by the endpoints that make them, with their details.
     """
     if operation != "read":
-        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope),
-                   caller.principal or "anonymous", ", ".join(sorted(caller.roles)) or "none",
-                   status)
+        who = loggable(caller.principal or "anonymous")
+        roles = sorted(caller.roles)
+        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope), who,
+                        ", ".join(roles) or "none", status,
+                        extra={"audit": {"action": operation, "request": describe_request(scope),
+                                         "who": who, "roles": roles, "status": status}})

@@ -73,6 +73,7 @@ _MEMBER = re.compile(
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s,{}\[\]\"']+)"
 )
 _AUTHORIZATION = re.compile(r"(?i)\b(?P<scheme>bearer|basic)(?P<sep>\s+)[A-Za-z0-9\-._~+/]{8,}=*")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SCRYPT = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+")
 
 
@@ -165,6 +166,25 @@ def _masked_pair(match: re.Match[str], extra: tuple[str, ...], default_quote: st
     quote = value[0] if value[:1] in ("'", '"') else default_quote
     shown = f"{quote}{MASK}{quote}"
     return match[0][: match.start("value") - match.start()] + shown
+
+
+def escape_control(text: str) -> str:
+    """``text`` with control characters (and Unicode line breaks) as ``\\xNN``/``\\uNNNN``.
+
+    A logged value holding ``\\n`` could otherwise start a line of its own that
+    reads like a record (``pause by operator...``): escaped, it stays one line.
+    """
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def loggable(value: object) -> str:
+    """``value`` as text for a log line: secrets masked, control characters escaped."""
+    return escape_control(sanitize_text(str(value)))
 
 
 def sanitize(value: Any, key: str | None = None, extra: Iterable[str] = ()) -> Any:
