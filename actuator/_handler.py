@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from actuator._auth import AuthError, describe_request
 from actuator._http import (
@@ -42,6 +42,7 @@ logger = logging.getLogger("actuator.http")
 access_log = logging.getLogger("actuator.access")
 
 MAX_BODY = 64 * 1024
+MAX_BODY_DEPTH = 32
 _METHODS: Mapping[str, Operation] = {
     "GET": "read",
     "HEAD": "read",
@@ -99,8 +100,15 @@ class ActuatorHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, subpath: str) -> None:
         path = scope.get("path", "")
         head = scope.get("method") == "HEAD"
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
-            await self._handle(scope, receive, send, subpath, head)
+            await self._handle(scope, receive, tracked, subpath, head)
         except _Reject as exc:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                        for k, v in exc.headers]
@@ -109,6 +117,15 @@ class ActuatorHandler:
                                 JSON, headers=headers, head=head)
         except ClientDisconnected:
             return
+        except Exception as exc:
+            # Nothing under the base path reaches the app: its error page would be a
+            # plain-text 500, and its log a traceback with whatever the request held.
+            logger.error("Request failed: %s\n%s", describe_request(scope), safe_traceback(exc))
+            if started:
+                raise
+            await send_response(send, 500, error_body(500, "The actuator failed on this "
+                                                      "request; see the server log", path),
+                                JSON, head=head)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, subpath: str,
                       head: bool) -> None:
@@ -297,12 +314,31 @@ class ActuatorHandler:
         if content_type not in _JSON_BODY_TYPES:
             raise _Reject(415, "Request body must be JSON (Content-Type: application/json)")
         try:
-            return json.loads(raw.decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise _Reject(400, "Request body is not valid UTF-8") from None
         except json.JSONDecodeError as exc:
             raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
                                f"column {exc.colno}") from None
+        except RecursionError:
+            raise _Reject(400, f"JSON body nested deeper than {MAX_BODY_DEPTH} levels") from None
+        except ValueError as exc:
+            # int() refuses more than sys.get_int_max_str_digits() digits (4300).
+            raise _Reject(400, f"JSON body holds a number too large to read: {exc}") from None
+        if _deeper_than(body, MAX_BODY_DEPTH):
+            raise _Reject(400, f"JSON body nested deeper than {MAX_BODY_DEPTH} levels")
+        return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists or objects more than ``limit`` deep (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, (list, dict)) for item in level)
 
 
 def _reject_for(error: AuthError) -> _Reject:
