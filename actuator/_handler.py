@@ -144,8 +144,11 @@ class ActuatorHandler:
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
             media_type = self._negotiate(headers, JSON_TYPES)
-            links = discovery_links(actuator, base_url(scope, actuator.settings.base_path),
-                                    lambda endpoint: actuator.guard.may(caller, endpoint, "read"))
+            access = actuator.settings.access
+            links = discovery_links(
+                actuator, base_url(scope, actuator.settings.base_path),
+                lambda endpoint: access.allows(endpoint, "read")
+                and actuator.guard.may(caller, endpoint, "read"))
             await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
             return
 
