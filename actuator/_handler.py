@@ -163,7 +163,8 @@ class ActuatorHandler:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
         self._check_access(name, operation)
-        caller = await self._caller(scope)
+        anonymous = operation == "read" and actuator.settings.security.anonymous_reads(name)
+        caller = await self._caller(scope, not anonymous or endpoint.needs_identity())
         try:
             actuator.guard.authorize(caller, name, operation, scope)
         except AuthError as exc:
@@ -200,9 +201,9 @@ class ActuatorHandler:
                result.status if isinstance(result, EndpointResponse) else 200)
         await self._send_result(send, result, media_type, head)
 
-    async def _caller(self, scope: Scope) -> SecurityContext:
+    async def _caller(self, scope: Scope, verify_passwords: bool = True) -> SecurityContext:
         try:
-            return await self.actuator.authenticate(scope)
+            return await self.actuator.authenticate(scope, verify_passwords=verify_passwords)
         except AuthError as exc:
             raise _reject_for(exc) from None
 

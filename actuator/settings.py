@@ -327,6 +327,26 @@ class SecuritySettings(_Section):
         default="common_name", description="identity of a TLS client: common_name or subject"
     )
     realm: str = Field(default="actuator", description="realm named in WWW-Authenticate")
+    max_password_checks: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="HTTP basic password checks (scrypt, 16 MiB each) run at once; "
+        "more wait up to 0.5 s, then 503",
+    )
+    max_failed_attempts: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="failed authentications per client address per window before 429 (0: off)",
+    )
+    failed_attempts_window: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="seconds over which failed authentications are counted",
+    )
 
     _split = field_validator("anonymous", mode="before")(_split_list)
 
