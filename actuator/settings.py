@@ -564,6 +564,11 @@ class ShutdownSettings(_Section):
         le=3600,
         description="random extra delay, up to this many seconds, so a fleet does not stop at once",
     )
+    signal_parent: bool = Field(
+        default=False,
+        description="in a worker of uvicorn --workers N, SIGTERM its supervisor so the whole "
+        "server stops (else only this worker stops, and is replaced)",
+    )
 
 
 class EnvSettings(_Section):

@@ -168,12 +168,14 @@ def test_every_credential_setting_has_a_sample_here() -> None:
 
 
 def test_settings_that_look_like_credentials_are_marked_as_credentials() -> None:
-    # A setting named like a secret, or holding a hash, must carry settings.CREDENTIAL.
+    # A setting named like a secret, or holding a hash, must carry settings.CREDENTIAL
+    # (numbers and switches, such as security.max_password_checks, hold no secret).
     not_credentials = {"env.mask_keys"}
     marked = set(credential_settings())
-    for setting, _env, _default, description in settings_reference():
+    for setting, _env, default, description in settings_reference():
         looks = is_secret_key(setting.rsplit(".", 1)[-1]) or "hash" in description
-        if looks and setting not in not_credentials:
+        number = default and isinstance(json.loads(default), (int, float, bool))
+        if looks and not number and setting not in not_credentials:
             assert setting in marked, setting
 
 
