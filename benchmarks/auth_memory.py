@@ -75,9 +75,11 @@ def memory(pid: int) -> dict[str, int]:
 
 def _launcher(tree: Path, module: str, args: list[str]) -> list[str]:
     # The tree goes first on sys.path, ahead of the ROOT that UvicornProcess adds.
-    code = (f"import runpy, sys; sys.path.insert(0, {str(tree)!r}); "
-            f"sys.argv = [{module!r}, *{args!r}]; runpy.run_module({module!r}, "
-            f"run_name='__main__', alter_sys=True)")
+    code = (
+        f"import runpy, sys; sys.path.insert(0, {str(tree)!r}); "
+        f"sys.argv = [{module!r}, *{args!r}]; runpy.run_module({module!r}, "
+        f"run_name='__main__', alter_sys=True)"
+    )
     return [sys.executable, "-c", code]
 
 
@@ -85,8 +87,7 @@ def _launcher(tree: Path, module: str, args: list[str]) -> list[str]:
 def app_server(tree: Path, workdir: Path) -> Iterator[UvicornProcess]:
     env = {"ACTUATOR_" + key.upper(): json.dumps(value) for key, value in SETTINGS.items()}
     env["PYTHONPATH"] = str(workdir)
-    command = _launcher(tree, "uvicorn", ["authmem_app:app", "--port", "0",
-                                          "--no-access-log"])
+    command = _launcher(tree, "uvicorn", ["authmem_app:app", "--port", "0", "--no-access-log"])
     with UvicornProcess("authmem_app:app", command=command, env=env, cwd=workdir) as server:
         yield server
 
@@ -94,14 +95,18 @@ def app_server(tree: Path, workdir: Path) -> Iterator[UvicornProcess]:
 @contextmanager
 def sidecar_server(tree: Path, workdir: Path) -> Iterator[UvicornProcess]:
     env = {"ACTUATOR_" + key.upper(): json.dumps(value) for key, value in SETTINGS.items()}
-    command = _launcher(tree, "actuator", ["serve", "--config", str(workdir / "sidecar.toml"),
-                                           "--port", "0", "--log-level", "info"])
+    command = _launcher(
+        tree,
+        "actuator",
+        ["serve", "--config", str(workdir / "sidecar.toml"), "--port", "0", "--log-level", "info"],
+    )
     with UvicornProcess("sidecar", command=command, env=env, cwd=workdir) as server:
         yield server
 
 
 async def burst(url: str, path: str) -> dict[int, int]:
     """``ATTEMPTS`` concurrent requests with wrong Basic passwords; answers by status."""
+
     async def attempt(client: httpx.AsyncClient, i: int) -> int:
         raw = base64.b64encode(f"ops:guess-{i}".encode()).decode()
         answer = await client.get(url + path, headers={"Authorization": f"Basic {raw}"})
@@ -136,11 +141,18 @@ def main() -> None:
     trees = {"this": ROOT}
     if args.baseline:
         trees["baseline"] = args.baseline.resolve()
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc={os.cpu_count()}, "
-          f"{cpu}, Python {platform.python_version()}, {ATTEMPTS} concurrent attempts")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc={os.cpu_count()}, "
+        f"{cpu}, Python {platform.python_version()}, {ATTEMPTS} concurrent attempts"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "authmem_app.py").write_text(textwrap.dedent(APP))
@@ -150,8 +162,11 @@ def main() -> None:
                 for kind, start in (("app", app_server), ("sidecar", sidecar_server)):
                     with start(tree, workdir) as server:
                         figures = measure(server)
-                    print(json.dumps({"round": round_number, "tree": name, "process": kind,
-                                      **figures}))
+                    print(
+                        json.dumps(
+                            {"round": round_number, "tree": name, "process": kind, **figures}
+                        )
+                    )
 
 
 if __name__ == "__main__":
