@@ -69,7 +69,9 @@ class Guard:
     ``Authorization`` header (Bearer token or HTTP basic), then a verified
     TLS client certificate. Credentials that are present but wrong are a 401
     even where anonymous callers are allowed, so a misconfigured client
-    learns about it instead of silently seeing less.
+    learns about it instead of silently seeing less; except an HTTP basic
+    password where the answer does not depend on the caller, which is not
+    checked at all (``verify_passwords=False``: no scrypt for nothing).
     """
 
     def __init__(self, settings: SecuritySettings, hooks: list[Authenticator]) -> None:
