@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from actuator._http import json_bytes
-from actuator.health import Health, describe_exception
+from actuator.health.result import Health, describe_exception
 from actuator.sanitizer import MAX_DEPTH, sanitize, sanitize_text
 
 MAX_DETAILS_BYTES = 64 * 1024

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import httpx
 
-from actuator.security import hash_password
+from actuator.security.credentials import hash_password
 from tests.support.server import ROOT, UvicornProcess
 
 ATTEMPTS = 20

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 from actuator import Actuator
-from actuator.environment import MASK, mask_url_passwords
+from actuator.management.environment import MASK, mask_url_passwords
 from actuator.sanitizer import is_secret_key
-from actuator.security import hash_password, hash_token
+from actuator.security.credentials import hash_password, hash_token
 from actuator.settings import credential_settings, settings_reference
 from tests.support.asgi import merge
 from tests.support.management import make_actuator, serve
