@@ -33,6 +33,10 @@ _INLINE_TEXT = 4096
 class UnsafeResult(Exception):
     """A result that cannot be shown: it cannot be serialised, or it is too large."""
 
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
 
 def checked(value: Mapping[str, Any], limit: int) -> dict[str, Any]:
     """``value`` sanitized; ``UnsafeResult`` naming the problem if it cannot be shown."""
@@ -40,7 +44,7 @@ def checked(value: Mapping[str, Any], limit: int) -> dict[str, Any]:
         # Far too large is found cheaply, before the sanitizer walks all of it.
         least = _least_json_bytes(value, limit, ())
         if least > limit:
-            raise UnsafeResult(f"more than {limit} bytes as JSON (the limit)")
+            raise UnsafeResult(f"more than {limit} bytes as JSON (the limit)", too_large=True)
         encoded = json_bytes(sanitize(value))
         # Plain JSON data from here on: answering never calls user code (str()) again.
         shown: dict[str, Any] = json.loads(encoded)
@@ -48,9 +52,10 @@ def checked(value: Mapping[str, Any], limit: int) -> dict[str, Any]:
     except UnsafeResult:
         raise
     except Exception as exc:  # a cycle, deep nesting, or a str() that raises
-        raise UnsafeResult(f"could not be serialised: {describe_exception(exc)}") from None
+        raise UnsafeResult(f"could not be serialised: {describe_exception(exc)}",
+                           too_large=False) from None
     if size > limit:
-        raise UnsafeResult(f"{size} bytes as JSON, over the limit of {limit}")
+        raise UnsafeResult(f"{size} bytes as JSON, over the limit of {limit}", too_large=True)
     return shown
 
 
@@ -64,21 +69,25 @@ async def checked_off_loop(
     return await loop.run_in_executor(executor, checked, value, limit)
 
 
-async def safe_health(health: Health, executor: concurrent.futures.Executor) -> Health:
-    """``health`` with its details sanitized and bounded.
+async def safe_health(
+    health: Health, executor: concurrent.futures.Executor
+) -> tuple[Health, str | None]:
+    """``health`` with its details sanitized and bounded, and the problem found, if any.
 
-    Details that cannot be serialised make it DOWN, naming why; details over
-    ``MAX_DETAILS_BYTES`` are left out (the status stands), naming their size.
+    Details that cannot be serialised make it DOWN, naming why (the problem is
+    returned too, for the log); details over ``MAX_DETAILS_BYTES`` are left
+    out (the status stands), naming their size.
     """
     if not health.details:
-        return health
+        return health, None
     try:
         details = await checked_off_loop(health.details, MAX_DETAILS_BYTES, executor)
     except UnsafeResult as exc:
-        if str(exc).startswith("could not"):
-            return Health.down(f"details {exc}")
-        return Health(health.status, {"detailsOmitted": f"details of {exc}"})
-    return Health(health.status, details)
+        if exc.too_large:
+            return Health(health.status, {"detailsOmitted": f"details of {exc}"}), None
+        down = Health.down(f"details {exc}")
+        return down, str(down.details["error"])
+    return Health(health.status, details), None
 
 
 def safe_traceback(error: BaseException) -> str:

@@ -95,7 +95,7 @@ def test_urls_without_a_password_are_left_alone() -> None:
 
 
 def test_mappings_and_lists_of_dicts_are_walked() -> None:
-    value = {
+    value: dict[str, Any] = {
         "pools": [{"name": "a", "password": "p1"}, {"name": "b", "DB_PASS": "p2"}],
         "url": "redis://:pw@cache",
         "port": 6379,

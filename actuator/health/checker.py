@@ -17,7 +17,6 @@ from actuator._pool import DaemonThreadPool, PoolStats
 from actuator._results import safe_health, safe_traceback
 from actuator.health.indicator import IndicatorFunction, to_health
 from actuator.health.result import Health
-from actuator.health.status import Status
 
 logger = logging.getLogger("actuator.health")
 
@@ -86,14 +85,12 @@ class HealthCheck:
             health = Health.down(failure_text(exc))
             self._log_failure("timeout", health, None)
         except Exception as exc:
-            health = await safe_health(Health.down(failure_text(exc)), executor)
+            health, _ = await safe_health(Health.down(failure_text(exc)), executor)
             self._log_failure(str(health.details["error"]), health, exc)
         else:
-            health = await safe_health(health, executor)
-            if health.status == Status.DOWN and "details could not" in str(
-                health.details.get("error", "")
-            ):
-                self._log_failure(str(health.details["error"]), health, None)
+            health, problem = await safe_health(health, executor)
+            if problem is not None:
+                self._log_failure(problem, health, None)
             elif self._failure is not None:
                 logger.info("Health indicator %r recovered: %s", self.path, health.status)
                 self._failure = None
