@@ -314,3 +314,15 @@ async def test_a_retry_after_longer_than_the_timeout_is_not_waited_for() -> None
 def test_the_retry_policy_must_be_a_retry_policy() -> None:
     with pytest.raises(TypeError, match="retry"):
         HttpIndicator("http://payments/health", retry=3)  # type: ignore[arg-type]
+
+
+async def test_the_own_client_is_opened_at_start_off_the_loop_and_closed_at_stop() -> None:
+    indicator = HttpIndicator("http://payments/health")
+    await indicator.start()
+    client = indicator._client
+    assert isinstance(client, httpx.AsyncClient)
+    await indicator.start()  # idempotent
+    assert indicator._client is client
+    await indicator.stop()
+    assert indicator._client is None
+    assert client.is_closed
