@@ -208,6 +208,12 @@ def test_env_view_reads_profiles_and_sources_and_offers_no_editing(
         "value": "staging",
         "origin": 'System Environment Property "APP_ENV"',
     }
+    single = ui.get("/env/APP_ENV").json()
+    check_env_property(single)
+    assert single["propertySources"][0]["property"] == {
+        "value": "staging",
+        "origin": 'System Environment Property "APP_ENV"',
+    }
     allow = ui.options("/env").headers["allow"]
     assert "POST" not in allow
 
