@@ -208,6 +208,9 @@ def test_env_view_reads_profiles_and_sources_and_offers_no_editing(
         "value": "staging",
         "origin": 'System Environment Property "APP_ENV"',
     }
+    # Secrets stay masked for SBA as for anyone: the password hashes SBA's identity uses.
+    users = sources["systemEnvironment"]["properties"]["ACTUATOR_SECURITY__USERS"]
+    assert users["value"] == "******"
     single = ui.get("/env/APP_ENV").json()
     check_env_property(single)
     assert single["propertySources"][0]["property"] == {
