@@ -118,8 +118,8 @@ class HttpIndicator:
         client: an ``httpx.AsyncClient`` to use instead of the indicator's own.
         retry: retries within ``timeout`` (``actuator.client.RetryPolicy``): of a
             transport error, a 429 or a 503, after a jittered back-off and never
-            past ``timeout`` or a ``Retry-After`` that does not fit. Default: 2
-            attempts, the first back-off under 20 ms.
+            past ``timeout`` or a ``Retry-After`` that does not fit. Default: one
+            attempt (checks repeat anyway; a retry must fit in ``timeout``).
     """
 
     def __init__(
@@ -150,7 +150,7 @@ class HttpIndicator:
         self._owns_client = client is None
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"HttpIndicator retry must be a RetryPolicy, got {retry!r}")
-        self.retry = retry if retry is not None else RetryPolicy(attempts=2, backoff=0.02)
+        self.retry = retry if retry is not None else RetryPolicy(attempts=1)
 
     async def start(self) -> None:
         """Open the indicator's own client at the app's start, off the event loop.

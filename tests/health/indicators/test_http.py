@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from actuator import Health, HttpIndicator, Status
+from actuator.client import RetryPolicy
 from actuator.health.indicators.http import redact_url
 from tests.support.threaded import ThreadedUvicorn
 
@@ -291,7 +292,8 @@ async def test_a_refusal_is_retried_within_the_timeout_and_counts_as_up_once_ans
         return httpx.Response(statuses.pop(0))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        health = await HttpIndicator("http://payments/health", client=client).health()
+        health = await HttpIndicator("http://payments/health", client=client,
+                                     retry=RetryPolicy(attempts=2, backoff=0.01)).health()
     assert health.status.code == "UP"
     assert statuses == []
 
