@@ -34,6 +34,7 @@ from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 
 if TYPE_CHECKING:
     from actuator.drain import SignalDrain
+    from actuator.fleet.pusher import FleetPusher
     from actuator.management_server import ManagementServer
     from actuator.middleware import ActuatorMiddleware
 
@@ -118,6 +119,9 @@ class Actuator(Management):
         self.add_endpoint(PrometheusEndpoint(self))
         self.add_endpoint(MetricsEndpoint(self))
         self._init_management()
+        self.fleet_pusher: FleetPusher | None = None
+        if self.settings.fleet.url is not None:
+            self._add_fleet_pusher()
 
     # -- health ---------------------------------------------------------------
 
@@ -319,6 +323,23 @@ class Actuator(Management):
         for name, contributor in builtin_contributors(self).items():
             if name not in self.settings.info.exclude:
                 self.add_contributor(name, contributor)
+
+    def _add_fleet_pusher(self) -> None:
+        from actuator.fleet.pusher import FleetPusher, registration_from_info
+
+        async def status() -> tuple[str, list[str]]:
+            health = await self.health()
+            components = getattr(health, "components", {})
+            return health.status.code, sorted(
+                name for name, c in components.items() if c.status.code != "UP")
+
+        async def registration() -> dict[str, Any]:
+            return registration_from_info(await self.info())
+
+        pusher = FleetPusher(self.settings.fleet, status=status, registration=registration)
+        self.availability.on_change(lambda _: pusher.poke())
+        self._hooks.append(pusher)  # started and stopped with the actuator
+        self.fleet_pusher = pusher
 
     # -- info -----------------------------------------------------------------
 
