@@ -24,7 +24,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,8 +45,11 @@ from actuator.fleet.model import (
     INSTANCE_SORTS,
     GroupQuery,
     IngestBatch,
+    IngestResult,
     InstanceQuery,
+    InstanceUpdate,
 )
+from actuator.fleet.pull import Poller
 from actuator.fleet.store import FleetStore, SqlStore, open_store
 from actuator.health import Health
 from actuator.security import token_digest
@@ -104,6 +107,7 @@ class FleetConsole:
             "fleetDatabase", self._database_health, groups=["readiness"], timeout=2.0
         )
         self._opened = False
+        self.poller: Poller | None = None
         routes = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
@@ -134,15 +138,22 @@ class FleetConsole:
         self._opened = True
         describe = self.store.describe() if isinstance(self.store, SqlStore) else "store"
         logger.info("fleet console storing in %s", describe)
-        sweeper = asyncio.create_task(self._sweep_forever(), name="fleet-sweep")
+        tasks = [asyncio.create_task(self._sweep_forever(), name="fleet-sweep")]
+        if self.config.pull.sets:
+            self.poller = Poller(self.config.pull, self._pulled)
+            tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.store.close()
             self._opened = False
+
+    async def _pulled(self, updates: Sequence[InstanceUpdate]) -> IngestResult:
+        return await self.store.ingest(updates, now=self.clock())
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -13,6 +13,10 @@
     keys = ["service", "environment", "application"]
     down_threshold = 20                 # DOWN only when more than 20% are DOWN
 
+    [[pull.sets]]                       # instances the console polls (see actuator.fleet.pull)
+    name = "legacy"
+    urls = ["http://10.0.0.7:8080/actuator"]
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -36,6 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.pull import PullConfig
 from actuator.security import check_token_hash
 from actuator.settings import ServerSettings
 
@@ -94,6 +99,7 @@ class ConsoleConfig(_Config):
     grouping: GroupingConfig = GroupingConfig()
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
+    pull: PullConfig = PullConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")
