@@ -93,13 +93,13 @@ def instance(i: int) -> dict[str, Any]:
 
 
 class Console:
-    def __init__(self, database: str, workdir: Path) -> None:
+    def __init__(self, database: str, workdir: Path, extra: str = "") -> None:
         config = workdir / "fleet.toml"
         config.write_text(
             f"sweep_interval = 30\nmax_page_size = 500\n[ingest_tokens]\n"
             f'bench = "{hash_token(INGEST_TOKEN)}"\n'
             f'[settings.security]\ntokens = {{ ops = "{hash_token(READ_TOKEN)}" }}\n'
-            f'roles.read = ["ops"]\n'
+            f'roles.read = ["ops"]\n' + extra
         )
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -341,6 +341,86 @@ async def run(args: argparse.Namespace, database: str, workdir: Path) -> dict[st
     return report
 
 
+TARGETS_APP = """
+import asyncio
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    parts = scope["path"].split("/")       # /t/<n>/actuator/health
+    if int(parts[2]) % 10 == 0:
+        await asyncio.sleep(3600)           # 10% of the targets hang
+    body = b'{"status":"UP"}' if parts[-1] == "health" else b'{"app":{"name":"legacy"}}'
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+
+async def pull(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """``--targets`` targets (10% hanging) polled every ``--interval`` s by a real console."""
+    (workdir / "bench_targets.py").write_text(TARGETS_APP)
+    port = _free_port()
+    targets = subprocess.Popen(  # noqa: ASYNC220 (set-up, before anything is timed)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_targets:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+        ],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(workdir)},
+    )
+    (workdir / "targets.txt").write_text(
+        "".join(f"http://127.0.0.1:{port}/t/{i}/actuator\n" for i in range(args.targets))
+    )
+    extra = (
+        f"\n[pull]\ninterval = {args.interval}\ntimeout = 2\nconcurrency = 500\n"
+        f'resolve_every = 3600\n[[pull.sets]]\nname = "legacy"\n'
+        f'file = "{workdir / "targets.txt"}"\n'
+    )
+    console = Console(f"sqlite:///{workdir / 'pull.db'}", workdir, extra=extra)
+    headers = {"authorization": f"Bearer {READ_TOKEN}"}
+    report: dict[str, Any] = {"targets": args.targets, "interval": args.interval}
+    try:
+        healthy = args.targets - args.targets // 10
+        async with httpx.AsyncClient(base_url=console.url, timeout=30) as client:
+            started = time.monotonic()
+            while True:
+                counts = (await client.get("/fleet/api/counts", headers=headers)).json()
+                if counts["instances"]["total"] >= healthy or time.monotonic() - started > 120:
+                    break
+                await asyncio.sleep(1)
+            report["all_healthy_registered_after_s"] = time.monotonic() - started
+            cpu0, t0 = cpu_seconds(console.process.pid), time.monotonic()
+            await asyncio.sleep(args.interval * 3)
+            # Every healthy target heard from within one interval (plus a tick) of now.
+            stale = (
+                await client.get(
+                    "/fleet/api/instances", headers=headers, params={"sort": "lastSeen", "limit": 1}
+                )
+            ).json()["items"][0]
+            now = time.time()
+            seen = datetime.fromisoformat(stale["lastSeen"].replace("Z", "+00:00")).timestamp()
+            report["oldest_last_seen_s"] = now - seen
+            report["registered"] = counts["instances"]["total"]
+            report["console_cpu_share"] = (cpu_seconds(console.process.pid) - cpu0) / (
+                time.monotonic() - t0
+            )
+            report["rss_mb"] = rss_mb(console.process.pid)
+    finally:
+        console.stop()
+        targets.kill()  # its hanging requests would hold a graceful shutdown forever
+        targets.wait(30)
+    return report
+
+
 def print_report(report: dict[str, Any]) -> None:
     ingest = report["ingest"]
     print(f"\n== {report['database']}: {report['instances']:,} instances ==")
@@ -375,6 +455,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--rounds", type=int, default=200, help="requests per query figure")
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--pull", action="store_true", help="also the pull-mode figure")
+    parser.add_argument("--targets", type=int, default=5000, help="pull targets (10%% hang)")
+    parser.add_argument("--interval", type=float, default=10.0, help="pull interval, seconds")
+    parser.add_argument("--skip-ingest", action="store_true", help="only the pull figure")
     parser.add_argument("--json", metavar="FILE", help="write the reports as JSON")
     args = parser.parse_args()
     print(
@@ -384,8 +468,24 @@ def main() -> None:
     reports = []
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         workdir = Path(tmp)
-        reports.append(asyncio.run(run(args, f"sqlite:///{workdir / 'fleet.db'}", workdir)))
-        print_report(reports[-1])
+        if args.pull:
+            figures = asyncio.run(pull(args, workdir))
+            reports.append({"pull": figures})
+            print(
+                f"\n== pull: {figures['targets']:,} targets, 10% hanging, every "
+                f"{figures['interval']:g} s =="
+            )
+            print(
+                f"healthy targets registered after {figures['all_healthy_registered_after_s']:.1f}"
+                f" s ({figures['registered']:,}); oldest lastSeen of a healthy target "
+                f"{figures['oldest_last_seen_s']:.1f} s; console CPU "
+                f"{figures['console_cpu_share']:.0%} of a core; RSS {figures['rss_mb']:.0f} MB"
+            )
+        if args.skip_ingest:
+            args.postgres = False
+        else:
+            reports.append(asyncio.run(run(args, f"sqlite:///{workdir / 'fleet.db'}", workdir)))
+            print_report(reports[-1])
         if args.postgres:
             from tests.support.postgres import PostgresServer
 

@@ -347,7 +347,7 @@ class Poller:
     async def _poll(self, target: _Target) -> None:
         try:
             async with self._semaphore:
-                update = await asyncio.wait_for(self._check(target), self.config.timeout * 2)
+                update = await self._check(target)
         except Exception as exc:
             target.due = time.monotonic() + target.backoff.next()
             if not target.failing:
@@ -366,7 +366,8 @@ class Poller:
             target.in_flight = False
 
     async def _check(self, target: _Target) -> InstanceUpdate:
-        answer = await target.client.get(target.url + "/health")
+        deadline = self.config.timeout  # per request, whatever the transport does
+        answer = await asyncio.wait_for(target.client.get(target.url + "/health"), deadline)
         if answer.status_code not in (200, 503):
             raise RuntimeError(f"health answered {answer.status_code}")
         body = answer.json()
@@ -385,7 +386,7 @@ class Poller:
         if target.registration is None or now >= target.info_due:
             info: dict[str, Any] = {}
             with contextlib.suppress(Exception):
-                reply = await target.client.get(target.url + "/info")
+                reply = await asyncio.wait_for(target.client.get(target.url + "/info"), deadline)
                 if reply.status_code == 200 and isinstance(reply.json(), dict):
                     info = reply.json()
             details = registration_from_info(info)

@@ -243,7 +243,7 @@ class SqlStore:
                         result.accepted += 1
                         continue
                     status = u.status or ""
-                    components = json.dumps(u.components)
+                    components = json.dumps(u.components) if u.components else "[]"
                     if u.type == "register":
                         facts = {k: fact_text(v) for k, v in u.facts.items()}
                         values = self.grouping.values(u.service or "", facts)
