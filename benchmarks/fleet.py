@@ -43,7 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from actuator.security import hash_token  # noqa: E402
+from actuator import hash_token  # noqa: E402
 
 INGEST_TOKEN = "bench-ingest-token-0123456789abcdef"
 READ_TOKEN = "bench-read-token-0123456789abcdef"

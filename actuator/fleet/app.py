@@ -35,7 +35,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from actuator._auth import AuthError
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
@@ -51,8 +50,9 @@ from actuator.fleet.model import (
 )
 from actuator.fleet.pull import Poller
 from actuator.fleet.store import FleetStore, SqlStore, open_store
-from actuator.health import Health
-from actuator.security import token_digest
+from actuator.health.result import Health
+from actuator.security.auth import AuthError
+from actuator.security.credentials import token_digest
 
 logger = logging.getLogger("actuator.fleet")
 

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
-from actuator.security import check_token_hash
+from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings
 
 if sys.version_info >= (3, 11):

@@ -16,7 +16,7 @@ def serve(
     """Serve the console until SIGINT or SIGTERM; the store is opened in the lifespan."""
     import uvicorn
 
-    from actuator.management_server import uvicorn_config
+    from actuator.servers.management_server import uvicorn_config
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     server = ConsoleServer.model_validate({**config.server.model_dump(), **overrides})

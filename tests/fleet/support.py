@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from actuator import hash_token
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.config import ConsoleConfig
-from actuator.security import hash_token
 from tests.support.asgi import Lifespan
 
 INGEST_TOKEN = "ingest-token-0123456789abcdefghij"

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from actuator.security import hash_token
+from actuator import hash_token
 from tests.fleet.support import INGEST, INGEST_TOKEN, READ, READ_TOKEN, register, status
 from tests.support.server import UvicornProcess
 
