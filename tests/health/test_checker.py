@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from actuator import Actuator, Health, Status
+from actuator import Actuator, EventLoopLagIndicator, Health, Status
 from tests.support.asgi import Lifespan, RecordingApp, client_for, light_actuator
 
 ALWAYS = {"health": {"show_details": "always"}}
@@ -68,8 +68,12 @@ async def test_sync_indicators_run_in_the_actuators_own_thread_pool() -> None:
 async def test_a_cheap_sync_indicator_declared_non_blocking_runs_on_the_loop() -> None:
     actuator = light_actuator()
     threads: list[str] = []
-    actuator.add_indicator("cheap", lambda: threads.append(threading.current_thread().name) or True,
-                           blocking=False)
+
+    def cheap() -> bool:
+        threads.append(threading.current_thread().name)
+        return True
+
+    actuator.add_indicator("cheap", cheap, blocking=False)
     await actuator.health("cheap")
     assert threads == [threading.current_thread().name]
 
@@ -124,10 +128,11 @@ async def test_a_failure_is_logged_once_with_its_traceback_and_the_recovery_too(
         assert (await actuator.health("db")).status == Status.UP
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert warnings[0].getMessage() == (
-        "Health indicator 'db' is DOWN: tests.health.test_checker.Boom: down")
-    assert warnings[0].exc_info is not None
-    assert warnings[0].exc_info[0] is Boom
+    first, *traceback = warnings[0].getMessage().splitlines()
+    assert first == "Health indicator 'db' is DOWN: tests.health.test_checker.Boom: down"
+    # The traceback is in the message, through the sanitizer (exc_info would bypass it).
+    assert traceback[0] == "Traceback (most recent call last):"
+    assert 'raise Boom("down")' in "\n".join(traceback)
     recovered = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert recovered == ["Health indicator 'db' recovered: UP"]
 
@@ -210,6 +215,7 @@ async def test_a_hung_sync_indicator_holds_one_thread_and_reports_still_running(
     finally:
         release.set()
     assert calls == 1
+    assert isinstance(first, Health)
     assert first.details["error"] == "TimeoutError: indicator 'stuck' did not answer within 0.05s"
     for later in (second, third):
         assert isinstance(later, Health)
@@ -366,7 +372,8 @@ async def test_a_junk_result_is_down_with_a_type_error_naming_the_indicator(
     value: object, type_name: str
 ) -> None:
     actuator = light_actuator()
-    actuator.add_indicator("junk", lambda: value, blocking=False)
+    # Deliberately not a Health, Status or bool: what a misused indicator does.
+    actuator.add_indicator("junk", lambda: value, blocking=False)  # type: ignore[arg-type,return-value]
     health = await actuator.health("junk")
     assert isinstance(health, Health)
     assert health.status == Status.DOWN
@@ -385,7 +392,7 @@ async def test_bool_status_and_health_results(value: object, status: Status) -> 
     async def indicator() -> object:
         return value
 
-    actuator.add_indicator("value", indicator)
+    actuator.add_indicator("value", indicator)  # type: ignore[arg-type]
     assert (await actuator.health("value")).status == status
 
 
@@ -437,3 +444,63 @@ def test_timings_that_are_not_numbers_raise_type_error(value: object) -> None:
 def test_a_non_indicator_raises_type_error() -> None:
     with pytest.raises(TypeError, match="indicator 'db' must be a callable"):
         light_actuator().add_indicator("db", 42)  # type: ignore[arg-type]
+
+
+async def test_an_async_indicator_that_blocks_the_loop_past_its_timeout_is_down() -> None:
+    actuator = light_actuator(ALWAYS)
+
+    @actuator.indicator("blocking", timeout=0.2)
+    async def blocking() -> Health:
+        time.sleep(0.5)  # noqa: ASYNC251 - the bug under test: blocking inside async def
+        return Health.up()
+
+    @actuator.indicator("fine", timeout=0.2)
+    async def fine() -> Health:
+        await asyncio.sleep(0.01)
+        return Health.up()
+
+    code, body = await component(actuator, "")
+    await actuator.shutdown()
+    blocked = body["components"]["blocking"]
+    assert blocked["status"] == "DOWN"
+    assert "indicator 'blocking' blocked the event loop for 0.5 s" in blocked["details"]["error"]
+    # The other indicator waited through the same stall but did not cause it: still UP.
+    assert body["components"]["fine"]["status"] == "UP"
+    assert code == 503
+
+
+async def test_a_sync_indicator_declared_non_blocking_that_blocks_is_down() -> None:
+    actuator = light_actuator(ALWAYS)
+
+    @actuator.indicator("cheap", timeout=0.1, blocking=False)
+    def cheap() -> Health:
+        time.sleep(0.3)
+        return Health.up()
+
+    _, body = await component(actuator, "cheap")
+    await actuator.shutdown()
+    assert body["status"] == "DOWN"
+    assert "blocked the event loop for 0.3 s" in body["details"]["error"]
+
+
+async def test_the_watchdog_names_the_indicator_that_blocks_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="actuator.health")
+    actuator = light_actuator(ALWAYS)
+    loop_lag = EventLoopLagIndicator(threshold=0.2, interval=0.02)
+    actuator.add_indicator("loop", loop_lag)
+
+    @actuator.indicator("stuck", timeout=0.1)
+    async def stuck() -> Health:
+        time.sleep(0.6)  # noqa: ASYNC251
+        return Health.up()
+
+    await loop_lag.start()
+    await asyncio.sleep(0.05)
+    await component(actuator, "stuck")
+    await loop_lag.stop()
+    await actuator.shutdown()
+    stalls = [r.getMessage() for r in caplog.records if "Event loop blocked" in r.getMessage()]
+    assert len(stalls) == 1
+    assert "by indicator 'stuck'" in stalls[0]
