@@ -673,7 +673,9 @@ class FleetSettings(_Section):
         default=None, description="the fleet console's base URL (unset: do not push)"
     )
     token: SecretStr | None = Field(
-        default=None, description="the console's ingest token (a credential, never shown)"
+        default=None,
+        description="the console's ingest token (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
     )
     heartbeat: float = Field(
         default=30.0, ge=1, le=3600, description="seconds between heartbeats"

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from actuator import Actuator
 from actuator.fleet.app import FleetConsole
@@ -201,7 +202,9 @@ async def test_a_refused_token_is_logged_without_the_token(
     console, _ = fleet
     secret = "not-the-right-token-0123456789"
     pusher = FleetPusher(
-        FleetSettings(url="http://fleet", token=secret, check_interval=0.1, instance_id="x"),
+        FleetSettings(
+            url="http://fleet", token=SecretStr(secret), check_interval=0.1, instance_id="x"
+        ),
         status=State(),
         registration=registration,
         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=console)),
@@ -246,7 +249,9 @@ def test_registration_is_taken_from_info() -> None:
 def test_fleet_settings_check_urls() -> None:
     with pytest.raises(ValueError, match="must be an http:// or https:// URL"):
         FleetSettings(url="fleet.example.com")
-    assert "secret-value" not in repr(FleetSettings(url="http://f", token="secret-value"))
+    assert "secret-value" not in repr(
+        FleetSettings(url="http://f", token=SecretStr("secret-value"))
+    )
 
 
 async def test_an_app_with_fleet_settings_appears_in_a_real_console(tmp_path: Path) -> None:
