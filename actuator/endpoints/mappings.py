@@ -5,16 +5,13 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 
 from actuator.endpoints.base import Endpoint, OperationRequest
-
-if TYPE_CHECKING:
-    from actuator.core import Actuator
 
 _WRAPPER_ATTRIBUTES = ("app", "_app", "application", "wrapped", "__wrapped__")
 _MAX_WRAPPERS = 64
@@ -44,11 +41,11 @@ class MappingsEndpoint(Endpoint):
     name: ClassVar[str] = "mappings"
     max_path: ClassVar[int | None] = 0
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, host_app: Callable[[], object | None]) -> None:
+        self.host_app = host_app
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
-        app = self.actuator.host_app
+        app = self.host_app()
         if app is None:  # a standalone actuator: no app behind it
             return {"routes": []}
         return {"routes": app_routes(app)}
