@@ -117,15 +117,20 @@ class ActuatorLifespan:
             # As uvicorn's "auto" mode does: an app that fails before answering
             # startup does not support the lifespan. Run it on the app's behalf
             # so the actuator still sees the app start and stop.
-            logger.info("ASGI 'lifespan' appears unsupported by the app (%s: %s); "
-                        "the actuator answers it", type(exc).__name__, exc)
+            logger.info(
+                "ASGI 'lifespan' appears unsupported by the app (%s: %s); the actuator answers it",
+                type(exc).__name__,
+                exc,
+            )
             await self._answer(receive, send, state["startup_received"])
         else:
             if not state["startup_done"]:
                 # A bare app that ignores scopes it does not know (``if scope["type"]
                 # == "http": ...``) returns at once: the same case, quietly.
-                logger.info("The app returned from ASGI 'lifespan' without answering startup; "
-                            "the actuator answers it")
+                logger.info(
+                    "The app returned from ASGI 'lifespan' without answering startup; "
+                    "the actuator answers it"
+                )
                 await self._answer(receive, send, state["startup_received"])
 
     async def _answer(self, receive: Receive, send: Send, startup_received: bool) -> None:

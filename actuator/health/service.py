@@ -52,8 +52,9 @@ class HealthService:
         )
         self.groups: dict[str, HealthGroup] = {}
         for name, builtin in _BUILTIN_GROUPS.items():
-            self.groups[name] = self._make_group(name, settings.groups.get(name, GroupSettings()),
-                                                 builtin)
+            self.groups[name] = self._make_group(
+                name, settings.groups.get(name, GroupSettings()), builtin
+            )
         for name, config in settings.groups.items():
             if name not in self.groups:
                 self.groups[name] = self._make_group(name, config, ())
@@ -83,8 +84,9 @@ class HealthService:
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{label} for indicator {name!r} must be a number of seconds, "
-                                f"got {value!r}")
+                raise TypeError(
+                    f"{label} for indicator {name!r} must be a number of seconds, got {value!r}"
+                )
             if not value > 0:
                 raise ValueError(f"{label} for indicator {name!r} must be > 0, got {value!r}")
         member_of = frozenset(names(groups, "groups"))
@@ -94,10 +96,14 @@ class HealthService:
                 f"indicator {name!r} names unknown group(s) {sorted(unknown)}; "
                 f"declare them with add_group() or health.groups"
             )
-        node = build_node(name, indicator, timeout=timeout, ttl=ttl, interval=interval,
-                          blocking=blocking)
+        node = build_node(
+            name, indicator, timeout=timeout, ttl=ttl, interval=interval, blocking=blocking
+        )
         registration = Registration(
-            name=name, node=node, groups=member_of, tags=frozenset(names(tags, "tags")),
+            name=name,
+            node=node,
+            groups=member_of,
+            tags=frozenset(names(tags, "tags")),
             source=indicator,
         )
         self._registrations[name] = registration
@@ -170,13 +176,16 @@ class HealthService:
             name,
             include=(*builtin, *config.include),
             exclude=tuple(config.exclude),
-            aggregator=(StatusAggregator(config.status_order) if config.status_order
-                        else root.aggregator),
-            http_mapper=(HttpCodeStatusMapper(config.http_mapping) if config.http_mapping
-                         else root.http_mapper),
+            aggregator=(
+                StatusAggregator(config.status_order) if config.status_order else root.aggregator
+            ),
+            http_mapper=(
+                HttpCodeStatusMapper(config.http_mapping)
+                if config.http_mapping
+                else root.http_mapper
+            ),
             show_details=config.show_details or root.show_details,
-            show_components=config.show_components or config.show_details
-            or root.show_components,
+            show_components=config.show_components or config.show_details or root.show_components,
         )
 
 

@@ -23,9 +23,7 @@ class InfoContributors:
         executor: the thread pool sync contributors run in.
     """
 
-    def __init__(
-        self, timeout: float, executor: Callable[[], concurrent.futures.Executor]
-    ) -> None:
+    def __init__(self, timeout: float, executor: Callable[[], concurrent.futures.Executor]) -> None:
         self.timeout = timeout
         self.executor = executor
         self._calls: dict[str, GuardedCall[object]] = {}
@@ -53,8 +51,10 @@ class InfoContributors:
         """Every section, as ``/info`` answers them."""
         calls = self.calls
         executor = self.executor()
-        tasks = [asyncio.ensure_future(_contribute(name, call, self.timeout, executor))
-                 for name, call in calls.items()]
+        tasks = [
+            asyncio.ensure_future(_contribute(name, call, self.timeout, executor))
+            for name, call in calls.items()
+        ]
         results = await asyncio.gather(*tasks)
         return {name: section for name, section in zip(calls, results, strict=False) if section}
 
@@ -73,8 +73,9 @@ async def _contribute(
         text = failure_text(raised)
         return _failed(name, call, text, text, raised)
     if value is not None and not isinstance(value, Mapping):
-        text = failure_text(TypeError(
-            f"{call.name} returned {type(value).__name__}, expected a mapping"))
+        text = failure_text(
+            TypeError(f"{call.name} returned {type(value).__name__}, expected a mapping")
+        )
         return _failed(name, call, text, text, None)
     if call.failure is not None:
         call.failure = None
@@ -82,8 +83,9 @@ async def _contribute(
     return value
 
 
-def _failed(name: str, call: GuardedCall[object], text: str, key: str,
-            error: BaseException | None) -> dict[str, str]:
+def _failed(
+    name: str, call: GuardedCall[object], text: str, key: str, error: BaseException | None
+) -> dict[str, str]:
     # Logged once when a failure starts or changes, not on every request (as health does).
     if key != call.failure:
         call.failure = key
