@@ -52,6 +52,7 @@ from actuator.management.audit import APP
 from actuator.management.environment import Environment, Sanitizer, Source
 from actuator.management.log_levels import LogLevels
 from actuator.management.pause import Callback, PauseControl
+from actuator.management.profiles import SYSTEM_PROPERTIES, system_properties
 from actuator.management.shutdown import ShutdownControl, ShutdownPlan
 from actuator.metrics import ActuatorMetrics
 from actuator.middleware import Middleware
@@ -131,6 +132,7 @@ class Actuator:
         self.shutdown_control = ShutdownControl(self.availability, settings)
         self.log_levels = LogLevels(settings.loggers.groups)
         self.environment = Environment(settings)
+        self.environment.add_source(SYSTEM_PROPERTIES, system_properties)
         self._facts: dict[str, Fact] = {}
         self.add_facts(settings.info.facts)
         self._background = BackgroundWork(self._health, self.checker, self._endpoints,
@@ -165,7 +167,7 @@ class Actuator:
         self.add_endpoint(HealthEndpoint(self._health, self._resolve_app_info))
         self.add_endpoint(InfoEndpoint(self._info))
         self.add_endpoint(PrometheusEndpoint(self.metrics, self._executor))
-        self.add_endpoint(MetricsEndpoint(self.metrics, self._executor))
+        self.add_endpoint(MetricsEndpoint(self.metrics, self._executor, settings.metrics.naming))
         self._background.watch(self.pause_control)
         self._background.watch(self.shutdown_control)
         self.add_endpoint(PingEndpoint())
@@ -176,7 +178,8 @@ class Actuator:
             self.add_endpoint(ShutdownEndpoint(self.shutdown_control))
         self.add_endpoint(EnvEndpoint(self.environment))
         self.add_endpoint(ThreadDumpEndpoint())
-        self.add_endpoint(MappingsEndpoint(lambda: self.host_app))
+        self.add_endpoint(MappingsEndpoint(lambda: self.host_app, self._endpoints,
+                                           settings.base_path, self._resolve_app_info))
         contributors: dict[str, Contributor] = {
             "features": FeaturesContributor(settings.access, self._endpoints.is_exposed),
             "facts": FactsContributor(lambda: self._facts),

@@ -28,7 +28,7 @@ def builtin_contributors(
 ) -> dict[str, Any]:
     return {
         "app": AppInfoContributor(app_info),
-        "build": BuildInfoContributor(info),
+        "build": BuildInfoContributor(info, app_info),
         "git": GitInfoContributor(info),
         "python": python_info,
         "os": os_info,
