@@ -237,7 +237,7 @@ async def test_an_unhealthy_answer_is_never_500() -> None:
     async def explodes() -> Health:
         raise RuntimeError("kaboom")
 
-    actuator.add_indicator("junk", lambda: object(), blocking=False)
+    actuator.add_indicator("junk", lambda: object(), blocking=False)  # type: ignore[arg-type,return-value]
     answer = await get(actuator, "")
     assert answer.status_code == 503
     assert answer.json()["components"]["explodes"]["details"]["error"] == "RuntimeError: kaboom"

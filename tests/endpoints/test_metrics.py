@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ async def item(request: Request) -> PlainTextResponse:
 
 
 @pytest.fixture
-async def http() -> httpx.AsyncClient:
+async def http() -> AsyncIterator[httpx.AsyncClient]:
     actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
                                   "health": {"disk_space": {"enabled": False}}})
     Counter("orders_placed", "Orders placed", ["region"],
@@ -86,7 +87,8 @@ def test_max_is_the_highest_occupied_bucket_bound_or_the_max_gauge() -> None:
 
 
 def _max(body: dict[str, Any]) -> float:
-    return next(m["value"] for m in body["measurements"] if m["statistic"] == "MAX")
+    value: float = next(m["value"] for m in body["measurements"] if m["statistic"] == "MAX")
+    return value
 
 
 async def test_describes_a_timer_with_measurements_and_available_tags(

@@ -7,7 +7,8 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from actuator.metrics.system import SystemCollector, _Rate, cpu_count, process_start_time
+from actuator.info.contributors.runtime import process_start_time
+from actuator.metrics.system import SystemCollector, _Rate, cpu_count
 
 
 def _values(collector: SystemCollector) -> dict[str, float]:

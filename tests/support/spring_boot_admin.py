@@ -69,7 +69,8 @@ THREAD_STATES = frozenset({"NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITI
 
 
 def media_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip().lower()
 
 
 def is_api_media_type(content_type: str) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from actuator import Actuator
 from tests.support.asgi import get_once
 
-BUILD_FILE = {
+BUILD_FILE: dict[str, dict[str, Any]] = {
     "build": {"name": "orders", "version": "1.4.2", "artifact": "orders",
               "time": "2026-05-04T09:20:00Z"},
     "git": {"branch": "main", "commit": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
