@@ -10,32 +10,34 @@ import actuator
 
 PACKAGE = Path(actuator.__file__).parent
 
-# Who may import whom, by package (see docs/architecture.md). A module always
+# Who may import whom, by package (see docs/architecture.md). Every part may
+# import the settings and the small shared helpers at the root; a module always
 # may import its own package; the facade and the composition roots may import
 # anything. Packages not listed here (fleet) are held to no cycles only.
+SHARED = frozenset(
+    {
+        "actuator.settings",
+        "actuator.sanitizer",
+        "actuator._calls",
+        "actuator._pool",
+        "actuator._http",
+        "actuator._results",
+    }
+)
 MAY_IMPORT: dict[str, frozenset[str]] = {
-    "actuator.health": frozenset({"actuator.settings", "actuator._calls", "actuator._pool"}),
-    "actuator.info": frozenset({"actuator.settings", "actuator._calls", "actuator.health"}),
-    "actuator.security": frozenset({"actuator.settings", "actuator.endpoints.base"}),
-    "actuator.management": frozenset(
-        {
-            "actuator.settings",
-            "actuator._http",
-            "actuator.health",
-            "actuator.endpoints.base",
-        }
-    ),
-    "actuator.metrics": frozenset({"actuator.settings", "actuator.health", "actuator.info"}),
-    "actuator.endpoints": frozenset(
-        {
-            "actuator.settings",
-            "actuator.health",
-            "actuator.info",
-            "actuator.management",
-            "actuator.metrics",
-            "actuator.security",
-        }
-    ),
+    "actuator.health": SHARED,
+    "actuator.info": SHARED | {"actuator.health"},
+    "actuator.security": SHARED | {"actuator.endpoints.base"},
+    "actuator.management": SHARED | {"actuator.health", "actuator.endpoints.base"},
+    "actuator.metrics": SHARED | {"actuator.health", "actuator.info"},
+    "actuator.endpoints": SHARED
+    | {
+        "actuator.health",
+        "actuator.info",
+        "actuator.management",
+        "actuator.metrics",
+        "actuator.security",
+    },
 }
 # Only these build an Actuator or mount one; no part sees the facade.
 FACADE = frozenset({"actuator.core"})

@@ -43,6 +43,11 @@ class HealthEndpoint(Endpoint):
         self.health = health
         self.app_info = app_info
 
+    def needs_identity(self) -> bool:
+        """Only a ``when_authorized`` policy makes the answer depend on the caller."""
+        groups = [self.health.root_group, *self.health.groups.values()]
+        return any("when_authorized" in (g.show_details, g.show_components) for g in groups)
+
     async def read(self, request: OperationRequest) -> EndpointResponse:
         path = request.path
         groups = self.health.groups
