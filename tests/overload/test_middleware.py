@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from actuator.middleware import ActuatorMiddleware
+from actuator import ActuatorMiddleware
 from actuator.overload import ConcurrencyLimiter, FixedLimit, OverloadMiddleware
 from tests.support.asgi import client_for, light_actuator
 
