@@ -11,6 +11,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from actuator.endpoints.base import Endpoint, EndpointResponse, OperationRequest
+from actuator.metrics.exposition import encode, fast_format
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -64,5 +65,6 @@ def render(registry: CollectorRegistry, encoder: Callable[[Collector], bytes],
     if names is not None:
         source = registry.restricted_registry(
             {name + suffix for name in names for suffix in _SUFFIXES})
-    body = encoder(source)
+    fmt = fast_format(encoder)
+    body = encoder(source) if fmt is None else encode(source, fmt)
     return gzip.compress(body, compresslevel=6, mtime=0) if compress else body
