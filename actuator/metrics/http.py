@@ -243,16 +243,24 @@ class HttpServerMetrics:
             status = exchange.status
             if uri is None:
                 uri = self._templates.template(scope, root_path, status)
-            if uri not in self._uris:
-                uri = self._admit(uri)
-            key = (method, uri, status)
-            series = self._completed.get(key)
+            series = self._completed.get((method, uri, status))
             if series is None:
-                series = self._completed[key] = self._series_for(
-                    method, uri, status, outcome(status), None)
+                series = self._completed_series(method, uri, status)
             series.observe(exchange.end - start)
         except Exception:
             self._failed()
+
+    def _completed_series(self, method: str, uri: str, status: int | None) -> Series:
+        """The series of complete answers, cached under the ``uri`` admitted (a uri
+        refused by ``max_uri_tags`` is looked up again each time, never cached)."""
+        if uri not in self._uris:
+            uri = self._admit(uri)
+        key = (method, uri, status)
+        series = self._completed.get(key)
+        if series is None:
+            series = self._completed[key] = self._series_for(
+                method, uri, status, outcome(status), None)
+        return series
 
     def _label_method(self, method: str) -> str:
         """The ``method`` label of a request method not cached yet, its in-flight series
