@@ -20,6 +20,7 @@ TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text"
 # The sample names a family name stands for, so ``name[]=http_server_requests_seconds``
 # selects the whole histogram, as ``name[]=..._count`` selects one of its series.
+_RenderKey = tuple[str, bool, "tuple[str, ...] | None"]
 _SUFFIXES = ("", "_total", "_created", "_bucket", "_count", "_sum", "_info", "_gcount", "_gsum")
 
 
@@ -41,6 +42,11 @@ class PrometheusEndpoint(Endpoint):
 
     def __init__(self, actuator: Actuator) -> None:
         self.actuator = actuator
+        self._rendering: dict[_RenderKey, asyncio.Future[bytes]] = {}
+
+    def _forget(self, key: _RenderKey, done: asyncio.Future[bytes]) -> None:
+        if self._rendering.get(key) is done:
+            del self._rendering[key]
 
     async def read(self, request: OperationRequest) -> EndpointResponse:
         metrics = self.actuator.metrics
@@ -48,10 +54,18 @@ class PrometheusEndpoint(Endpoint):
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         compress = gzip_accepted(request.headers.get("accept-encoding", ""))
         names = request.query.get("name[]")
-        registry = metrics.scrape_registry
-        # Rendering thousands of series takes milliseconds: keep it off the event loop.
-        body = await asyncio.get_running_loop().run_in_executor(
-            self.actuator.checker.executor, render, registry, encoder, names, compress)
+        loop = asyncio.get_running_loop()
+        key = (content_type, compress, None if names is None else tuple(names))
+        rendering = self._rendering.get(key)
+        if rendering is None or rendering.get_loop() is not loop:
+            # Rendering thousands of series takes milliseconds: keep it off the
+            # event loop. Scrapes that arrive meanwhile (Prometheus replicas, a
+            # dashboard) share this render instead of starting one each.
+            rendering = self._rendering[key] = loop.run_in_executor(
+                self.actuator.checker.executor, render, metrics.scrape_registry, encoder,
+                names, compress)
+            rendering.add_done_callback(lambda done: self._forget(key, done))
+        body = await asyncio.shield(rendering)
         headers = {"Vary": "Accept, Accept-Encoding"}
         if compress:
             headers["Content-Encoding"] = "gzip"
