@@ -10,14 +10,16 @@ from typing import Any, ClassVar, Literal
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from actuator.security import ANONYMOUS, SecurityContext
+from actuator.security.credentials import ANONYMOUS, SecurityContext
 
 Operation = Literal["read", "write", "delete"]
 """``read`` answers GET and HEAD, ``write`` answers POST, ``delete`` answers DELETE."""
 
 JSON = "application/json"
 ACTUATOR_V3_JSON = "application/vnd.spring-boot.actuator.v3+json"
-JSON_TYPES: tuple[str, ...] = (JSON, ACTUATOR_V3_JSON)
+ACTUATOR_V2_JSON = "application/vnd.spring-boot.actuator.v2+json"
+JSON_TYPES: tuple[str, ...] = (ACTUATOR_V3_JSON, ACTUATOR_V2_JSON, JSON)
+"""Spring Boot's ``EndpointMediaTypes``: what a wildcard gets is v3, then v2, then plain JSON."""
 
 _ENDPOINT_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
 
@@ -127,8 +129,12 @@ class Endpoint:
         selector: if set, discovery adds a templated ``{name}-{selector}`` link.
         query_params: query parameter names the endpoint accepts; any other
             is a 400, so typos do not pass silently.
-        produces: media types the endpoint can answer with, preferred first;
-            the chosen one is ``request.media_type``.
+        produces: media types the endpoint can answer with, preferred first
+            (what a wildcard Accept gets); the chosen one is ``request.media_type``.
+            A request without an Accept header gets ``application/json`` when
+            it is offered. The default offers Spring's v3 and v2 types and
+            plain JSON; the v2 shape of your answer is yours to give (health
+            renames ``components`` to ``details``).
         max_path: how many path segments the endpoint takes (``None``: any).
     """
 
@@ -151,6 +157,14 @@ class Endpoint:
         if cls.delete is not Endpoint.delete:
             found.add("delete")
         return frozenset(found)
+
+    def needs_identity(self) -> bool:
+        """Whether a read's answer may depend on who asks. Default ``True``.
+
+        Where anonymous callers may read and this is ``False``, an HTTP basic
+        password sent along is not checked (no scrypt runs for nothing).
+        """
+        return True
 
     async def read(self, request: OperationRequest) -> Any:
         raise NotImplementedError

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from actuator import Actuator, Health, Status
-from tests.support.asgi import RecordingApp, client_for, light_actuator
+from tests.support.asgi import RecordingApp, client_for, light_actuator, request
 
 V3 = "application/vnd.spring-boot.actuator.v3+json"
+V2 = "application/vnd.spring-boot.actuator.v2+json"
 HEALTH_JSON = "application/health+json"
 
 
@@ -137,25 +140,45 @@ async def test_head_answers_like_get_without_a_body() -> None:
     assert head.status_code == got.status_code == 503
     assert head.content == b""
     assert head.headers["content-length"] == str(len(got.content))
-    assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert head.headers["content-type"] == got.headers["content-type"] == V3
 
 
 @pytest.mark.parametrize(
     ("accept", "media_type"),
     [
-        (None, "application/json"),
-        ("*/*", "application/json"),
+        ("*/*", V3),
+        ("application/*", V3),
         ("application/json", "application/json"),
         (V3, V3),
+        (V2, V2),
         (f"application/json;q=0.5, {V3}", V3),
-        ("text/html,application/xhtml+xml,*/*;q=0.8", "application/json"),
+        (f"{V2};q=0.9, application/json", "application/json"),
+        (f"application/json, {V3}", "application/json"),
+        (f"{V2}, {V3}", V2),
+        (f"*/*;q=0.1, {V2}", V2),
+        ("text/html,application/xhtml+xml,*/*;q=0.8", V3),
         (HEALTH_JSON, HEALTH_JSON),
     ],
 )
-async def test_content_negotiation(accept: str | None, media_type: str) -> None:
-    headers = {} if accept is None else {"accept": accept}
-    answer = await get(with_broker(), "", **headers)
+async def test_content_negotiation_follows_q_values_then_the_clients_order_then_v3_v2_json(
+        accept: str, media_type: str) -> None:
+    answer = await get(with_broker(), "", accept=accept)
     assert answer.headers["content-type"] == media_type
+
+
+async def test_a_request_without_accept_header_gets_plain_json() -> None:
+    actuator = with_broker()
+    answer = await request(actuator.wrap(RecordingApp()), "GET", "/actuator/health")
+    assert answer.header("content-type") == "application/json"
+
+
+async def test_v2_media_type_names_components_details_as_spring_boot_2_did() -> None:
+    actuator = with_broker({"health": {"show_details": "always"}})
+    answer = await get(actuator, "", accept=V2)
+    body = answer.json()
+    assert "components" not in body
+    assert body["details"]["db"] == {"status": "UP", "details": {"pool_size": 10}}
+    assert body["details"]["broker"]["details"]["eu1"]["details"]["b"]["status"] == "DOWN"
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/json;q=0"])
@@ -164,8 +187,8 @@ async def test_nothing_acceptable_is_406(accept: str) -> None:
     assert answer.status_code == 406
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["message"] == (
-        "Cannot answer with any accepted media type; available: application/json, "
-        f"{V3}, {HEALTH_JSON}")
+        f"Cannot answer with any accepted media type; available: {V3}, {V2}, "
+        f"application/json, {HEALTH_JSON}")
 
 
 async def test_ietf_health_json_shape() -> None:
@@ -216,7 +239,7 @@ async def test_an_unhealthy_answer_is_never_500() -> None:
     async def explodes() -> Health:
         raise RuntimeError("kaboom")
 
-    actuator.add_indicator("junk", lambda: object(), blocking=False)
+    actuator.add_indicator("junk", lambda: object(), blocking=False)  # type: ignore[arg-type,return-value]
     answer = await get(actuator, "")
     assert answer.status_code == 503
     assert answer.json()["components"]["explodes"]["details"]["error"] == "RuntimeError: kaboom"
@@ -249,3 +272,76 @@ async def test_actuator_health_from_code_ignores_show_policies() -> None:
     assert broker == Health.down("no leader")
     with pytest.raises(KeyError, match="broker/nope"):
         await actuator.health("broker", "nope")
+
+
+# -- hostile results: secrets, cycles, huge details -------------------------------------
+
+
+class WhereSerialised:
+    """A detail value that records which thread turned it into text."""
+
+    threads: list[str] = []
+
+    def __str__(self) -> str:
+        WhereSerialised.threads.append(threading.current_thread().name)
+        return "seen"
+
+
+async def test_exception_text_in_details_is_sanitized_for_every_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+
+    @actuator.indicator("db")
+    async def db() -> Health:
+        raise ConnectionError("cannot reach postgres://orders:S3cretPW@db:5432/orders "
+                              "(host=db password=S3cretPW)")
+
+    actuator.add_indicator("cache", lambda: Health.up(url="redis://:S3cretPW@cache/0",
+                                                      config={"password": "S3cretPW"}))
+    with caplog.at_level(logging.WARNING, logger="actuator.health"):
+        answer = await get(actuator, "")
+        ietf = await get(actuator, "", accept=HEALTH_JSON)
+    assert answer.status_code == 503
+    assert "S3cretPW" not in answer.text
+    assert "S3cretPW" not in ietf.text
+    error = answer.json()["components"]["db"]["details"]["error"]
+    # An unquoted value runs to the next space, ';' or '&': a ')' may be part of a password.
+    assert error == ("ConnectionError: cannot reach postgres://orders:******@db:5432/orders "
+                     "(host=db password=******")
+    assert answer.json()["components"]["cache"]["details"] == {
+        "url": "redis://:******@cache/0", "config": {"password": "******"}}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cannot reach postgres://orders:******@db" in logged
+    assert "S3cretPW" not in logged
+
+
+async def test_circular_details_make_that_component_down_and_the_rest_answer() -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+    circular: dict[str, Any] = {"name": "loop"}
+    circular["self"] = circular
+    actuator.add_indicator("circular", lambda: Health.up(state=circular))
+    actuator.add_indicator("db", lambda: Health.up(pool=10))
+    answer = await get(actuator, "")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["components"]["db"] == {"status": "UP", "details": {"pool": 10}}
+    assert body["components"]["circular"]["status"] == "DOWN"
+    assert "circular reference" in body["components"]["circular"]["details"]["error"]
+
+
+async def test_huge_details_are_left_out_and_checked_off_the_event_loop() -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+    WhereSerialised.threads.clear()
+    huge = {f"count{i}": i for i in range(100_000)}
+    actuator.add_indicator("huge", lambda: Health.up(**huge))
+    many = {f"part{i}": WhereSerialised() for i in range(100)}
+    actuator.add_indicator("many", lambda: Health.up(**many))
+    answer = await get(actuator, "")
+    assert answer.status_code == 200
+    details = answer.json()["components"]["huge"]["details"]
+    assert list(details) == ["detailsOmitted"]
+    assert "more than 65536 bytes as JSON" in details["detailsOmitted"]
+    assert answer.json()["components"]["many"]["details"]["part0"] == "seen"
+    assert len(WhereSerialised.threads) == 100
+    assert all(name.startswith("actuator") for name in WhereSerialised.threads)
