@@ -14,7 +14,9 @@ from actuator.endpoints.base import Endpoint, EndpointError, EndpointResponse, O
 from actuator.metrics.exposition import encode, fast_format
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    import concurrent.futures
+
+    from actuator.metrics.registry import ActuatorMetrics
 
 TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text"
@@ -40,8 +42,13 @@ class PrometheusEndpoint(Endpoint):
     query_params: ClassVar[frozenset[str]] = frozenset({"name[]"})
     produces: ClassVar[tuple[str, ...]] = (TEXT, OPENMETRICS)
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self,
+        metrics: ActuatorMetrics,
+        executor: Callable[[], concurrent.futures.Executor],
+    ) -> None:
+        self.metrics = metrics
+        self.executor = executor
         self._rendering: dict[_RenderKey, asyncio.Future[bytes]] = {}
 
     def _forget(self, key: _RenderKey, done: asyncio.Future[bytes]) -> None:
@@ -49,7 +56,7 @@ class PrometheusEndpoint(Endpoint):
             del self._rendering[key]
 
     async def read(self, request: OperationRequest) -> EndpointResponse:
-        metrics = self.actuator.metrics
+        metrics = self.metrics
         await metrics.refresh_health()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         encoding = choose_content_encoding(request.headers.get("accept-encoding"))
@@ -66,8 +73,7 @@ class PrometheusEndpoint(Endpoint):
             # event loop. Scrapes that arrive meanwhile (Prometheus replicas, a
             # dashboard) share this render instead of starting one each.
             rendering = self._rendering[key] = loop.run_in_executor(
-                self.actuator.checker.executor, render, metrics.scrape_registry, encoder,
-                names, compress)
+                self.executor(), render, metrics.scrape_registry, encoder, names, compress)
             rendering.add_done_callback(lambda done: self._forget(key, done))
         body = await asyncio.shield(rendering)
         headers = {"Vary": "Accept, Accept-Encoding"}

@@ -86,7 +86,8 @@ async def test_one_property_names_the_source_that_holds_it() -> None:
         missing = await http.get("/actuator/env/NO_SUCH_VARIABLE_HERE")
     assert found.json()["property"] == {"source": "systemEnvironment", "value": "eu-west-1"}
     assert found.json()["propertySources"] == [
-        {"name": "systemEnvironment", "property": {"value": "eu-west-1"}},
+        {"name": "systemEnvironment", "property": {
+            "value": "eu-west-1", "origin": 'System Environment Property "APP_REGION"'}},
         {"name": "config", "property": {"value": "us-east-1"}},
     ]
     assert secret.json()["property"]["value"] == MASK
@@ -160,6 +161,7 @@ CREDENTIAL_SAMPLES: dict[str, Any] = {
     "security.tokens": {"scraper": hash_token("s" * 43)},
     "security.users": {"sre.bob": hash_password("correct horse", n=16)},
     "management_server.ssl_keyfile": KEY_FILE,
+    "fleet.token": "fleet-ingest-token-0123456789abcdef",
 }
 
 
