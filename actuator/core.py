@@ -31,6 +31,7 @@ from actuator.management import Management
 from actuator.metrics import ActuatorMetrics
 from actuator.security import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
+from actuator.spring_endpoints import SpringEndpoints
 
 if TYPE_CHECKING:
     from actuator.drain import SignalDrain
@@ -48,7 +49,7 @@ _BUILTIN_GROUPS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class Actuator(Management):
+class Actuator(Management, SpringEndpoints):
     """The operational surface of one ASGI application.
 
     ::
@@ -118,6 +119,7 @@ class Actuator(Management):
         self.add_endpoint(PrometheusEndpoint(self))
         self.add_endpoint(MetricsEndpoint(self))
         self._init_management()
+        self._init_spring_endpoints()
 
     # -- health ---------------------------------------------------------------
 

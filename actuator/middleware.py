@@ -48,6 +48,7 @@ class ActuatorMiddleware:
         self._serves = self.actuator.management_server is None
         if app is not not_found_app:
             self.actuator.host_app = app  # what /mappings describes
+            self.app = self.actuator.record_http_exchanges(app)
         self._http_metrics = self.actuator.metrics.http
         if self._http_metrics is not None and self._http_metrics.include_actuator:
             self._handler = self._http_metrics.instrument_handler(self._handler)
@@ -135,6 +136,7 @@ class ActuatorMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 state["startup_received"] = True
+                actuator.startup_timeline.lifespan_started()
             elif message["type"] == "lifespan.shutdown":
                 actuator.availability.begin_shutdown()
             return message

@@ -57,6 +57,8 @@ class EndpointResponse:
     """An explicit answer, for when plain JSON with status 200 is not enough.
 
     ``body`` may be JSON-able data, ``str`` or ``bytes`` (then give ``media_type``),
+    an async iterable of ``bytes`` chunks sent as they come (give ``media_type``
+    and a ``Content-Length`` header; an ``aclose()`` it has is always called),
     or ``None`` for no content.
     """
 

@@ -1,0 +1,122 @@
+"""The rest of Spring Boot's endpoints, as far as they mean something for a Python service.
+
+Mixed into ``Actuator``: ``startup``, ``httpexchanges``, ``logfile``,
+``scheduledtasks``, ``sbom``, ``configprops``, ``auditevents`` and ``caches``,
+each in its own module under ``actuator.endpoints``, each served only when
+exposed, and the methods the app uses to feed them::
+
+    with actuator.startup_step("db.migrate"):          # a step of /startup
+        await migrate()
+
+    @actuator.scheduled(fixed_rate=30)                  # run and shown by /scheduledtasks
+    async def refresh_prices() -> None: ...
+
+    actuator.add_cache("countries", load_countries)     # an lru_cache, in /caches
+    actuator.add_config_properties(OrdersSettings())    # a pydantic-settings model, in /configprops
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pydantic import BaseModel
+from starlette.types import ASGIApp
+
+from actuator.contributors.runtime import process_start_time
+from actuator.endpoints.auditevents import AuditEventsEndpoint, AuditEventStore
+from actuator.endpoints.caches import DEFAULT_MANAGER, CacheRegistry, CachesEndpoint
+from actuator.endpoints.configprops import ConfigProperties, ConfigPropsEndpoint
+from actuator.endpoints.httpexchanges import (
+    HttpExchangeRecorder,
+    HttpExchanges,
+    HttpExchangesEndpoint,
+)
+from actuator.endpoints.logfile import LogfileEndpoint
+from actuator.endpoints.sbom import SbomEndpoint
+from actuator.endpoints.scheduledtasks import ScheduledTasks, ScheduledTasksEndpoint
+from actuator.endpoints.startup import StartupEndpoint, StartupTimeline
+from actuator.settings import ENV_PREFIX
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SpringEndpoints:
+    """Mixed into ``Actuator``: the state behind the endpoints above, and its methods."""
+
+    startup_timeline: StartupTimeline
+    http_exchanges: HttpExchanges
+    scheduled_tasks: ScheduledTasks
+    caches: CacheRegistry
+    config_properties: ConfigProperties
+    audit_events: AuditEventStore
+
+    def _init_spring_endpoints(self) -> None:
+        actuator = cast("Actuator", self)
+        settings = actuator.settings
+        exposes = settings.exposure.exposes
+        self.startup_timeline = StartupTimeline(process_start_time(), time.time())
+        environment = actuator.environment
+        self.http_exchanges = HttpExchanges(
+            settings.httpexchanges.capacity, settings.httpexchanges.include,
+            lambda source, key, value: environment.sanitize(source, key, value, show=True))
+        self.scheduled_tasks = ScheduledTasks()
+        self.caches = CacheRegistry()
+        self.config_properties = ConfigProperties(settings, ENV_PREFIX)
+        self.audit_events = AuditEventStore(settings.auditevents.capacity)
+        actuator._remember_hooks(self.scheduled_tasks)
+        first_check = exposes("startup") and settings.startup.first_health_check
+        actuator.add_endpoint(StartupEndpoint(
+            self.startup_timeline,
+            checker=actuator.checker if first_check else None,
+            checks=lambda: [leaf for r in actuator.registrations for leaf in r.leaves()],
+            deadline=settings.health.deadline))
+        actuator.add_endpoint(HttpExchangesEndpoint(self.http_exchanges))
+        actuator.add_endpoint(LogfileEndpoint(settings.logfile.path))
+        actuator.add_endpoint(ScheduledTasksEndpoint(self.scheduled_tasks))
+        actuator.add_endpoint(SbomEndpoint(lambda: actuator.app_info))
+        actuator.add_endpoint(ConfigPropsEndpoint(self.config_properties, environment.sanitize,
+                                                  settings.configprops.show_values))
+        actuator.add_endpoint(AuditEventsEndpoint(self.audit_events))
+        actuator.add_endpoint(CachesEndpoint(self.caches))
+
+    def record_http_exchanges(self, app: ASGIApp) -> ASGIApp:
+        """``app``, recording its requests for ``/httpexchanges`` if that is exposed (else as is:
+        nothing is recorded, nothing costs)."""
+        actuator = cast("Actuator", self)
+        if not actuator.settings.exposure.exposes("httpexchanges"):
+            return app
+        return HttpExchangeRecorder(app, self.http_exchanges)
+
+    def startup_step(self, name: str, **tags: object) -> contextlib.AbstractContextManager[None]:
+        """Time a block of start-up code as a step of ``/actuator/startup``::
+
+            with actuator.startup_step("db.migrate", database="orders"):
+                await migrate()
+        """
+        return self.startup_timeline.step(name, **tags)
+
+    def scheduled(self, *, fixed_delay: float | None = None, fixed_rate: float | None = None,
+                  initial_delay: float = 0.0, name: str | None = None) -> Callable[[F], F]:
+        """Run the decorated function periodically from start-up to shutdown, shown in
+        ``/actuator/scheduledtasks`` with its last and next run. See ``ScheduledTasks``."""
+        return self.scheduled_tasks.scheduled(fixed_delay=fixed_delay, fixed_rate=fixed_rate,
+                                              initial_delay=initial_delay, name=name)
+
+    def add_cache(self, name: str, cache: object, *, manager: str = DEFAULT_MANAGER) -> None:
+        """Show a cache in ``/actuator/caches`` (an ``lru_cache`` function, a cachetools cache,
+        anything with ``clear()``); ``DELETE`` there clears it."""
+        self.caches.add(name, cache, manager=manager)
+
+    def add_config_properties(self, model: BaseModel | Callable[[], BaseModel],
+                              prefix: str | None = None) -> None:
+        """Show a pydantic(-settings) model in ``/actuator/configprops``, masked."""
+        self.config_properties.add(model, prefix)
+
+
+__all__ = ["SpringEndpoints"]
