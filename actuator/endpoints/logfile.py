@@ -34,7 +34,7 @@ from actuator.endpoints.base import (
 
 TEXT = "text/plain"
 CHUNK = 64 * 1024
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*\Z", re.IGNORECASE)
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,20})\s*-\s*(\d{0,20})\s*\Z", re.IGNORECASE)
 
 
 class RangeNotSatisfiable(EndpointError):
@@ -73,13 +73,12 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
             raise _unsatisfiable(size)
         return max(0, size - length), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         raise EndpointError(f"Malformed Range header {header[:100]!r}: the last byte "
                             f"comes before the first", status=400, header="Range")
     if first >= size:
         raise _unsatisfiable(size)
-    return first, min(last, size - 1)
+    return first, min(int(last_text), size - 1) if last_text else size - 1
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:
