@@ -4,8 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# mkdocs-material prints a banner about its successor on every build; the build is what matters.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo system-deps test check lint format typecheck docs settings-table bench clean
 
 install: $(VENV)/.installed
 
@@ -13,22 +15,44 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.10+ is required") if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
 	touch $@
 
 demo: install
 	$(PY) examples/fastapi_app.py --host $(HOST) --port $(PORT)
 
+# The Debian packages the tests need (real servers), installed before anything else runs;
+# without root or sudo it stops here and names them.
+system-deps:
+	scripts/system-deps.sh
+
+# What CI runs. The system packages come first, then everything else in order.
+test: system-deps
+	@$(MAKE) --no-print-directory check
+
+check: lint typecheck docs
+	$(PY) -m pytest
+
 lint: install
-	$(PY) -m ruff check $(wildcard actuator tests examples benchmarks)
+	$(PY) -m ruff check $(wildcard actuator tests examples benchmarks scripts)
+
+# ruff format, in place. Until the tree has had its one formatting commit, format only
+# the files you create: make format FORMAT_PATHS='tests/test_new.py actuator/new.py'.
+FORMAT_PATHS ?= $(wildcard actuator tests examples benchmarks scripts)
+format: install
+	$(PY) -m ruff format $(FORMAT_PATHS)
 
 typecheck: install
 	$(PY) -m mypy
 
-test: lint typecheck
-	$(PY) -m pytest
+# The manual, built strictly (a warning, a broken link or a page left out of the nav fails).
+docs: install
+	$(PY) -m mkdocs build --strict --quiet
 
-# Benchmarks are run by hand on a quiet machine (results go into the README);
+settings-table: install
+	$(PY) scripts/settings_table.py
+
+# Benchmarks are run by hand on a quiet machine (results go into docs/benchmarks.md);
 # they need wrk and valgrind from Debian: apt-get install wrk valgrind.
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
@@ -40,4 +64,4 @@ BENCH_APPS = starlette_bare starlette_actuator_off starlette_actuator starlette_
 	fastapi_bare fastapi_actuator_off fastapi_actuator fastapi_instrumentator
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -133,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
         help="run a standalone actuator (a sidecar) configured by a TOML file",
         description="Serve the actuator endpoints beside any process, with health indicators "
         "(http, tcp, disk, command, file), info sections, security and TLS declared in a TOML "
-        "file. See the README's 'Deployment modes' section for the file format.",
+        "file. See docs/deployment.md (Sidecar) for the file format.",
     )
     serve.add_argument("--config", "-c", required=True, metavar="FILE",
                        help="the TOML configuration file")

@@ -287,7 +287,7 @@ class RoleSettings(_Section):
 
 
 class SecuritySettings(_Section):
-    """Who may call the actuator. See the README's Security section for how it combines.
+    """Who may call the actuator. See docs/security.md for how it combines.
 
     Anonymous callers may run the read operations of the endpoints listed in
     ``anonymous`` (default: ``health``, whose details stay hidden unless
@@ -684,7 +684,7 @@ class MetricsSettings(_Section):
 
 
 class ActuatorSettings(BaseSettings):
-    """Every setting of an actuator. See the README's configuration table.
+    """Every setting of an actuator. See the table in docs/configuration.md.
 
     ::
 
@@ -777,7 +777,7 @@ def _warn_unknown_environment() -> None:
 def settings_reference() -> list[tuple[str, str, str, str]]:
     """``(setting, environment variable, default, description)`` for every leaf setting.
 
-    The README's configuration table and ``actuator settings`` are made from it,
+    The table in docs/configuration.md and ``actuator settings`` are made from it,
     so the documentation cannot drift from the code.
     """
     rows: list[tuple[str, str, str, str]] = []

@@ -67,7 +67,7 @@ ACTUATOR_SETTINGS: dict[str, Any] = {
     # Write operations are off unless an endpoint's access says otherwise.
     "access": {"endpoints": dict.fromkeys(WRITABLE, "unrestricted")},
     # Anyone on this machine may read every endpoint (the demo listens on 127.0.0.1 only);
-    # in production grant "read" to named identities instead (see the README's Security).
+    # in production grant "read" to named identities instead (see docs/security.md).
     # Writes need the full role, which only the operator token has.
     "security": {
         "anonymous": ["*"],

@@ -1,0 +1,249 @@
+"""What differs between SQLite and PostgreSQL: connecting, placeholders, JSON, schema.
+
+The store writes its SQL once with ``?`` placeholders and these hooks; each
+dialect turns it into what its driver takes. Both drivers are DB-API
+(``sqlite3`` from the standard library, ``psycopg`` 3), run on worker threads
+by the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+Row = tuple[Any, ...]
+
+
+class Dialect:
+    name = "sql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    # -- connections ----------------------------------------------------------
+
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self, conn: Any) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    # -- statements -----------------------------------------------------------
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def run(self, conn: Any, text: str, params: Sequence[Any] = ()) -> list[Row]:
+        cursor = conn.execute(self.sql(text), params)
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return [tuple(row) for row in rows]
+
+    def run_many(self, conn: Any, text: str, params: Sequence[Sequence[Any]]) -> None:
+        if params:
+            conn.cursor().executemany(self.sql(text), params)
+
+    # -- SQL fragments --------------------------------------------------------
+
+    def json_param(self) -> str:
+        """A placeholder for a JSON document (text in SQLite, jsonb in PostgreSQL)."""
+        return "?"
+
+    def fact_equals(self, column: str, key: str, value: str) -> tuple[str, list[Any]]:
+        """A condition: the JSON object in ``column`` has ``key`` equal to ``value``."""
+        raise NotImplementedError
+
+    def like(self) -> str:
+        raise NotImplementedError
+
+    def schema(self) -> list[list[str]]:
+        """The migrations: ``schema()[n]`` takes the database from version n to n + 1."""
+        raise NotImplementedError
+
+    def lock_schema(self, conn: Any) -> None:
+        """Keep other console processes out while migrating."""
+
+    def describe(self) -> str:
+        """The URL without a password, for logs and errors."""
+        return self.url
+
+
+class SQLite(Dialect):
+    """One file in WAL mode: readers never wait for the writer.
+
+    ``synchronous=NORMAL``: a committed batch survives the console process
+    being killed (it is in the WAL file); a power loss may lose the last
+    batches before a checkpoint, as SQLite documents.
+    """
+
+    name = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+
+    def connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self, conn: Any) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def fact_equals(self, column: str, key: str, value: str) -> tuple[str, list[Any]]:
+        return f"json_extract({column}, ?) = ?", [f'$."{key}"', value]
+
+    def like(self) -> str:
+        return "LIKE"  # case-insensitive for ASCII in SQLite
+
+    def schema(self) -> list[list[str]]:
+        return [_schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False)]
+
+
+class PostgreSQL(Dialect):
+    """PostgreSQL through psycopg 3 (``postgresql://user:password@host:port/db``)."""
+
+    name = "postgresql"
+
+    def connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            # psycopg's message names host and port, never the password.
+            raise ConnectionError(f"cannot connect to {self.describe()}: {exc}") from None
+
+    @contextlib.contextmanager
+    def transaction(self, conn: Any) -> Iterator[None]:
+        with conn.transaction():
+            yield
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def json_param(self) -> str:
+        return "CAST(? AS jsonb)"
+
+    def fact_equals(self, column: str, key: str, value: str) -> tuple[str, list[Any]]:
+        # Containment uses the GIN index on the column.
+        return f"{column} @> CAST(? AS jsonb)", [json.dumps({key: value})]
+
+    def like(self) -> str:
+        return "ILIKE"
+
+    def schema(self) -> list[list[str]]:
+        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True)]
+
+    def lock_schema(self, conn: Any) -> None:
+        self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")
+
+    def describe(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
+    statements = [
+        f"""CREATE TABLE fleet_instances (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            group_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            previous_status TEXT,
+            status_since DOUBLE PRECISION NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL,
+            registered DOUBLE PRECISION NOT NULL,
+            version TEXT,
+            url TEXT,
+            components TEXT NOT NULL,
+            facts {json} NOT NULL,
+            build TEXT NOT NULL,
+            git TEXT NOT NULL)""",
+        "CREATE INDEX fleet_instances_group ON fleet_instances (group_id, status, version)",
+        "CREATE INDEX fleet_instances_status ON fleet_instances (status, id)",
+        "CREATE INDEX fleet_instances_rank ON fleet_instances (rank, id)",
+        "CREATE INDEX fleet_instances_service ON fleet_instances (service, id)",
+        "CREATE INDEX fleet_instances_seen ON fleet_instances (last_seen)",
+        f"""CREATE TABLE fleet_groups (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            name TEXT NOT NULL,
+            keys {json} NOT NULL,
+            status TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            previous_status TEXT,
+            status_since DOUBLE PRECISION NOT NULL,
+            total INTEGER NOT NULL,
+            up INTEGER NOT NULL,
+            down INTEGER NOT NULL,
+            disconnected INTEGER NOT NULL,
+            percent_up DOUBLE PRECISION NOT NULL,
+            counts TEXT NOT NULL,
+            versions TEXT NOT NULL)""",
+        "CREATE INDEX fleet_groups_rank ON fleet_groups (rank, name)",
+        "CREATE INDEX fleet_groups_name ON fleet_groups (name)",
+        "CREATE INDEX fleet_groups_service ON fleet_groups (service, name)",
+        f"""CREATE TABLE fleet_events (
+            seq {serial},
+            at DOUBLE PRECISION NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            previous TEXT,
+            components TEXT NOT NULL)""",
+        "CREATE INDEX fleet_events_subject ON fleet_events (kind, subject, seq)",
+        "CREATE INDEX fleet_events_at ON fleet_events (at)",
+    ]
+    if gin:
+        statements.append(
+            "CREATE INDEX fleet_instances_facts ON fleet_instances USING gin (facts jsonb_path_ops)"
+        )
+    return statements
+
+
+def sqlite_path(url: str) -> str:
+    """The file of ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path."""
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/"):
+            raise ValueError(f"database: expected sqlite:///path, got {url!r}")
+        rest = rest[1:]
+        return unquote(rest) or ":memory:"
+    return url
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a database URL; ``ValueError`` naming ``database`` for others."""
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        return PostgreSQL(url)
+    if scheme in ("", "sqlite"):
+        if not url:
+            raise ValueError("database: empty URL")
+        return SQLite(url)
+    raise ValueError(
+        f"database: unsupported URL scheme {scheme!r} (use sqlite:///path or postgresql://...)"
+    )

@@ -1,0 +1,423 @@
+"""The store's behaviour, the same tests on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actuator.fleet.model import Grouping, GroupQuery, InstanceQuery, InstanceUpdate
+from actuator.fleet.store import SqlStore, open_store
+
+T0 = 1_800_000_000.0
+
+
+def register(
+    iid: str,
+    status: str = "UP",
+    *,
+    service: str = "orders",
+    version: str = "1.0",
+    env: str = "prod",
+    app: str = "shop",
+    **facts: Any,
+) -> InstanceUpdate:
+    return InstanceUpdate(
+        type="register",
+        id=iid,
+        status=status,
+        service=service,
+        version=version,
+        url=f"http://{iid}:8080/actuator",
+        facts={"environment": env, "application": app, **facts},
+    )
+
+
+def status(iid: str, code: str, components: list[str] | None = None) -> InstanceUpdate:
+    return InstanceUpdate(type="status", id=iid, status=code, components=components or [])
+
+
+async def only_group(store: SqlStore) -> dict[str, Any]:
+    page = await store.groups(GroupQuery())
+    assert page.total == 1
+    return page.items[0]
+
+
+async def test_register_creates_the_instance_and_its_group(store: SqlStore) -> None:
+    result = await store.ingest([register("a", team="orders")], now=T0)
+
+    assert result.json() == {"accepted": 1, "unknown": [], "changes": 1}
+    instance = await store.instance("a")
+    assert instance is not None
+    assert instance["status"] == "UP"
+    assert instance["service"] == "orders"
+    assert instance["facts"] == {"environment": "prod", "application": "shop", "team": "orders"}
+    assert instance["lastSeen"] == "2027-01-15T08:00:00.000Z"
+    group = await only_group(store)
+    assert (
+        group["id"]
+        == instance["group"]
+        == Grouping().group_id({"service": "orders", "environment": "prod", "application": "shop"})
+    )
+    assert group["keys"] == {"service": "orders", "environment": "prod", "application": "shop"}
+    assert group["name"] == "orders/prod/shop"
+    assert (group["status"], group["instances"], group["percentUp"]) == ("UP", 1, 100.0)
+
+
+async def test_facts_are_stored_as_text_labels(store: SqlStore) -> None:
+    await store.ingest([register("a", replicas=3, canary=True)], now=T0)
+
+    instance = await store.instance("a")
+    assert instance is not None
+    assert instance["facts"]["replicas"] == "3"
+    assert instance["facts"]["canary"] == "true"
+    page = await store.instances(InstanceQuery(facts={"canary": "true"}))
+    assert page.total == 1
+
+
+async def test_heartbeats_record_no_history_but_status_changes_do(store: SqlStore) -> None:
+    await store.ingest([register("a")], now=T0)
+    for i in range(5):
+        await store.ingest([status("a", "UP")], now=T0 + i + 1)
+    await store.ingest([status("a", "DOWN", ["db"])], now=T0 + 10)
+    await store.ingest([status("a", "DOWN", ["db"])], now=T0 + 11)
+
+    history = await store.history("instance", "a")
+    assert [(e["status"], e["previousStatus"]) for e in history] == [("DOWN", "UP"), ("UP", None)]
+    assert history[0]["componentsDown"] == ["db"]
+    instance = await store.instance("a")
+    assert instance is not None
+    assert instance["previousStatus"] == "UP"
+    assert instance["componentsDown"] == ["db"]
+    assert instance["statusSince"] == "2027-01-15T08:00:10.000Z"
+    assert instance["lastSeen"] == "2027-01-15T08:00:11.000Z"
+    groups = await store.history("group", instance["group"])
+    assert [e["status"] for e in groups] == ["DOWN", "UP"]
+
+
+async def test_a_status_for_an_unknown_instance_is_reported_and_stores_nothing(
+    store: SqlStore,
+) -> None:
+    result = await store.ingest([status("ghost", "UP")], now=T0)
+
+    assert result.json() == {"accepted": 0, "unknown": ["ghost"], "changes": 0}
+    assert (await store.instances(InstanceQuery())).total == 0
+    assert (await store.groups(GroupQuery())).total == 0
+
+
+async def test_reregistering_with_the_same_status_keeps_when_it_changed(store: SqlStore) -> None:
+    await store.ingest([register("a", version="1.0")], now=T0)
+    await store.ingest([register("a", version="1.1")], now=T0 + 60)
+
+    instance = await store.instance("a")
+    assert instance is not None
+    assert instance["version"] == "1.1"
+    assert instance["statusSince"] == "2027-01-15T08:00:00.000Z"
+    assert len(await store.history("instance", "a")) == 1
+
+
+async def test_reregistering_into_another_group_moves_the_instance(store: SqlStore) -> None:
+    await store.ingest([register("a", env="staging")], now=T0)
+    await store.ingest([register("a", env="prod")], now=T0 + 1)
+
+    page = await store.groups(GroupQuery())
+    assert [g["keys"]["environment"] for g in page.items] == ["prod"]
+
+
+async def test_deregister_removes_the_instance_and_its_empty_group(store: SqlStore) -> None:
+    await store.ingest([register("a"), register("b", service="billing")], now=T0)
+    await store.ingest([InstanceUpdate(type="deregister", id="a")], now=T0 + 1)
+
+    assert await store.instance("a") is None
+    assert [g["service"] for g in (await store.groups(GroupQuery())).items] == ["billing"]
+
+
+async def test_repeated_ids_in_one_batch_apply_in_order(store: SqlStore) -> None:
+    await store.ingest(
+        [register("a"), status("a", "DOWN"), status("a", "UP"), status("a", "OUT_OF_SERVICE")],
+        now=T0,
+    )
+
+    instance = await store.instance("a")
+    assert instance is not None
+    assert (instance["status"], instance["previousStatus"]) == ("OUT_OF_SERVICE", "UP")
+    history = await store.history("instance", "a")
+    assert [e["status"] for e in history] == ["OUT_OF_SERVICE", "UP", "DOWN", "UP"]
+
+
+async def test_a_failed_batch_changes_nothing(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.ingest([register("a")], now=T0)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_regroup", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await store.ingest([status("a", "DOWN"), register("b")], now=T0 + 1)
+    monkeypatch.undo()
+
+    instance = await store.instance("a")
+    assert instance is not None
+    assert instance["status"] == "UP"
+    assert await store.instance("b") is None
+    assert len(await store.history("instance", "a")) == 1
+
+
+async def test_group_rollup_counts_versions_and_status(store: SqlStore) -> None:
+    await store.ingest(
+        [register(f"i{i}", version="1.0" if i < 7 else "1.1") for i in range(10)], now=T0
+    )
+    await store.ingest([status("i0", "DOWN")], now=T0 + 1)
+
+    group = await only_group(store)
+    assert group["status"] == "DOWN"
+    assert group["counts"] == {"DOWN": 1, "UP": 9}
+    assert (group["up"], group["down"], group["percentUp"]) == (9, 1, 90.0)
+    assert group["versions"] == {"1.0": 7, "1.1": 3}
+    assert group["previousStatus"] == "UP"
+
+
+@pytest.mark.parametrize("grouping", [Grouping(down_threshold=20)])
+async def test_a_percentage_threshold_keeps_a_group_up_below_it(store: SqlStore) -> None:
+    await store.ingest([register(f"i{i}") for i in range(10)], now=T0)
+    await store.ingest([status("i0", "DOWN"), status("i1", "DOWN")], now=T0 + 1)
+    assert (await only_group(store))["status"] == "UP"
+
+    await store.ingest([status("i2", "DOWN")], now=T0 + 2)
+    assert (await only_group(store))["status"] == "DOWN"
+
+
+@pytest.mark.parametrize("grouping", [Grouping(keys=("service", "region"))])
+async def test_grouping_keys_are_configurable(store: SqlStore) -> None:
+    await store.ingest(
+        [
+            register("a", region="eu"),
+            register("b", region="us"),
+            register("c", region="eu", env="staging"),
+        ],
+        now=T0,
+    )
+
+    page = await store.groups(GroupQuery(sort="name"))
+    assert [(g["name"], g["instances"]) for g in page.items] == [("orders/eu", 2), ("orders/us", 1)]
+
+
+async def fleet(store: SqlStore) -> None:
+    updates = []
+    for i in range(30):
+        service = ("orders", "billing", "search")[i % 3]
+        updates.append(
+            register(
+                f"{service}-{i:02d}",
+                service=service,
+                version="2.0" if i % 2 else "1.9",
+                team="shop" if service != "search" else "find",
+                env="prod" if i < 24 else "staging",
+            )
+        )
+    await store.ingest(updates, now=T0)
+    await store.ingest(
+        [
+            status("orders-00", "DOWN"),
+            status("billing-01", "OUT_OF_SERVICE"),
+            status("search-02", "DOWN"),
+            status("orders-27", "INIT"),
+        ],
+        now=T0 + 5,
+    )
+
+
+async def test_instances_filter_by_status_service_fact_version_and_text(store: SqlStore) -> None:
+    await fleet(store)
+
+    async def ids(**query: Any) -> list[str]:
+        page = await store.instances(InstanceQuery(limit=100, **query))
+        assert page.total == len(page.items)
+        return [item["id"] for item in page.items]
+
+    assert await ids(statuses=["DOWN"]) == ["orders-00", "search-02"]
+    assert await ids(statuses=["DOWN"], facts={"team": "shop"}) == ["orders-00"]
+    assert await ids(services=["billing"], versions=["1.9"]) == [
+        "billing-04",
+        "billing-10",
+        "billing-16",
+        "billing-22",
+        "billing-28",
+    ]
+    assert await ids(facts={"team": "shop", "environment": "staging"}) == [
+        "billing-25",
+        "billing-28",
+        "orders-24",
+        "orders-27",
+    ]
+    assert await ids(text="CH-0") == ["search-02", "search-05", "search-08"]
+    assert await ids(text="%") == []
+    assert await ids(facts={"team": "nobody"}) == []
+
+
+async def test_instances_sort_and_page_with_a_total(store: SqlStore) -> None:
+    await fleet(store)
+
+    first = await store.instances(InstanceQuery(sort="status", descending=True, limit=3))
+    assert first.total == 30
+    assert [i["status"] for i in first.items] == ["DOWN", "DOWN", "OUT_OF_SERVICE"]
+    second = await store.instances(InstanceQuery(sort="status", descending=True, limit=3, offset=3))
+    assert [i["status"] for i in second.items] == ["INIT", "UP", "UP"]
+    last = await store.instances(InstanceQuery(sort="id", descending=True, limit=2))
+    assert [i["id"] for i in last.items] == ["search-29", "search-26"]
+    with pytest.raises(ValueError, match="sort must be one of"):
+        await store.instances(InstanceQuery(sort="password"))
+
+
+async def test_groups_sort_worst_first_and_filter_by_facts(store: SqlStore) -> None:
+    await fleet(store)
+
+    page = await store.groups(GroupQuery())
+    assert page.total == 6
+    assert [(g["name"], g["status"]) for g in page.items] == [
+        ("orders/prod/shop", "DOWN"),
+        ("search/prod/shop", "DOWN"),
+        ("billing/prod/shop", "OUT_OF_SERVICE"),
+        ("orders/staging/shop", "INIT"),
+        ("billing/staging/shop", "UP"),
+        ("search/staging/shop", "UP"),
+    ]
+    staging = await store.groups(GroupQuery(facts={"environment": "staging"}, sort="name"))
+    assert [g["name"] for g in staging.items] == [
+        "billing/staging/shop",
+        "orders/staging/shop",
+        "search/staging/shop",
+    ]
+    found = await store.groups(GroupQuery(facts={"team": "find"}, statuses=["UP"]))
+    assert [g["name"] for g in found.items] == ["search/staging/shop"]
+    paged = await store.groups(GroupQuery(sort="percentUp", limit=2, offset=1))
+    assert paged.total == 6
+    assert len(paged.items) == 2
+
+
+async def test_counts_cover_the_whole_fleet(store: SqlStore) -> None:
+    await fleet(store)
+
+    assert await store.counts() == {
+        "instances": {
+            "total": 30,
+            "statuses": {"UP": 26, "DOWN": 2, "OUT_OF_SERVICE": 1, "INIT": 1},
+        },
+        "groups": {"total": 6, "statuses": {"DOWN": 2, "OUT_OF_SERVICE": 1, "INIT": 1, "UP": 2}},
+    }
+
+
+async def test_sweep_disconnects_the_silent_and_they_come_back_on_a_report(store: SqlStore) -> None:
+    await store.ingest([register("a"), register("b", "DOWN")], now=T0)
+    await store.ingest([status("a", "UP")], now=T0 + 200)
+
+    swept = await store.sweep(T0 + 301, disconnect_after=300, forget_after=3600)
+    assert (swept.disconnected, swept.forgotten) == (1, 0)
+    b = await store.instance("b")
+    assert b is not None
+    assert (b["status"], b["previousStatus"]) == ("DISCONNECTED", "DOWN")
+    assert (await only_group(store))["status"] == "DISCONNECTED"
+    again = await store.sweep(T0 + 302, disconnect_after=300, forget_after=3600)
+    assert again.disconnected == 0
+
+    await store.ingest([status("b", "UP")], now=T0 + 400)
+    b = await store.instance("b")
+    assert b is not None
+    assert (b["status"], b["previousStatus"]) == ("UP", "DISCONNECTED")
+    assert (await only_group(store))["status"] == "UP"
+    assert [e["status"] for e in await store.history("instance", "b")] == [
+        "UP",
+        "DISCONNECTED",
+        "DOWN",
+    ]
+
+
+async def test_sweep_forgets_instances_silent_too_long(store: SqlStore) -> None:
+    await store.ingest([register("a"), register("b", service="billing")], now=T0)
+    await store.ingest([status("a", "UP")], now=T0 + 3000)
+
+    swept = await store.sweep(T0 + 3601, disconnect_after=300, forget_after=3600)
+
+    assert swept.forgotten == 1
+    assert await store.instance("b") is None
+    assert [g["service"] for g in (await store.groups(GroupQuery())).items] == ["orders"]
+
+
+async def test_sweep_bounds_history_by_count_and_age(store: SqlStore) -> None:
+    await store.ingest([register("a")], now=T0)
+    for i in range(1, 21):
+        await store.ingest([status("a", "DOWN" if i % 2 else "UP")], now=T0 + i * 100)
+
+    swept = await store.sweep(
+        T0 + 2000, disconnect_after=1e6, forget_after=1e7, keep_events=15, events_max_age=1e6
+    )
+    history = await store.history("instance", "a", limit=100)
+    assert len(history) <= 15
+    assert history[0]["at"] == "2027-01-15T08:33:20.000Z"
+    assert swept.events_dropped > 0
+
+    await store.sweep(
+        T0 + 2000, disconnect_after=1e6, forget_after=1e7, keep_events=1000, events_max_age=550
+    )
+    assert [e["at"] for e in await store.history("instance", "a")] == [
+        "2027-01-15T08:33:20.000Z",
+        "2027-01-15T08:31:40.000Z",
+        "2027-01-15T08:30:00.000Z",
+        "2027-01-15T08:28:20.000Z",
+        "2027-01-15T08:26:40.000Z",
+        "2027-01-15T08:25:00.000Z",
+    ]
+
+
+async def test_reopening_keeps_the_data_and_the_schema_version(database_url: str) -> None:
+    first = open_store(database_url)
+    await first.open()
+    await first.ingest([register("a")], now=T0)
+    await first.close()
+
+    second = open_store(database_url)
+    await second.open()
+    try:
+        assert await second.schema_version() == 1
+        assert await second.instance("a") is not None
+    finally:
+        await second.close()
+
+
+async def test_a_new_migration_upgrades_an_existing_database_in_place(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = open_store(database_url)
+    await old.open()
+    await old.ingest([register("a")], now=T0)
+    await old.close()
+
+    new = open_store(database_url)
+    v1 = new.dialect.schema()
+    monkeypatch.setattr(
+        new.dialect, "schema", lambda: [*v1, ["ALTER TABLE fleet_instances ADD COLUMN zone TEXT"]]
+    )
+    await new.open()
+    try:
+        assert await new.schema_version() == 2
+        assert await new.instance("a") is not None
+    finally:
+        await new.close()
+
+
+async def test_a_database_newer_than_the_code_is_refused(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(database_url)
+    v1 = store.dialect.schema()
+    monkeypatch.setattr(store.dialect, "schema", lambda: [*v1, ["SELECT 1"]])
+    await store.open()
+    await store.close()
+    monkeypatch.undo()
+
+    older = open_store(database_url)
+    with pytest.raises(RuntimeError, match="schema version 2, newer than this console knows"):
+        await older.open()
+    await older.close()
