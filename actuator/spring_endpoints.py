@@ -63,25 +63,33 @@ class SpringEndpoints:
         self.startup_timeline = StartupTimeline(process_start_time(), time.time())
         environment = actuator.environment
         self.http_exchanges = HttpExchanges(
-            settings.httpexchanges.capacity, settings.httpexchanges.include,
-            lambda source, key, value: environment.sanitize(source, key, value, show=True))
+            settings.httpexchanges.capacity,
+            settings.httpexchanges.include,
+            lambda source, key, value: environment.sanitize(source, key, value, show=True),
+        )
         self.scheduled_tasks = ScheduledTasks()
         self.caches = CacheRegistry()
         self.config_properties = ConfigProperties(settings, ENV_PREFIX)
         self.audit_events = AuditEventStore(settings.auditevents.capacity)
         actuator._remember_hooks(self.scheduled_tasks)
         first_check = exposes("startup") and settings.startup.first_health_check
-        actuator.add_endpoint(StartupEndpoint(
-            self.startup_timeline,
-            checker=actuator.checker if first_check else None,
-            checks=lambda: [leaf for r in actuator.registrations for leaf in r.leaves()],
-            deadline=settings.health.deadline))
+        actuator.add_endpoint(
+            StartupEndpoint(
+                self.startup_timeline,
+                checker=actuator.checker if first_check else None,
+                checks=lambda: [leaf for r in actuator.registrations for leaf in r.leaves()],
+                deadline=settings.health.deadline,
+            )
+        )
         actuator.add_endpoint(HttpExchangesEndpoint(self.http_exchanges))
         actuator.add_endpoint(LogfileEndpoint(settings.logfile.path))
         actuator.add_endpoint(ScheduledTasksEndpoint(self.scheduled_tasks))
         actuator.add_endpoint(SbomEndpoint(lambda: actuator.app_info))
-        actuator.add_endpoint(ConfigPropsEndpoint(self.config_properties, environment.sanitize,
-                                                  settings.configprops.show_values))
+        actuator.add_endpoint(
+            ConfigPropsEndpoint(
+                self.config_properties, environment.sanitize, settings.configprops.show_values
+            )
+        )
         actuator.add_endpoint(AuditEventsEndpoint(self.audit_events))
         actuator.add_endpoint(CachesEndpoint(self.caches))
 
@@ -96,25 +104,33 @@ class SpringEndpoints:
     def startup_step(self, name: str, **tags: object) -> contextlib.AbstractContextManager[None]:
         """Time a block of start-up code as a step of ``/actuator/startup``::
 
-            with actuator.startup_step("db.migrate", database="orders"):
-                await migrate()
+        with actuator.startup_step("db.migrate", database="orders"):
+            await migrate()
         """
         return self.startup_timeline.step(name, **tags)
 
-    def scheduled(self, *, fixed_delay: float | None = None, fixed_rate: float | None = None,
-                  initial_delay: float = 0.0, name: str | None = None) -> Callable[[F], F]:
+    def scheduled(
+        self,
+        *,
+        fixed_delay: float | None = None,
+        fixed_rate: float | None = None,
+        initial_delay: float = 0.0,
+        name: str | None = None,
+    ) -> Callable[[F], F]:
         """Run the decorated function periodically from start-up to shutdown, shown in
         ``/actuator/scheduledtasks`` with its last and next run. See ``ScheduledTasks``."""
-        return self.scheduled_tasks.scheduled(fixed_delay=fixed_delay, fixed_rate=fixed_rate,
-                                              initial_delay=initial_delay, name=name)
+        return self.scheduled_tasks.scheduled(
+            fixed_delay=fixed_delay, fixed_rate=fixed_rate, initial_delay=initial_delay, name=name
+        )
 
     def add_cache(self, name: str, cache: object, *, manager: str = DEFAULT_MANAGER) -> None:
         """Show a cache in ``/actuator/caches`` (an ``lru_cache`` function, a cachetools cache,
         anything with ``clear()``); ``DELETE`` there clears it."""
         self.caches.add(name, cache, manager=manager)
 
-    def add_config_properties(self, model: BaseModel | Callable[[], BaseModel],
-                              prefix: str | None = None) -> None:
+    def add_config_properties(
+        self, model: BaseModel | Callable[[], BaseModel], prefix: str | None = None
+    ) -> None:
         """Show a pydantic(-settings) model in ``/actuator/configprops``, masked."""
         self.config_properties.add(model, prefix)
 

@@ -19,8 +19,9 @@ def duration(seconds: float) -> str:
 
 def parse_instant(text: str) -> datetime.datetime:
     """An ISO-8601 date-time with an offset (``Z`` allowed); ``ValueError`` otherwise."""
-    parsed = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00")
-                                             .replace("z", "+00:00"))
+    parsed = datetime.datetime.fromisoformat(
+        text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    )
     if parsed.tzinfo is None:
         raise ValueError("the date-time has no offset (add Z or +01:00)")
     return parsed

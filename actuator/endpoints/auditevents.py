@@ -50,13 +50,15 @@ class AuditEventStore(logging.Filter):
         # Compared at the microsecond the timestamp shows, so that ``after=<a timestamp
         # seen>`` leaves that event out.
         created = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
-        self._events.append({
-            "timestamp": instant(record.created),
-            "principal": principal,
-            "type": kind,
-            "data": data,
-            "_created": created,
-        })
+        self._events.append(
+            {
+                "timestamp": instant(record.created),
+                "principal": principal,
+                "type": kind,
+                "data": data,
+                "_created": created,
+            }
+        )
 
     def events(
         self,
@@ -103,13 +105,16 @@ class AuditEventsEndpoint(Endpoint):
             except ValueError:
                 raise BadRequest(
                     f"Query parameter 'after' must be an ISO-8601 date-time with an offset "
-                    f"(2025-05-01T09:00:00Z), got {after_text!r}", parameter="after") from None
+                    f"(2025-05-01T09:00:00Z), got {after_text!r}",
+                    parameter="after",
+                ) from None
         principal = request.query_value("principal")
         kind = request.query_value("type")
         for parameter, value in (("principal", principal), ("type", kind)):
             if value is not None and not value.strip():
-                raise BadRequest(f"Query parameter {parameter!r} must not be empty",
-                                 parameter=parameter)
+                raise BadRequest(
+                    f"Query parameter {parameter!r} must not be empty", parameter=parameter
+                )
         return {"events": self.store.events(after=after, principal=principal, kind=kind)}
 
     async def startup(self) -> None:

@@ -48,8 +48,7 @@ class RegisteredCache:
         return f"{cls.__module__}.{cls.__qualname__}"
 
     def clear(self) -> None:
-        clear: Callable[[], object] = (getattr(self.cache, "cache_clear", None)
-                                       or self.cache.clear)  # type: ignore[attr-defined]
+        clear: Callable[[], object] = getattr(self.cache, "cache_clear", None) or self.cache.clear  # type: ignore[attr-defined]
         clear()
 
     def statistics(self) -> dict[str, Any]:
@@ -59,8 +58,12 @@ class RegisteredCache:
         info = getattr(cache, "cache_info", None)
         if callable(info):
             details = info()
-            return {"size": details.currsize, "maxSize": details.maxsize,
-                    "hits": details.hits, "misses": details.misses}
+            return {
+                "size": details.currsize,
+                "maxSize": details.maxsize,
+                "hits": details.hits,
+                "misses": details.misses,
+            }
         size = getattr(cache, "currsize", None)
         if isinstance(size, (int, float)) and not isinstance(size, bool):
             stats["size"] = size
@@ -96,14 +99,18 @@ class CacheRegistry:
         for label, value in (("cache name", name), ("cache manager", manager)):
             if not isinstance(value, str) or not value.strip() or "/" in value:
                 raise ValueError(f"{label} must be a non-empty string without '/', got {value!r}")
-        if not (callable(getattr(cache, "cache_clear", None))
-                or callable(getattr(cache, "clear", None))):
-            raise TypeError(f"cache {name!r} has neither cache_clear() (functools) nor clear(); "
-                            f"got {type(cache).__name__}")
+        if not (
+            callable(getattr(cache, "cache_clear", None)) or callable(getattr(cache, "clear", None))
+        ):
+            raise TypeError(
+                f"cache {name!r} has neither cache_clear() (functools) nor clear(); "
+                f"got {type(cache).__name__}"
+            )
         with self._lock:
             if (manager, name) in self._caches:
-                raise ValueError(f"a cache named {name!r} is already registered "
-                                 f"in manager {manager!r}")
+                raise ValueError(
+                    f"a cache named {name!r} is already registered in manager {manager!r}"
+                )
             self._caches[manager, name] = RegisteredCache(name, manager, cache)
 
     def remove(self, name: str, *, manager: str = DEFAULT_MANAGER) -> None:
@@ -117,15 +124,19 @@ class CacheRegistry:
 
     def find(self, name: str, manager: str | None) -> RegisteredCache:
         """The cache called ``name``: ``NotFound``, or ``BadRequest`` when the name is ambiguous."""
-        found = [c for c in self.all()
-                 if c.name == name and (manager is None or c.manager == manager)]
+        found = [
+            c for c in self.all() if c.name == name and (manager is None or c.manager == manager)
+        ]
         if not found:
             where = f" in manager {manager!r}" if manager is not None else ""
             raise NotFound(f"No cache named {name!r}{where}")
         if len(found) > 1:
             managers = ", ".join(sorted(c.manager for c in found))
-            raise BadRequest(f"Several caches are named {name!r} (managers: {managers}); "
-                             f"add ?cacheManager=<manager>", parameter="cacheManager")
+            raise BadRequest(
+                f"Several caches are named {name!r} (managers: {managers}); "
+                f"add ?cacheManager=<manager>",
+                parameter="cacheManager",
+            )
         return found[0]
 
 
@@ -157,8 +168,9 @@ class CachesEndpoint(Endpoint):
         managers: dict[str, dict[str, Any]] = {}
         for cache in self.registry.all():
             if manager is None or cache.manager == manager:
-                managers.setdefault(cache.manager, {"caches": {}})["caches"][cache.name] = \
+                managers.setdefault(cache.manager, {"caches": {}})["caches"][cache.name] = (
                     cache.describe()
+                )
         return {"cacheManagers": managers}
 
     async def delete(self, request: OperationRequest) -> EndpointResponse:
@@ -169,14 +181,14 @@ class CachesEndpoint(Endpoint):
             caches = [c for c in self.registry.all() if manager is None or c.manager == manager]
         for cache in caches:
             cache.clear()
-        audit("caches.clear", caller(request),
-              caches=[f"{c.manager}/{c.name}" for c in caches])
+        audit("caches.clear", caller(request), caches=[f"{c.manager}/{c.name}" for c in caches])
         return EndpointResponse(status=204)
 
 
 def _manager(request: OperationRequest) -> str | None:
     manager = request.query_value("cacheManager")
     if manager is not None and not manager.strip():
-        raise BadRequest("Query parameter 'cacheManager' must not be empty",
-                         parameter="cacheManager")
+        raise BadRequest(
+            "Query parameter 'cacheManager' must not be empty", parameter="cacheManager"
+        )
     return manager

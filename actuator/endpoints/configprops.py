@@ -66,22 +66,28 @@ class ConfigProperties:
     def __init__(self, settings: BaseModel, env_prefix: str) -> None:
         self._beans: dict[str, ConfigBean] = {}
         self._lock = threading.Lock()
-        sections = [name for name, field in type(settings).model_fields.items()
-                    if isinstance(field.annotation, type)
-                    and issubclass(field.annotation, BaseModel)]
-        self._beans[ACTUATOR_PREFIX] = ConfigBean(ACTUATOR_PREFIX, settings, env_prefix,
-                                                  scalars_only=True)
+        sections = [
+            name
+            for name, field in type(settings).model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ]
+        self._beans[ACTUATOR_PREFIX] = ConfigBean(
+            ACTUATOR_PREFIX, settings, env_prefix, scalars_only=True
+        )
         for section in sections:
             prefix = f"{ACTUATOR_PREFIX}.{section}"
-            self._beans[prefix] = ConfigBean(prefix, settings, f"{env_prefix}{section.upper()}__",
-                                             section=section)
+            self._beans[prefix] = ConfigBean(
+                prefix, settings, f"{env_prefix}{section.upper()}__", section=section
+            )
 
     def add(self, model: BaseModel | Callable[[], BaseModel], prefix: str | None = None) -> None:
         """Show a pydantic model (a ``BaseSettings`` instance, or a callable returning one,
         called per request). ``prefix`` defaults to its ``env_prefix`` in lower case."""
         if not (isinstance(model, BaseModel) or callable(model)):
-            raise TypeError(f"configuration properties must be a pydantic model or a callable "
-                            f"returning one, got {type(model).__name__}")
+            raise TypeError(
+                f"configuration properties must be a pydantic model or a callable "
+                f"returning one, got {type(model).__name__}"
+            )
         env_prefix: str | None = None
         if isinstance(model, BaseModel):
             configured = model.model_config.get("env_prefix")
@@ -91,12 +97,14 @@ class ConfigProperties:
                 raise ValueError("prefix is required for a model without an env_prefix")
             prefix = env_prefix.strip("_").lower().replace("__", ".")
         if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-            raise ValueError(f"prefix must be lower-case letters, digits, '.', '_' or '-', "
-                             f"got {prefix!r}")
+            raise ValueError(
+                f"prefix must be lower-case letters, digits, '.', '_' or '-', got {prefix!r}"
+            )
         with self._lock:
             if prefix in self._beans:
-                raise ValueError(f"configuration properties with prefix {prefix!r} "
-                                 f"are already registered")
+                raise ValueError(
+                    f"configuration properties with prefix {prefix!r} are already registered"
+                )
             self._beans[prefix] = ConfigBean(prefix, model, env_prefix)
 
     def beans(self, prefix: str | None = None) -> list[ConfigBean]:
@@ -112,11 +120,15 @@ class ConfigProperties:
             model = bean.current()
             values = model.model_dump(mode="json")
             if bean.scalars_only:
-                values = {k: v for k, v in values.items()
-                          if not isinstance(getattr(model, k), BaseModel)}
+                values = {
+                    k: v for k, v in values.items() if not isinstance(getattr(model, k), BaseModel)
+                }
             properties = _mask(values, bean.prefix, masker)
-            beans[bean.name] = {"prefix": bean.prefix, "properties": properties,
-                                "inputs": _inputs(model, properties, bean.env_prefix)}
+            beans[bean.name] = {
+                "prefix": bean.prefix,
+                "properties": properties,
+                "inputs": _inputs(model, properties, bean.env_prefix),
+            }
         return {"contexts": {"application": {"beans": beans}}}
 
 
@@ -130,8 +142,11 @@ def _mask(value: Any, key: str, masker: Masker) -> Any:
     return masker("configprops", key, value)
 
 
-def _inputs(model: BaseModel, properties: Mapping[str, Any], env_prefix: str | None,
-            ) -> dict[str, Any]:
+def _inputs(
+    model: BaseModel,
+    properties: Mapping[str, Any],
+    env_prefix: str | None,
+) -> dict[str, Any]:
     """Where each value set from outside came from: code or an environment variable.
 
     Mirrors ``properties``; a value left at its default has no input (``{}``).
@@ -145,8 +160,11 @@ def _inputs(model: BaseModel, properties: Mapping[str, Any], env_prefix: str | N
             continue
         variable = f"{env_prefix}{name.upper()}" if env_prefix else None
         if name in model.model_fields_set:
-            origin = (f'System Environment Property "{variable}"'
-                      if variable and variable in os.environ else "code")
+            origin = (
+                f'System Environment Property "{variable}"'
+                if variable and variable in os.environ
+                else "code"
+            )
             inputs[name] = {"value": shown, "origin": origin}
         else:
             inputs[name] = {}
@@ -178,8 +196,9 @@ class ConfigPropsEndpoint(Endpoint):
     name: ClassVar[str] = "configprops"
     selector: ClassVar[str | None] = "prefix"
 
-    def __init__(self, properties: ConfigProperties, sanitize: Callable[..., Any],
-                 show_values: ShowPolicy) -> None:
+    def __init__(
+        self, properties: ConfigProperties, sanitize: Callable[..., Any], show_values: ShowPolicy
+    ) -> None:
         self.properties = properties
         self.sanitize = sanitize
         self.show_values = show_values

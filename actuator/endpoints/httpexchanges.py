@@ -161,12 +161,22 @@ class HttpExchangeRecorder:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            self.exchanges.add(Exchange(
-                timestamp, time.perf_counter() - started, scope.get("method", "GET"),
-                scope.get("scheme", "http"), scope.get("server"), scope.get("path", ""),
-                scope.get("query_string", b""), scope.get("headers", ()),
-                scope.get("client"), response[0], response[1], scope.get("user"),
-            ))
+            self.exchanges.add(
+                Exchange(
+                    timestamp,
+                    time.perf_counter() - started,
+                    scope.get("method", "GET"),
+                    scope.get("scheme", "http"),
+                    scope.get("server"),
+                    scope.get("path", ""),
+                    scope.get("query_string", b""),
+                    scope.get("headers", ()),
+                    scope.get("client"),
+                    response[0],
+                    response[1],
+                    scope.get("user"),
+                )
+            )
 
 
 class HttpExchangesEndpoint(Endpoint):

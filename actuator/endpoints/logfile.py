@@ -60,12 +60,16 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     ``RangeNotSatisfiable`` when the range does not overlap the file.
     """
     if "," in header:
-        raise EndpointError("Only a single byte range is supported in the Range header",
-                            status=400, header="Range")
+        raise EndpointError(
+            "Only a single byte range is supported in the Range header", status=400, header="Range"
+        )
     match = _RANGE.match(header)
     if match is None or (not match[1] and not match[2]):
-        raise EndpointError(f"Malformed Range header {header[:100]!r}; expected bytes=N-, "
-                            f"bytes=-N or bytes=A-B", status=400, header="Range")
+        raise EndpointError(
+            f"Malformed Range header {header[:100]!r}; expected bytes=N-, bytes=-N or bytes=A-B",
+            status=400,
+            header="Range",
+        )
     first_text, last_text = match[1], match[2]
     if not first_text:  # a suffix: the last N bytes
         length = int(last_text)
@@ -74,16 +78,18 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         return max(0, size - length), size - 1
     first = int(first_text)
     if last_text and int(last_text) < first:
-        raise EndpointError(f"Malformed Range header {header[:100]!r}: the last byte "
-                            f"comes before the first", status=400, header="Range")
+        raise EndpointError(
+            f"Malformed Range header {header[:100]!r}: the last byte comes before the first",
+            status=400,
+            header="Range",
+        )
     if first >= size:
         raise _unsatisfiable(size)
     return first, min(int(last_text), size - 1) if last_text else size - 1
 
 
 def _unsatisfiable(size: int) -> RangeNotSatisfiable:
-    return RangeNotSatisfiable(f"Range not satisfiable: the log file has {size} bytes",
-                               status=416)
+    return RangeNotSatisfiable(f"Range not satisfiable: the log file has {size} bytes", status=416)
 
 
 class LogfileEndpoint(_Endpoint):
@@ -98,8 +104,9 @@ class LogfileEndpoint(_Endpoint):
     max_path: ClassVar[int | None] = 0
     produces: ClassVar[tuple[str, ...]] = (TEXT,)
 
-    def __init__(self, configured: Path | None,
-                 find: Callable[[], Path | None] = handler_log_file) -> None:
+    def __init__(
+        self, configured: Path | None, find: Callable[[], Path | None] = handler_log_file
+    ) -> None:
         self.configured = configured
         self.find = find
 
@@ -122,8 +129,10 @@ class LogfileEndpoint(_Endpoint):
             else:
                 first, last = parse_range(header, size)
                 status = 206
-                headers = {"Accept-Ranges": "bytes",
-                           "Content-Range": f"bytes {first}-{last}/{size}"}
+                headers = {
+                    "Accept-Ranges": "bytes",
+                    "Content-Range": f"bytes {first}-{last}/{size}",
+                }
         except RangeNotSatisfiable as exc:
             os.close(fd)
             exc.extra["headers"] = {"Content-Range": f"bytes */{size}"}
@@ -133,8 +142,12 @@ class LogfileEndpoint(_Endpoint):
             raise
         length = last - first + 1
         headers["Content-Length"] = str(length)
-        return EndpointResponse(FileRange(fd, first, length), status=status, headers=headers,
-                                media_type="text/plain; charset=utf-8")
+        return EndpointResponse(
+            FileRange(fd, first, length),
+            status=status,
+            headers=headers,
+            media_type="text/plain; charset=utf-8",
+        )
 
 
 def _open_regular(path: Path) -> int | None:

@@ -52,8 +52,11 @@ def licenses(metadata: Any) -> list[dict[str, Any]]:
     if text and text.upper() != "UNKNOWN":
         # Some packages paste the whole license text here: keep its first line as a name.
         return [{"license": {"name": text.splitlines()[0][:_MAX_LICENSE_NAME]}}]
-    names = [c.split("::")[-1].strip() for c in metadata.get_all("Classifier") or ()
-             if c.startswith("License ::") and c.count("::") >= 2]
+    names = [
+        c.split("::")[-1].strip()
+        for c in metadata.get_all("Classifier") or ()
+        if c.startswith("License ::") and c.count("::") >= 2
+    ]
     return [{"license": {"name": name}} for name in dict.fromkeys(names)]
 
 
@@ -69,14 +72,21 @@ def bill_of_materials(
         if not name or not version:
             continue  # a broken install (metadata without a name) is not a component
         ref = purl(name, version)
-        component: dict[str, Any] = {"type": "library", "bom-ref": ref, "name": name,
-                                     "version": version, "purl": ref}
+        component: dict[str, Any] = {
+            "type": "library",
+            "bom-ref": ref,
+            "name": name,
+            "version": version,
+            "purl": ref,
+        }
         found = licenses(metadata)
         if found:
             component["licenses"] = found
         components.setdefault(ref, component)  # the first on sys.path wins, as import does
-    root: dict[str, Any] = {"type": "application",
-                            "name": str(application.get("name") or "application")}
+    root: dict[str, Any] = {
+        "type": "application",
+        "name": str(application.get("name") or "application"),
+    }
     if application.get("version"):
         root["version"] = str(application["version"])
     if application.get("description"):
@@ -88,9 +98,11 @@ def bill_of_materials(
         "version": 1,
         "metadata": {
             "timestamp": datetime.datetime.now(datetime.timezone.utc)
-            .isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "tools": {"components": [{"type": "library", "name": "asgi-actuator",
-                                      "version": __version__}]},
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+            "tools": {
+                "components": [{"type": "library", "name": "asgi-actuator", "version": __version__}]
+            },
             "component": root,
         },
         "components": sorted(components.values(), key=lambda c: (c["name"].lower(), c["version"])),
@@ -145,8 +157,8 @@ class SbomEndpoint(Endpoint):
     def _build(self) -> bytes:
         with self._lock:  # two first requests at once: one builds, the other reuses it
             if self._document is None:
-                application = (self.application() if callable(self.application)
-                               else self.application)
+                application = self.application() if callable(self.application) else self.application
                 self._document = json_bytes(
-                    bill_of_materials(importlib.metadata.distributions(), application))
+                    bill_of_materials(importlib.metadata.distributions(), application)
+                )
             return self._document

@@ -38,9 +38,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ScheduledTask:
     """One periodic task as the endpoint shows it; report runs with ``started``/``executed``."""
 
-    def __init__(self, target: str, kind: Kind, *, expression: str | None = None,
-                 interval: float | None = None, initial_delay: float = 0.0,
-                 trigger: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        kind: Kind,
+        *,
+        expression: str | None = None,
+        interval: float | None = None,
+        initial_delay: float = 0.0,
+        trigger: str | None = None,
+    ) -> None:
         self.target = target
         self.kind = kind
         self.expression = expression
@@ -52,14 +59,24 @@ class ScheduledTask:
 
     def started(self, *, at: float | None = None) -> None:
         """A run began (Spring's ``STARTED`` status until it ends)."""
-        self.last_execution = {"time": instant(time.time() if at is None else at),
-                               "status": "STARTED"}
+        self.last_execution = {
+            "time": instant(time.time() if at is None else at),
+            "status": "STARTED",
+        }
 
-    def executed(self, *, ok: bool = True, error: BaseException | None = None,
-                 at: float | None = None, next_run: float | None = None) -> None:
+    def executed(
+        self,
+        *,
+        ok: bool = True,
+        error: BaseException | None = None,
+        at: float | None = None,
+        next_run: float | None = None,
+    ) -> None:
         """A run ended: ``ok``, or failed with ``error``; ``next_run`` is a Unix timestamp."""
-        execution: dict[str, Any] = {"time": instant(time.time() if at is None else at),
-                                     "status": "SUCCESS" if ok and error is None else "ERROR"}
+        execution: dict[str, Any] = {
+            "time": instant(time.time() if at is None else at),
+            "status": "SUCCESS" if ok and error is None else "ERROR",
+        }
         if error is not None:
             execution["exception"] = {"type": _qualified(type(error)), "message": str(error)}
         self.last_execution = execution
@@ -97,19 +114,38 @@ class ScheduledTasks:
         self._started = False
         self._lock = threading.Lock()
 
-    def add(self, target: str, *, cron: str | None = None, fixed_delay: float | None = None,
-            fixed_rate: float | None = None, trigger: str | None = None,
-            initial_delay: float = 0.0) -> ScheduledTask:
+    def add(
+        self,
+        target: str,
+        *,
+        cron: str | None = None,
+        fixed_delay: float | None = None,
+        fixed_rate: float | None = None,
+        trigger: str | None = None,
+        initial_delay: float = 0.0,
+    ) -> ScheduledTask:
         """Describe a task the app runs itself; exactly one of ``cron`` (an expression),
         ``fixed_delay``/``fixed_rate`` (seconds) or ``trigger`` (a description)."""
-        task = _task(target, cron=cron, fixed_delay=fixed_delay, fixed_rate=fixed_rate,
-                     trigger=trigger, initial_delay=initial_delay)
+        task = _task(
+            target,
+            cron=cron,
+            fixed_delay=fixed_delay,
+            fixed_rate=fixed_rate,
+            trigger=trigger,
+            initial_delay=initial_delay,
+        )
         with self._lock:
             self._tasks.append(task)
         return task
 
-    def scheduled(self, *, fixed_delay: float | None = None, fixed_rate: float | None = None,
-                  initial_delay: float = 0.0, name: str | None = None) -> Callable[[F], F]:
+    def scheduled(
+        self,
+        *,
+        fixed_delay: float | None = None,
+        fixed_rate: float | None = None,
+        initial_delay: float = 0.0,
+        name: str | None = None,
+    ) -> Callable[[F], F]:
         """Decorate a function (async, or sync: then it runs in a thread) to run periodically.
 
         ``fixed_rate``: every so many seconds from one start to the next (a late
@@ -120,8 +156,12 @@ class ScheduledTasks:
         def decorate(fn: F) -> F:
             if not callable(fn):
                 raise TypeError(f"scheduled() decorates a function, got {type(fn).__name__}")
-            task = _task(name or _qualified(fn), fixed_delay=fixed_delay,
-                         fixed_rate=fixed_rate, initial_delay=initial_delay)
+            task = _task(
+                name or _qualified(fn),
+                fixed_delay=fixed_delay,
+                fixed_rate=fixed_rate,
+                initial_delay=initial_delay,
+            )
             with self._lock:
                 self._tasks.append(task)
                 self._runners.append((task, fn))
@@ -135,8 +175,10 @@ class ScheduledTasks:
     def add_apscheduler(self, scheduler: Any) -> None:
         """Show the jobs of an APScheduler 3 scheduler (read on every request)."""
         if not callable(getattr(scheduler, "get_jobs", None)):
-            raise TypeError(f"expected an APScheduler scheduler (with get_jobs()), "
-                            f"got {type(scheduler).__name__}")
+            raise TypeError(
+                f"expected an APScheduler scheduler (with get_jobs()), "
+                f"got {type(scheduler).__name__}"
+            )
         with self._lock:
             self._schedulers.append(scheduler)
 
@@ -168,8 +210,9 @@ class ScheduledTasks:
         await asyncio.gather(*running, return_exceptions=True)
 
     def _spawn(self, task: ScheduledTask, fn: Callable[[], Any]) -> None:
-        job = asyncio.get_running_loop().create_task(_run(task, fn),
-                                                     name=f"actuator-scheduled:{task.target}")
+        job = asyncio.get_running_loop().create_task(
+            _run(task, fn), name=f"actuator-scheduled:{task.target}"
+        )
         self._running.add(job)
         job.add_done_callback(self._running.discard)
 
@@ -197,17 +240,32 @@ async def _run(task: ScheduledTask, fn: Callable[[], Any]) -> None:
         task.executed(error=error, next_run=time.time() + (due - now))
 
 
-def _task(target: str, *, cron: str | None = None, fixed_delay: float | None = None,
-          fixed_rate: float | None = None, trigger: str | None = None,
-          initial_delay: float = 0.0) -> ScheduledTask:
+def _task(
+    target: str,
+    *,
+    cron: str | None = None,
+    fixed_delay: float | None = None,
+    fixed_rate: float | None = None,
+    trigger: str | None = None,
+    initial_delay: float = 0.0,
+) -> ScheduledTask:
     if not isinstance(target, str) or not target.strip():
         raise ValueError(f"a scheduled task needs a non-empty target name, got {target!r}")
-    given = {k: v for k, v in (("cron", cron), ("fixed_delay", fixed_delay),
-                               ("fixed_rate", fixed_rate), ("trigger", trigger))
-             if v is not None}
+    given = {
+        k: v
+        for k, v in (
+            ("cron", cron),
+            ("fixed_delay", fixed_delay),
+            ("fixed_rate", fixed_rate),
+            ("trigger", trigger),
+        )
+        if v is not None
+    }
     if len(given) != 1:
-        raise ValueError(f"scheduled task {target!r} needs exactly one of cron, fixed_delay, "
-                         f"fixed_rate or trigger; got {sorted(given) or 'none'}")
+        raise ValueError(
+            f"scheduled task {target!r} needs exactly one of cron, fixed_delay, "
+            f"fixed_rate or trigger; got {sorted(given) or 'none'}"
+        )
     _seconds(initial_delay, "initial_delay", target, allow_zero=True)
     if cron is not None:
         if not isinstance(cron, str) or not cron.strip():
@@ -216,16 +274,25 @@ def _task(target: str, *, cron: str | None = None, fixed_delay: float | None = N
     if trigger is not None:
         return ScheduledTask(target, "custom", trigger=str(trigger))
     if fixed_delay is not None:
-        return ScheduledTask(target, "fixedDelay", initial_delay=initial_delay,
-                             interval=_seconds(fixed_delay, "fixed_delay", target))
-    return ScheduledTask(target, "fixedRate", initial_delay=initial_delay,
-                         interval=_seconds(fixed_rate, "fixed_rate", target))
+        return ScheduledTask(
+            target,
+            "fixedDelay",
+            initial_delay=initial_delay,
+            interval=_seconds(fixed_delay, "fixed_delay", target),
+        )
+    return ScheduledTask(
+        target,
+        "fixedRate",
+        initial_delay=initial_delay,
+        interval=_seconds(fixed_rate, "fixed_rate", target),
+    )
 
 
 def _seconds(value: object, label: str, target: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{label} of scheduled task {target!r} must be a number of seconds, "
-                        f"got {value!r}")
+        raise TypeError(
+            f"{label} of scheduled task {target!r} must be a number of seconds, got {value!r}"
+        )
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{label} of scheduled task {target!r} must be > 0, got {value!r}")
     return float(value)
@@ -239,8 +306,10 @@ def _apscheduler_job(job: Any) -> ScheduledTask:
     task: ScheduledTask
     if kind == "CronTrigger":
         fields = {field.name: str(field) for field in trigger.fields}
-        expression = " ".join(fields.get(name, "*") for name in
-                              ("second", "minute", "hour", "day", "month", "day_of_week"))
+        expression = " ".join(
+            fields.get(name, "*")
+            for name in ("second", "minute", "hour", "day", "month", "day_of_week")
+        )
         task = ScheduledTask(str(target), "cron", expression=expression)
     elif kind == "IntervalTrigger":
         # APScheduler's interval runs start to start: Spring's fixed rate.
@@ -281,4 +350,3 @@ class ScheduledTasksEndpoint(Endpoint):
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
         return self.tasks.describe()
-

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from actuator._checker import HealthCheck, HealthChecker
 
 _current: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "actuator_startup_step", default=None)
+    "actuator_startup_step", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,12 @@ class StartupEvent:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "startupStep": {"name": self.name, "id": self.id, "parentId": self.parent_id,
-                            "tags": [{"key": k, "value": v} for k, v in self.tags]},
+            "startupStep": {
+                "name": self.name,
+                "id": self.id,
+                "parentId": self.parent_id,
+                "tags": [{"key": k, "value": v} for k, v in self.tags],
+            },
             "startTime": instant(self.start),
             "endTime": instant(self.end),
             "duration": duration(self.end - self.start),
@@ -74,21 +79,33 @@ class StartupTimeline:
         self._lock = threading.Lock()
         self._lifespan: tuple[int, float] | None = None
         self._started = False
-        self.record("application.import", min(process_start, created), created,
-                    tags={"note": "interpreter start-up and imports until the Actuator "
-                                  "was created"})
+        self.record(
+            "application.import",
+            min(process_start, created),
+            created,
+            tags={"note": "interpreter start-up and imports until the Actuator was created"},
+        )
 
     def next_id(self) -> int:
         with self._lock:
             self._ids += 1
             return self._ids
 
-    def record(self, name: str, start: float, end: float, *, parent_id: int | None = None,
-               tags: Mapping[str, object] = {}, step_id: int | None = None) -> int:
+    def record(
+        self,
+        name: str,
+        start: float,
+        end: float,
+        *,
+        parent_id: int | None = None,
+        tags: Mapping[str, object] = {},
+        step_id: int | None = None,
+    ) -> int:
         """Record a finished step (Unix times); its id."""
         step_id = self.next_id() if step_id is None else step_id
-        event = StartupEvent(step_id, name, parent_id,
-                             tuple((str(k), str(v)) for k, v in tags.items()), start, end)
+        event = StartupEvent(
+            step_id, name, parent_id, tuple((str(k), str(v)) for k, v in tags.items()), start, end
+        )
         with self._lock:
             self._events.append(event)
         return step_id
@@ -142,8 +159,12 @@ class StartupTimeline:
             events = list(self._events)
             if drain:
                 self._events = []
-        return {"timeline": {"startTime": instant(self.process_start),
-                             "events": [event.describe() for event in events]}}
+        return {
+            "timeline": {
+                "startTime": instant(self.process_start),
+                "events": [event.describe() for event in events],
+            }
+        }
 
 
 class StartupEndpoint(Endpoint):
@@ -167,9 +188,14 @@ class StartupEndpoint(Endpoint):
     name: ClassVar[str] = "startup"
     max_path: ClassVar[int | None] = 0
 
-    def __init__(self, timeline: StartupTimeline, *, checker: HealthChecker | None = None,
-                 checks: Callable[[], Iterable[HealthCheck]] = tuple,
-                 deadline: float = 1.0) -> None:
+    def __init__(
+        self,
+        timeline: StartupTimeline,
+        *,
+        checker: HealthChecker | None = None,
+        checks: Callable[[], Iterable[HealthCheck]] = tuple,
+        deadline: float = 1.0,
+    ) -> None:
         self.timeline = timeline
         self.checker = checker
         self.checks = checks
@@ -186,7 +212,8 @@ class StartupEndpoint(Endpoint):
         self.timeline.started()
         if self.checker is not None and self._first_check is None:
             self._first_check = asyncio.get_running_loop().create_task(
-                self._first_health_check(self.checker), name="actuator-startup-first-check")
+                self._first_health_check(self.checker), name="actuator-startup-first-check"
+            )
 
     async def shutdown(self) -> None:
         task, self._first_check = self._first_check, None
@@ -204,8 +231,13 @@ class StartupEndpoint(Endpoint):
             began = time.time()
             results = await checker.collect([check], self.deadline)
             status = results[check].status.code if check in results else "UNKNOWN"
-            timeline.record("actuator.health.indicator", began, time.time(), parent_id=parent,
-                            tags={"name": check.path, "status": status})
+            timeline.record(
+                "actuator.health.indicator",
+                began,
+                time.time(),
+                parent_id=parent,
+                tags={"name": check.path, "status": status},
+            )
 
         await asyncio.gather(*(timed(check) for check in self.checks()))
         timeline.record("actuator.health.first-check", start, time.time(), step_id=parent)

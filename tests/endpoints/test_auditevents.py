@@ -17,7 +17,9 @@ async def test_management_actions_show_as_events_with_principal_type_and_data() 
         await http.post("/actuator/resume")
         events = (await http.get("/actuator/auditevents")).json()["events"]
     assert [(e["type"], e["principal"]) for e in events] == [
-        ("pause", "10.0.0.7:51234"), ("resume", "10.0.0.7:51234")]
+        ("pause", "10.0.0.7:51234"),
+        ("resume", "10.0.0.7:51234"),
+    ]
     assert events[0]["data"]["reason"] == "schema migration"
     assert events[0]["timestamp"].endswith("Z")
 
@@ -32,22 +34,27 @@ async def test_events_filter_by_principal_type_and_after() -> None:
         audit("pause", "bob")
         by_bob = (await http.get("/actuator/auditevents", params={"principal": "bob"})).json()
         pauses = (await http.get("/actuator/auditevents", params={"type": "pause"})).json()
-        later = (await http.get("/actuator/auditevents",
-                                params={"after": first[-1]["timestamp"]})).json()
+        later = (
+            await http.get("/actuator/auditevents", params={"after": first[-1]["timestamp"]})
+        ).json()
     assert [e["type"] for e in by_bob["events"]] == ["resume", "pause"]
     assert [e["principal"] for e in pauses["events"]] == ["alice", "bob"]
     assert [(e["type"], e["principal"]) for e in later["events"]] == [("pause", "bob")]
 
 
-@pytest.mark.parametrize(("query", "parameter"), [
-    ({"after": "yesterday"}, "after"),
-    ({"after": "2025-05-01T09:00:00"}, "after"),  # no offset: ambiguous
-    ({"principal": ""}, "principal"),
-    ({"type": " "}, "type"),
-    ({"when": "now"}, "when"),
-])
-async def test_bad_filters_are_400_naming_the_parameter(query: dict[str, str],
-                                                        parameter: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"after": "yesterday"}, "after"),
+        ({"after": "2025-05-01T09:00:00"}, "after"),  # no offset: ambiguous
+        ({"principal": ""}, "principal"),
+        ({"type": " "}, "type"),
+        ({"when": "now"}, "when"),
+    ],
+)
+async def test_bad_filters_are_400_naming_the_parameter(
+    query: dict[str, str], parameter: str
+) -> None:
     actuator = make_actuator()
     async with serve(actuator) as http:
         answer = await http.get("/actuator/auditevents", params=query)
@@ -68,8 +75,10 @@ def test_the_store_keeps_the_latest_capacity_events_and_plain_records() -> None:
         store.uninstall()
     logger.warning("after uninstall")
     events: list[dict[str, Any]] = store.events()
-    assert [e["data"] for e in events] == [{"message": "manual change 2"},
-                                          {"message": "manual change 3"}]
+    assert [e["data"] for e in events] == [
+        {"message": "manual change 2"},
+        {"message": "manual change 3"},
+    ]
     assert events[0]["type"] == "WARNING"
 
 

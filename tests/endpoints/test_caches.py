@@ -35,9 +35,16 @@ async def test_caches_are_listed_by_manager_with_target_and_sizes(actuator: Actu
     managers = body["cacheManagers"]
     assert managers["app"]["caches"]["squares"] == {
         "target": "functools.lru_cache(tests.endpoints.test_caches.square)",
-        "size": 3, "maxSize": 128, "hits": 3, "misses": 3}
+        "size": 3,
+        "maxSize": 128,
+        "hits": 3,
+        "misses": 3,
+    }
     assert managers["auth"]["caches"]["sessions"] == {
-        "target": "cachetools.TTLCache", "size": 1, "maxSize": 10}
+        "target": "cachetools.TTLCache",
+        "size": 1,
+        "maxSize": 10,
+    }
     assert managers["app"]["caches"]["plain"] == {"target": "builtins.dict", "size": 2}
 
 
@@ -59,13 +66,14 @@ async def test_one_cache_by_name_and_manager(actuator: Actuator) -> None:
 
 
 async def test_delete_clears_one_cache_or_all_and_is_audited(
-        actuator: Actuator, caplog: pytest.LogCaptureFixture) -> None:
+    actuator: Actuator, caplog: pytest.LogCaptureFixture
+) -> None:
     async with serve(actuator) as http:
         one = await http.delete("/actuator/caches/squares")
         after_one = (await http.get("/actuator/caches")).json()["cacheManagers"]
         everything = await http.delete("/actuator/caches")
         after_all = (await http.get("/actuator/caches")).json()["cacheManagers"]
-        events = (await http.get("/actuator/auditevents", params={"type": "caches.clear"}))
+        events = await http.get("/actuator/auditevents", params={"type": "caches.clear"})
     assert one.status_code == 204
     assert one.content == b""
     assert after_one["app"]["caches"]["squares"]["size"] == 0
@@ -78,14 +86,18 @@ async def test_delete_clears_one_cache_or_all_and_is_audited(
     assert "caches.clear by 10.0.0.7:51234" in caplog.text
 
 
-@pytest.mark.parametrize(("name", "cache", "error"), [
-    ("", {}, ValueError),
-    ("a/b", {}, ValueError),
-    ("numbers", 42, TypeError),
-    ("numbers", object(), TypeError),
-])
-def test_registering_a_bad_cache_names_the_problem(name: str, cache: Any,
-                                                   error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("name", "cache", "error"),
+    [
+        ("", {}, ValueError),
+        ("a/b", {}, ValueError),
+        ("numbers", 42, TypeError),
+        ("numbers", object(), TypeError),
+    ],
+)
+def test_registering_a_bad_cache_names_the_problem(
+    name: str, cache: Any, error: type[Exception]
+) -> None:
     actuator = make_actuator()
     with pytest.raises(error):
         actuator.add_cache(name, cache)

@@ -20,8 +20,9 @@ def log(tmp_path: Path) -> Path:
     return path
 
 
-async def get(path: Path | None, headers: dict[str, str] | None = None,
-              method: str = "GET") -> httpx.Response:
+async def get(
+    path: Path | None, headers: dict[str, str] | None = None, method: str = "GET"
+) -> httpx.Response:
     actuator = make_actuator(logfile={"path": str(path) if path else None})
     async with serve(actuator) as http:
         return await http.request(method, "/actuator/logfile", headers=headers)
@@ -37,21 +38,25 @@ async def test_the_whole_file_is_served_as_text_with_accept_ranges(log: Path) ->
     assert len(LINES) > 3 * CHUNK
 
 
-@pytest.mark.parametrize(("range_header", "first", "last"), [
-    ("bytes=-307200", 0, len(LINES) - 1),           # SBA's first request: more than there is
-    ("bytes=-11", len(LINES) - 11, len(LINES) - 1),  # the last line
-    ("bytes=100-", 100, len(LINES) - 1),            # SBA's polls: from what it has seen
-    ("bytes=0-10", 0, 10),
-    ("bytes=5-999999999", 5, len(LINES) - 1),
-    ("bytes = 1 - 2", 1, 2),
-])
-async def test_a_single_range_is_206_with_content_range(log: Path, range_header: str,
-                                                        first: int, last: int) -> None:
+@pytest.mark.parametrize(
+    ("range_header", "first", "last"),
+    [
+        ("bytes=-307200", 0, len(LINES) - 1),  # SBA's first request: more than there is
+        ("bytes=-11", len(LINES) - 11, len(LINES) - 1),  # the last line
+        ("bytes=100-", 100, len(LINES) - 1),  # SBA's polls: from what it has seen
+        ("bytes=0-10", 0, 10),
+        ("bytes=5-999999999", 5, len(LINES) - 1),
+        ("bytes = 1 - 2", 1, 2),
+    ],
+)
+async def test_a_single_range_is_206_with_content_range(
+    log: Path, range_header: str, first: int, last: int
+) -> None:
     answer = await get(log, {"Range": range_header})
     assert answer.status_code == 206
     assert answer.headers["content-range"] == f"bytes {first}-{last}/{len(LINES)}"
     assert answer.headers["content-length"] == str(last - first + 1)
-    assert answer.content == LINES[first:last + 1]
+    assert answer.content == LINES[first : last + 1]
 
 
 @pytest.mark.parametrize("range_header", [f"bytes={len(LINES)}-", "bytes=999999999-", "bytes=-0"])
@@ -62,10 +67,20 @@ async def test_a_range_past_the_end_is_416_with_the_size(log: Path, range_header
     assert "not satisfiable" in answer.json()["message"]
 
 
-@pytest.mark.parametrize("range_header", ["bytes=0-1,5-6", "lines=1-2", "bytes=-", "bytes=9-3",
-                                          "bytes=a-b", "bytes=" + "9" * 5000 + "-"])
+@pytest.mark.parametrize(
+    "range_header",
+    [
+        "bytes=0-1,5-6",
+        "lines=1-2",
+        "bytes=-",
+        "bytes=9-3",
+        "bytes=a-b",
+        "bytes=" + "9" * 5000 + "-",
+    ],
+)
 async def test_a_malformed_or_multiple_range_is_400_naming_the_header(
-        log: Path, range_header: str) -> None:
+    log: Path, range_header: str
+) -> None:
     answer = await get(log, {"Range": range_header})
     assert answer.status_code == 400
     assert answer.json()["header"] == "Range"

@@ -26,8 +26,11 @@ async def test_ids_then_the_cyclonedx_document_of_the_installed_distributions() 
     errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(answer.text)
     assert errors is None, errors
     bom = answer.json()
-    assert bom["metadata"]["component"] == {"type": "application", "name": "orders",
-                                            "version": "1.0.0"}
+    assert bom["metadata"]["component"] == {
+        "type": "application",
+        "name": "orders",
+        "version": "1.0.0",
+    }
     components = {c["name"].lower(): c for c in bom["components"]}
     starlette = components["starlette"]
     version = importlib.metadata.version("starlette")
@@ -83,10 +86,15 @@ def _metadata(**fields: Any) -> email.message.Message:
 
 def test_licenses_come_from_the_expression_the_license_field_or_the_classifiers() -> None:
     assert licenses(_metadata(License_Expression="MIT OR Apache-2.0", License="ignored")) == [
-        {"expression": "MIT OR Apache-2.0"}]
+        {"expression": "MIT OR Apache-2.0"}
+    ]
     assert licenses(_metadata(License="BSD 3-Clause License\n\nCopyright (c) ...")) == [
-        {"license": {"name": "BSD 3-Clause License"}}]
-    assert licenses(_metadata(License="UNKNOWN", Classifier=[
-        "License :: OSI Approved :: MIT License", "Programming Language :: Python"])) == [
-        {"license": {"name": "MIT License"}}]
+        {"license": {"name": "BSD 3-Clause License"}}
+    ]
+    assert licenses(
+        _metadata(
+            License="UNKNOWN",
+            Classifier=["License :: OSI Approved :: MIT License", "Programming Language :: Python"],
+        )
+    ) == [{"license": {"name": "MIT License"}}]
     assert licenses(_metadata(Name="x")) == []

@@ -35,12 +35,16 @@ async def test_registered_tasks_show_in_springs_four_lists() -> None:
     assert cron["expression"] == "0 0 3 * * *"
     assert cron["nextExecution"] == {"time": "2030-03-17T17:46:40.000000Z"}
     assert cron["lastExecution"]["status"] == "ERROR"
-    assert cron["lastExecution"]["exception"] == {"type": "builtins.ValueError",
-                                                  "message": "no disk"}
-    assert body["fixedDelay"] == [{"runnable": {"target": "shop.jobs.purge"},
-                                   "initialDelay": 1500, "interval": 5000}]
-    assert body["custom"] == [{"runnable": {"target": "shop.jobs.mail"},
-                               "trigger": "when the queue has 100 mails"}]
+    assert cron["lastExecution"]["exception"] == {
+        "type": "builtins.ValueError",
+        "message": "no disk",
+    }
+    assert body["fixedDelay"] == [
+        {"runnable": {"target": "shop.jobs.purge"}, "initialDelay": 1500, "interval": 5000}
+    ]
+    assert body["custom"] == [
+        {"runnable": {"target": "shop.jobs.mail"}, "trigger": "when the queue has 100 mails"}
+    ]
     assert body["fixedRate"] == []
 
 
@@ -76,7 +80,8 @@ async def test_a_scheduled_coroutine_runs_from_startup_and_records_its_runs() ->
 
 
 async def test_a_failing_run_is_recorded_and_the_schedule_goes_on(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     actuator = make_actuator()
     calls: list[int] = []
 
@@ -104,8 +109,9 @@ async def test_apscheduler_jobs_are_listed_with_their_next_run() -> None:
     scheduler = BackgroundScheduler(timezone=datetime.timezone.utc)
     scheduler.add_job(nightly, "cron", hour=3, minute=0, id="nightly")
     scheduler.add_job(nightly, "interval", seconds=30, id="every30")
-    scheduler.add_job(nightly, "date", run_date=datetime.datetime(2100, 1, 1,
-                                                                   tzinfo=datetime.timezone.utc))
+    scheduler.add_job(
+        nightly, "date", run_date=datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+    )
     scheduler.start(paused=True)
     try:
         actuator = make_actuator()
@@ -122,18 +128,22 @@ async def test_apscheduler_jobs_are_listed_with_their_next_run() -> None:
     assert body["custom"][0]["trigger"].startswith("date[2100-01-01")
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({}, ValueError),
-    ({"cron": "* * * * * *", "fixed_rate": 1}, ValueError),
-    ({"fixed_rate": 0}, ValueError),
-    ({"fixed_delay": -1}, ValueError),
-    ({"fixed_delay": "5"}, TypeError),
-    ({"fixed_rate": float("nan")}, TypeError),
-    ({"cron": " "}, ValueError),
-    ({"fixed_rate": 1, "initial_delay": -1}, ValueError),
-])
-def test_a_bad_task_description_names_the_problem(kwargs: dict[str, Any],
-                                                  error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({}, ValueError),
+        ({"cron": "* * * * * *", "fixed_rate": 1}, ValueError),
+        ({"fixed_rate": 0}, ValueError),
+        ({"fixed_delay": -1}, ValueError),
+        ({"fixed_delay": "5"}, TypeError),
+        ({"fixed_rate": float("nan")}, TypeError),
+        ({"cron": " "}, ValueError),
+        ({"fixed_rate": 1, "initial_delay": -1}, ValueError),
+    ],
+)
+def test_a_bad_task_description_names_the_problem(
+    kwargs: dict[str, Any], error: type[Exception]
+) -> None:
     with pytest.raises(error, match="scheduled task 'job'"):
         Actuator().scheduled_tasks.add("job", **kwargs)
 

@@ -51,8 +51,10 @@ async def test_discovery_links_every_exposed_endpoint_with_its_templates() -> No
         links = (await http.get("/actuator")).json()["_links"]
     for name in [*READS, "logfile"]:
         assert links[name]["href"] == f"http://testserver/actuator/{name}"
-    assert links["caches-cache"] == {"href": "http://testserver/actuator/caches/{cache}",
-                                     "templated": True}
+    assert links["caches-cache"] == {
+        "href": "http://testserver/actuator/caches/{cache}",
+        "templated": True,
+    }
     assert links["sbom-id"]["templated"] is True
     assert links["configprops-prefix"]["templated"] is True
 
@@ -87,4 +89,3 @@ async def test_draining_the_startup_timeline_is_a_write_operation() -> None:
     await actuator.shutdown()
     assert refused.status_code == 403
     assert kept.json()["timeline"]["events"]
-
