@@ -119,7 +119,11 @@ class Actuator(Management, SpringEndpoints):
         self.add_endpoint(PrometheusEndpoint(self))
         self.add_endpoint(MetricsEndpoint(self))
         self._init_management()
-        self._init_spring_endpoints()
+        self._init_spring_endpoints(
+            self.settings, self.environment, self.checker,
+            checks=lambda: [leaf for r in self.registrations for leaf in r.leaves()],
+            application=lambda: self.app_info,
+            add_endpoint=self.add_endpoint, remember_hooks=self._remember_hooks)
 
     # -- health ---------------------------------------------------------------
 

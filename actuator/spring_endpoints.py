@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.types import ASGIApp
@@ -41,7 +41,10 @@ from actuator.endpoints.startup import StartupEndpoint, StartupTimeline
 from actuator.settings import ENV_PREFIX
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator._checker import HealthCheck, HealthChecker
+    from actuator.endpoints.base import Endpoint
+    from actuator.environment import Environment
+    from actuator.settings import ActuatorSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,12 +59,19 @@ class SpringEndpoints:
     config_properties: ConfigProperties
     audit_events: AuditEventStore
 
-    def _init_spring_endpoints(self) -> None:
-        actuator = cast("Actuator", self)
-        settings = actuator.settings
-        exposes = settings.exposure.exposes
+    def _init_spring_endpoints(
+        self,
+        settings: ActuatorSettings,
+        environment: Environment,
+        checker: HealthChecker,
+        checks: Callable[[], Iterable[HealthCheck]],
+        application: Callable[[], Mapping[str, Any]],
+        add_endpoint: Callable[[Endpoint], None],
+        remember_hooks: Callable[[object], None],
+    ) -> None:
+        """Build the state and the endpoints from the narrow objects they use."""
+        self._record_exchanges = settings.exposure.exposes("httpexchanges")
         self.startup_timeline = StartupTimeline(process_start_time(), time.time())
-        environment = actuator.environment
         self.http_exchanges = HttpExchanges(
             settings.httpexchanges.capacity,
             settings.httpexchanges.include,
@@ -71,33 +81,32 @@ class SpringEndpoints:
         self.caches = CacheRegistry()
         self.config_properties = ConfigProperties(settings, ENV_PREFIX)
         self.audit_events = AuditEventStore(settings.auditevents.capacity)
-        actuator._remember_hooks(self.scheduled_tasks)
-        first_check = exposes("startup") and settings.startup.first_health_check
-        actuator.add_endpoint(
+        remember_hooks(self.scheduled_tasks)
+        first_check = settings.exposure.exposes("startup") and settings.startup.first_health_check
+        add_endpoint(
             StartupEndpoint(
                 self.startup_timeline,
-                checker=actuator.checker if first_check else None,
-                checks=lambda: [leaf for r in actuator.registrations for leaf in r.leaves()],
+                checker=checker if first_check else None,
+                checks=checks,
                 deadline=settings.health.deadline,
             )
         )
-        actuator.add_endpoint(HttpExchangesEndpoint(self.http_exchanges))
-        actuator.add_endpoint(LogfileEndpoint(settings.logfile.path))
-        actuator.add_endpoint(ScheduledTasksEndpoint(self.scheduled_tasks))
-        actuator.add_endpoint(SbomEndpoint(lambda: actuator.app_info))
-        actuator.add_endpoint(
+        add_endpoint(HttpExchangesEndpoint(self.http_exchanges))
+        add_endpoint(LogfileEndpoint(settings.logfile.path))
+        add_endpoint(ScheduledTasksEndpoint(self.scheduled_tasks))
+        add_endpoint(SbomEndpoint(application))
+        add_endpoint(
             ConfigPropsEndpoint(
                 self.config_properties, environment.sanitize, settings.configprops.show_values
             )
         )
-        actuator.add_endpoint(AuditEventsEndpoint(self.audit_events))
-        actuator.add_endpoint(CachesEndpoint(self.caches))
+        add_endpoint(AuditEventsEndpoint(self.audit_events))
+        add_endpoint(CachesEndpoint(self.caches))
 
     def record_http_exchanges(self, app: ASGIApp) -> ASGIApp:
         """``app``, recording its requests for ``/httpexchanges`` if that is exposed (else as is:
         nothing is recorded, nothing costs)."""
-        actuator = cast("Actuator", self)
-        if not actuator.settings.exposure.exposes("httpexchanges"):
+        if not self._record_exchanges:
             return app
         return HttpExchangeRecorder(app, self.http_exchanges)
 
