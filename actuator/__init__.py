@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 from actuator.__about__ import __version__
-from actuator.aggregator import StatusAggregator
-from actuator.availability import Availability, Lifecycle, LivenessState, ReadinessState
-from actuator.buildinfo import write_build_info
-from actuator.contributor import InfoContributor
 from actuator.core import Actuator
 from actuator.endpoints.base import (
     BadRequest,
@@ -16,11 +12,12 @@ from actuator.endpoints.base import (
     NotFound,
     OperationRequest,
 )
-from actuator.groups import HealthGroup
-from actuator.health import CompositeHealth, Health
-from actuator.http_mapper import HttpCodeStatusMapper
-from actuator.indicator import HealthIndicator
-from actuator.indicators import (
+from actuator.health.aggregator import StatusAggregator
+from actuator.health.availability import Availability, Lifecycle, LivenessState, ReadinessState
+from actuator.health.groups import HealthGroup
+from actuator.health.http_mapper import HttpCodeStatusMapper
+from actuator.health.indicator import HealthIndicator
+from actuator.health.indicators import (
     CommandIndicator,
     DiskSpaceIndicator,
     EventLoopLagIndicator,
@@ -28,20 +25,23 @@ from actuator.indicators import (
     HttpIndicator,
     TcpIndicator,
 )
-from actuator.management_server import ManagementServer
+from actuator.health.result import CompositeHealth, Health
+from actuator.health.status import Status
+from actuator.info.buildinfo import write_build_info
+from actuator.info.contributor import InfoContributor
+from actuator.management.pause import PauseState
+from actuator.management.shutdown import ShutdownPlan
 from actuator.metrics import ActuatorMetrics
 from actuator.middleware import ActuatorMiddleware
-from actuator.pause import PauseState
-from actuator.security import (
+from actuator.security.credentials import (
     AuthenticationFailed,
     SecurityContext,
     generate_token,
     hash_password,
     hash_token,
 )
+from actuator.servers.management_server import ManagementServer
 from actuator.settings import ActuatorSettings
-from actuator.shutdown import ShutdownPlan
-from actuator.status import Status
 
 __all__ = [
     "Actuator",

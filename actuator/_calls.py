@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from actuator.health import describe_exception
+from actuator.health.result import describe_exception
 
 T = TypeVar("T")
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from actuator._auth import AuthError, describe_request
 from actuator._http import (
     BodyTooLarge,
     ClientDisconnected,
@@ -32,7 +31,8 @@ from actuator.endpoints.base import (
     OperationRequest,
 )
 from actuator.endpoints.discovery import discovery_links
-from actuator.security import SecurityContext
+from actuator.security.auth import AuthError, describe_request
+from actuator.security.credentials import SecurityContext
 
 if TYPE_CHECKING:
     from actuator.core import Actuator

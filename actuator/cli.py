@@ -20,7 +20,7 @@ from actuator.__about__ import __version__
 
 
 def _build_info(args: argparse.Namespace) -> int:
-    from actuator.buildinfo import generate_build_info, write_build_info
+    from actuator.info.buildinfo import generate_build_info, write_build_info
 
     options: dict[str, Any] = {"name": args.name, "version": args.version, "group": args.group,
                "artifact": args.artifact, "cwd": args.cwd}
@@ -35,7 +35,7 @@ def _build_info(args: argparse.Namespace) -> int:
 
 
 def _hash_token(args: argparse.Namespace) -> int:
-    from actuator.security import generate_token, hash_password, hash_token
+    from actuator.security.credentials import generate_token, hash_password, hash_token
 
     if args.generate:
         token = generate_token()
@@ -67,7 +67,7 @@ def _settings(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from actuator.sidecar import build_actuator, load_config, serve
+    from actuator.servers.sidecar import build_actuator, load_config, serve
 
     config = load_config(args.config)
     if args.check:

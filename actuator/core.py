@@ -11,32 +11,32 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from actuator._auth import Guard
 from actuator._calls import GuardedCall
-from actuator._checker import HealthChecker
-from actuator._registry import Registration, build_node, check_indicator_name
-from actuator.aggregator import StatusAggregator
-from actuator.availability import Availability
-from actuator.contributor import Contributor, contributor_callable
+from actuator._management import Management
 from actuator.endpoints.base import Endpoint, check_endpoint_name
 from actuator.endpoints.health import HealthEndpoint
 from actuator.endpoints.info import InfoEndpoint
 from actuator.endpoints.metrics import MetricsEndpoint
 from actuator.endpoints.prometheus import PrometheusEndpoint
-from actuator.groups import LIVENESS, READINESS, STARTUP, HealthGroup
-from actuator.health import HealthComponent
-from actuator.http_mapper import HttpCodeStatusMapper
-from actuator.indicator import Indicator
-from actuator.management import Management
+from actuator.health.aggregator import StatusAggregator
+from actuator.health.availability import Availability
+from actuator.health.checker import HealthChecker
+from actuator.health.groups import LIVENESS, READINESS, STARTUP, HealthGroup
+from actuator.health.http_mapper import HttpCodeStatusMapper
+from actuator.health.indicator import Indicator
+from actuator.health.registry import Registration, build_node, check_indicator_name
+from actuator.health.result import HealthComponent
+from actuator.info.contributor import Contributor, contributor_callable
 from actuator.metrics import ActuatorMetrics
-from actuator.security import Authenticator, SecurityContext
+from actuator.security.auth import Guard
+from actuator.security.credentials import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
 from actuator.spring_endpoints import SpringEndpoints
 
 if TYPE_CHECKING:
-    from actuator.drain import SignalDrain
-    from actuator.management_server import ManagementServer
+    from actuator.management.drain import SignalDrain
     from actuator.middleware import ActuatorMiddleware
+    from actuator.servers.management_server import ManagementServer
 
 logger = logging.getLogger("actuator")
 
@@ -108,7 +108,7 @@ class Actuator(Management, SpringEndpoints):
         self.guard = Guard(self.settings.security, self._authenticators)
         self.management_server: ManagementServer | None = None
         if self.settings.management_server.enabled:
-            from actuator.management_server import ManagementServer
+            from actuator.servers.management_server import ManagementServer
 
             self.management_server = ManagementServer(self, self.settings.management_server)
         self._build_groups()
@@ -252,8 +252,8 @@ class Actuator(Management, SpringEndpoints):
 
         For use from code (a CLI, a test); ignores show-details policies.
         """
-        from actuator._registry import iter_leaves
         from actuator.endpoints.health import _aggregate, _select
+        from actuator.health.registry import iter_leaves
 
         group = self.health_groups.get(path[0]) if path else None
         rest = path[1:] if group is not None else path
@@ -302,10 +302,10 @@ class Actuator(Management, SpringEndpoints):
         )
 
     def _register_builtins(self) -> None:
-        from actuator.contributors import builtin_contributors
-        from actuator.indicators.disk import DiskSpaceIndicator
-        from actuator.indicators.event_loop import EventLoopLagIndicator
-        from actuator.indicators.ping import ping
+        from actuator.health.indicators.disk import DiskSpaceIndicator
+        from actuator.health.indicators.event_loop import EventLoopLagIndicator
+        from actuator.health.indicators.ping import ping
+        from actuator.info.contributors import builtin_contributors
 
         availability = self.availability
         self.add_indicator("livenessState", availability.liveness_health, blocking=False)
@@ -354,7 +354,7 @@ class Actuator(Management, SpringEndpoints):
     def app_info(self) -> Mapping[str, Any]:
         """``name``, ``version`` and ``description``: from code, settings, then package metadata."""
         if self._app_info is None:
-            from actuator.contributors.app import resolve_app_info
+            from actuator.info.contributors.app import resolve_app_info
 
             self._app_info = resolve_app_info(
                 self.settings.info.app, self._name, self._version, self._description)
@@ -435,7 +435,7 @@ class Actuator(Management, SpringEndpoints):
             leaf for r in self._registrations.values() for leaf in r.leaves()
         )
         if self.settings.drain_period > 0:
-            from actuator.drain import SignalDrain
+            from actuator.management.drain import SignalDrain
 
             self._drain = SignalDrain(self.availability, self.settings.drain_period)
             self._drain.install()

@@ -29,9 +29,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from actuator.aggregator import DEFAULT_ORDER
-from actuator.security import check_password_hash, check_token_hash
-from actuator.status import Status
+from actuator.health.aggregator import DEFAULT_ORDER
+from actuator.health.status import Status
+from actuator.security.credentials import check_password_hash, check_token_hash
 
 logger = logging.getLogger("actuator")
 

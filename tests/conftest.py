@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture
 def anonymous_scrapes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let anonymous callers read the metrics endpoints: for tests about what they
-    answer, not who may call them (that is tests/test_security.py's business).
+    answer, not who may call them (that is tests/security/test_security.py's business).
     Settings given in code still win over this environment."""
     monkeypatch.setenv("ACTUATOR_SECURITY__ANONYMOUS", "health,ping,prometheus,metrics")
 

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from actuator.cli import main
-from actuator.security import PasswordHash
+from actuator.security.credentials import PasswordHash
 
 
 class Stdin(io.StringIO):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from actuator.security import ANONYMOUS, SecurityContext
+from actuator.security.credentials import ANONYMOUS, SecurityContext
 
 Operation = Literal["read", "write", "delete"]
 """``read`` answers GET and HEAD, ``write`` answers POST, ``delete`` answers DELETE."""

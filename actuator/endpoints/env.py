@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actuator.endpoints.base import Endpoint, NotFound, OperationRequest
-from actuator.groups import shows
+from actuator.health.groups import shows
 
 if TYPE_CHECKING:
-    from actuator.environment import Environment
+    from actuator.management.environment import Environment
 
 
 class EnvEndpoint(Endpoint):

@@ -6,8 +6,6 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator._checker import HealthCheck
-from actuator._registry import Node, iter_leaves
 from actuator.endpoints.base import (
     JSON_TYPES,
     Endpoint,
@@ -15,8 +13,10 @@ from actuator.endpoints.base import (
     NotFound,
     OperationRequest,
 )
-from actuator.groups import HealthGroup, shows
-from actuator.health import CompositeHealth, Health, HealthComponent
+from actuator.health.checker import HealthCheck
+from actuator.health.groups import HealthGroup, shows
+from actuator.health.registry import Node, iter_leaves
+from actuator.health.result import CompositeHealth, Health, HealthComponent
 
 if TYPE_CHECKING:
     from actuator.core import Actuator

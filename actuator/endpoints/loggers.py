@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator.audit import caller
 from actuator.endpoints._body import Body, parse_body
 from actuator.endpoints.base import (
     BadRequest,
@@ -14,10 +13,11 @@ from actuator.endpoints.base import (
     Operation,
     OperationRequest,
 )
-from actuator.log_levels import COARSE_LEVELS, LEVELS, UnknownLevel
+from actuator.management.audit import caller
+from actuator.management.log_levels import COARSE_LEVELS, LEVELS, UnknownLevel
 
 if TYPE_CHECKING:
-    from actuator.log_levels import LogLevels
+    from actuator.management.log_levels import LogLevels
 
 
 class LevelBody(Body):

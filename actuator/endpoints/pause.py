@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator.audit import caller
 from actuator.endpoints._body import ReasonBody, parse_body
 from actuator.endpoints.base import Endpoint, OperationRequest
+from actuator.management.audit import caller
 
 if TYPE_CHECKING:
-    from actuator.pause import Action, PauseControl
+    from actuator.management.pause import Action, PauseControl
 
 
 class _PauseAction(Endpoint):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from actuator.audit import caller
 from actuator.endpoints._body import ReasonBody, parse_body
 from actuator.endpoints.base import Endpoint, EndpointResponse, OperationRequest
+from actuator.management.audit import caller
 
 if TYPE_CHECKING:
-    from actuator.shutdown import ShutdownControl
+    from actuator.management.shutdown import ShutdownControl
 
 
 class ShutdownEndpoint(Endpoint):

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from actuator._checker import HealthCheck
 from actuator.endpoints.health import _aggregate
-from actuator.health import Health
-from actuator.status import Status
+from actuator.health.checker import HealthCheck
+from actuator.health.result import Health
+from actuator.health.status import Status
 
 if TYPE_CHECKING:
     from actuator.core import Actuator

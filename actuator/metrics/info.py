@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import InfoMetricFamily, Metric
 
-from actuator.buildinfo import read_build_file
+from actuator.info.buildinfo import read_build_file
 
 if TYPE_CHECKING:
     from actuator.core import Actuator

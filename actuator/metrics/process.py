@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from actuator.indicators.event_loop import EventLoopLagIndicator
+from actuator.health.indicators.event_loop import EventLoopLagIndicator
 
 if TYPE_CHECKING:
     from actuator.core import Actuator

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from actuator import Actuator
-from actuator.drain import stop_server
+from actuator.management.drain import stop_server
 
 
 def _mark(event: str) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from actuator import Actuator
-from actuator.environment import MASK, mask_url_passwords
+from actuator.management.environment import MASK, mask_url_passwords
 from tests.support.management import make_actuator, serve
 from tests.support.secured import MONITORING, NOBODY, bearer, client, secured_actuator
 

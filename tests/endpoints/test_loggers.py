@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from actuator import Actuator
-from actuator.log_levels import OFF, TRACE, level_name, parse_level
+from actuator.management.log_levels import OFF, TRACE, level_name, parse_level
 from tests.support.management import ANYONE, BAD_BODIES, CLIENT, make_actuator, serve
 
 

@@ -33,7 +33,7 @@ LIGHT = {
 }
 """Settings that leave out the built-in checks that start threads or touch the disk, and
 open every operation to anonymous callers: these tests are about the core's mechanics;
-tests/test_security.py covers who may call what."""
+tests/security/test_security.py covers who may call what."""
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

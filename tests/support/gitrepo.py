@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actuator.buildinfo import BRANCH_VARIABLES, COMMIT_VARIABLES
+from actuator.info.buildinfo import BRANCH_VARIABLES, COMMIT_VARIABLES
 
 COMMIT_DATE = "2024-05-04T11:12:44+02:00"
 COMMIT_DATE_UTC = "2024-05-04T09:12:44Z"

@@ -37,7 +37,7 @@ OPEN: dict[str, Any] = {
     "security": ANYONE,
 }
 """Settings that expose every endpoint and allow every operation to anyone (who may call
-what is tests/test_security.py's business)."""
+what is tests/security/test_security.py's business)."""
 
 
 async def hello(request: Request) -> PlainTextResponse:

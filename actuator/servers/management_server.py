@@ -1,0 +1,136 @@
+"""The management server: the actuator on its own host and port, inside the app's process.
+
+A second ``uvicorn.Server`` runs on the app's own event loop (indicators use
+the app's connection pools, which belong to that loop), with its own
+connection limit and its own listening socket, so probes keep answering when
+the app's port is saturated. The actuator middleware starts it as soon as the
+ASGI lifespan startup begins, before the app's own startup code runs, so a
+Kubernetes startup probe sees ``INIT`` while the app starts; it stops after
+the app's lifespan shutdown completes. Once it is enabled, the app's own port
+no longer serves the actuator: requests under the base path go to the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from actuator.security.tls import tls_protocol_class
+from actuator.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from actuator.core import Actuator
+
+# Where uvicorn reports its own listeners, so the line shows wherever uvicorn's do.
+server_logger = logging.getLogger("uvicorn.error")
+
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
+              "required": ssl.CERT_REQUIRED}
+_GRACEFUL_SECONDS = 5.0
+
+
+def uvicorn_config(app: ASGIApp, settings: ServerSettings, **options: object) -> uvicorn.Config:
+    """A ``uvicorn.Config`` that serves ``app`` as ``settings`` describe (TLS, client certs).
+
+    Requests over TLS carry the ASGI ``tls`` extension, so client certificates
+    identify callers. Extra ``options`` go to ``uvicorn.Config``.
+    """
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+        ssl_ca_certs=settings.ssl_ca_certs,
+        ssl_cert_reqs=_CERT_REQS[settings.client_certs],
+        http=tls_protocol_class(access_log=settings.access_log),
+        ws="none",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+class _Server(uvicorn.Server):
+    def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
+        host, port = listeners[0].getsockname()[:2]
+        scheme = "https" if self.config.ssl else "http"
+        server_logger.info("Actuator management server running on %s://%s:%d", scheme, host,
+                           port)
+
+
+class ManagementServer:
+    """Serves an actuator on the host and port of ``settings``, on the running event loop.
+
+    Created by the ``Actuator`` when ``management_server.enabled`` is set, and
+    started and stopped by the middleware with the app's lifespan (or by hand)::
+
+        actuator = Actuator(settings={"management_server": {"enabled": True, "port": 9090}})
+        app = actuator.wrap(app)          # /actuator now answers on 127.0.0.1:9090 only
+
+    Parameters:
+        actuator: the actuator to serve.
+        settings: host, port, TLS files and client certificate policy.
+    """
+
+    def __init__(self, actuator: Actuator, settings: ServerSettings) -> None:
+        settings.check_files("management_server")
+        self.actuator = actuator
+        self.settings = settings
+        self._server: _Server | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+        """The port it listens on once started (useful with ``port = 0``)."""
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        """Listen and serve. Idempotent; ``RuntimeError`` if the port cannot be bound."""
+        if self._server is not None:
+            return
+        from actuator.middleware import ManagementApp
+
+        config = uvicorn_config(ManagementApp(self.actuator), self.settings, lifespan="off",
+                                log_config=None, log_level=None, proxy_headers=False,
+                                server_header=False,
+                                timeout_graceful_shutdown=_GRACEFUL_SECONDS)
+        config.load()
+        server = _Server(config)
+        server.lifespan = config.lifespan_class(config)
+        try:
+            await server.startup()
+        except SystemExit:
+            # uvicorn logs the OSError and exits; the app's startup should fail instead.
+            raise RuntimeError(f"management server cannot listen on "
+                               f"{self.settings.host}:{self.settings.port}") from None
+        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self._server = server
+        # uvicorn's main loop refreshes the Date header and watches should_exit.
+        self._loop_task = asyncio.get_running_loop().create_task(
+            server.main_loop(), name="actuator-management-server")
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish (up to 5 s). Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.should_exit = True
+        if self._loop_task is not None:
+            await self._loop_task
+            self._loop_task = None
+        await server.shutdown()
+        server_logger.info("Actuator management server stopped")
+
+    async def __aenter__(self) -> ManagementServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
