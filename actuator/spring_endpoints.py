@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from starlette.types import ASGIApp
 
-from actuator.contributors.runtime import process_start_time
 from actuator.endpoints.auditevents import AuditEventsEndpoint, AuditEventStore
 from actuator.endpoints.caches import DEFAULT_MANAGER, CacheRegistry, CachesEndpoint
 from actuator.endpoints.configprops import ConfigProperties, ConfigPropsEndpoint
@@ -38,12 +37,13 @@ from actuator.endpoints.logfile import LogfileEndpoint
 from actuator.endpoints.sbom import SbomEndpoint
 from actuator.endpoints.scheduledtasks import ScheduledTasks, ScheduledTasksEndpoint
 from actuator.endpoints.startup import StartupEndpoint, StartupTimeline
+from actuator.info.contributors.runtime import process_start_time
 from actuator.settings import ENV_PREFIX
 
 if TYPE_CHECKING:
-    from actuator._checker import HealthCheck, HealthChecker
     from actuator.endpoints.base import Endpoint
-    from actuator.environment import Environment
+    from actuator.health.checker import HealthCheck, HealthChecker
+    from actuator.management.environment import Environment
     from actuator.settings import ActuatorSettings
 
 F = TypeVar("F", bound=Callable[..., Any])

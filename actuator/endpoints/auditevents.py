@@ -16,9 +16,9 @@ import datetime
 import logging
 from typing import Any, ClassVar
 
-from actuator.audit import logger as audit_logger
 from actuator.endpoints._iso import instant, parse_instant
 from actuator.endpoints.base import BadRequest, Endpoint, OperationRequest
+from actuator.management.audit import logger as audit_logger
 
 
 class AuditEventStore(logging.Filter):

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from actuator.audit import audit, caller
 from actuator.endpoints.base import (
     BadRequest,
     Endpoint,
@@ -28,6 +27,7 @@ from actuator.endpoints.base import (
     NotFound,
     OperationRequest,
 )
+from actuator.management.audit import audit, caller
 
 DEFAULT_MANAGER = "app"
 

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from actuator.endpoints.base import Endpoint, NotFound, OperationRequest
-from actuator.environment import MASK
-from actuator.groups import shows
+from actuator.health.groups import shows
+from actuator.management.environment import MASK
 from actuator.settings import ShowPolicy
 
 Masker = Callable[[str, str, Any], Any]

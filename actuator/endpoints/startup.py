@@ -33,7 +33,7 @@ from actuator.endpoints._iso import duration, instant
 from actuator.endpoints.base import Endpoint, OperationRequest
 
 if TYPE_CHECKING:
-    from actuator._checker import HealthCheck, HealthChecker
+    from actuator.health.checker import HealthCheck, HealthChecker
 
 _current: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "actuator_startup_step", default=None

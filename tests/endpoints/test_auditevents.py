@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from actuator.audit import audit
 from actuator.endpoints.auditevents import AuditEventStore
+from actuator.management.audit import audit
 from tests.support.management import make_actuator, serve
 
 

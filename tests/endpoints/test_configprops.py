@@ -7,8 +7,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actuator import Actuator, generate_token, hash_token
-from actuator.environment import MASK
-from actuator.security import hash_password
+from actuator.management.environment import MASK
+from actuator.security.credentials import hash_password
 from tests.support.management import make_actuator, serve
 
 
