@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from actuator._calls import GuardedCall
 from actuator._management import Management
+from actuator._spring_endpoints import SpringEndpoints
 from actuator.endpoints.base import Endpoint, check_endpoint_name
 from actuator.endpoints.health import HealthEndpoint
 from actuator.endpoints.info import InfoEndpoint
@@ -31,7 +32,6 @@ from actuator.metrics import ActuatorMetrics
 from actuator.security.auth import Guard
 from actuator.security.credentials import Authenticator, SecurityContext
 from actuator.settings import ActuatorSettings, GroupSettings, load_settings
-from actuator.spring_endpoints import SpringEndpoints
 
 if TYPE_CHECKING:
     from actuator.management.drain import SignalDrain
