@@ -26,21 +26,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from actuator import Actuator, ActuatorMiddleware  # noqa: E402
 from benchmarks._harness import machine  # noqa: E402
 from benchmarks.metrics_apps import EXPOSED, _starlette  # noqa: E402
 
-from actuator import Actuator, ActuatorMiddleware  # noqa: E402
-
-ALL_HEADERS = ["time_taken", "principal", "remote_address", "request_headers",
-               "response_headers"]
+ALL_HEADERS = ["time_taken", "principal", "remote_address", "request_headers", "response_headers"]
 
 
 def app_with(exposure: list[str] | None, include: list[str] | None = None) -> Any:
     app = _starlette()
     if exposure is None:
         return app
-    settings: dict[str, Any] = {**EXPOSED, "exposure": {"include": exposure},
-                                "health": {"event_loop": {"enabled": False}}}
+    settings: dict[str, Any] = {
+        **EXPOSED,
+        "exposure": {"include": exposure},
+        "health": {"event_loop": {"enabled": False}},
+    }
     if include is not None:
         settings["httpexchanges"] = {"include": include}
     app.add_middleware(ActuatorMiddleware, actuator=Actuator(name="bench", settings=settings))
@@ -52,17 +53,27 @@ APPS = {
     "actuator, httpexchanges off": lambda: app_with(["health", "prometheus"]),
     "actuator, httpexchanges on": lambda: app_with(["health", "prometheus", "httpexchanges"]),
     "actuator, httpexchanges on, all headers": lambda: app_with(
-        ["health", "prometheus", "httpexchanges"], ALL_HEADERS),
+        ["health", "prometheus", "httpexchanges"], ALL_HEADERS
+    ),
 }
 
 
 async def per_request(app: Any, requests: int) -> tuple[float, float]:
     """(wall, CPU) microseconds per request."""
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/items/1",
-             "raw_path": b"/items/1", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"bench"), (b"accept", b"*/*")], "server": ("bench", 80),
-             "client": ("127.0.0.1", 1)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/items/1",
+        "raw_path": b"/items/1",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench"), (b"accept", b"*/*")],
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 1),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -73,8 +84,10 @@ async def per_request(app: Any, requests: int) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(requests):
         await app(dict(scope), receive, send)
-    return ((time.perf_counter() - wall) / requests * 1e6,
-            (time.process_time() - cpu) / requests * 1e6)
+    return (
+        (time.perf_counter() - wall) / requests * 1e6,
+        (time.process_time() - cpu) / requests * 1e6,
+    )
 
 
 async def main(requests: int, rounds: int) -> None:
