@@ -30,8 +30,9 @@ system-deps:
 test: system-deps
 	@$(MAKE) --no-print-directory check
 
+# Coverage of lines and branches; under [tool.coverage.report] fail_under the run fails.
 check: lint typecheck docs
-	$(PY) -m pytest
+	$(PY) -m pytest --cov
 
 lint: install
 	$(PY) -m ruff check $(wildcard actuator tests examples benchmarks scripts)

@@ -70,8 +70,9 @@ class _Reject(Exception):
 
 
 def allow_header(operations: frozenset[Operation]) -> str:
+    """The methods a path answers; OPTIONS everywhere, as Spring MVC answers it."""
     methods = [m for op in ("read", "write", "delete") if op in operations for m in _ALLOW[op]]
-    return ", ".join(methods)
+    return ", ".join([*methods, "OPTIONS"])
 
 
 def base_url(scope: Scope, base_path: str) -> str:
@@ -119,9 +120,13 @@ class ActuatorHandler:
         headers = Headers(scope=scope)
 
         if not segments:
+            if method == "OPTIONS":
+                await self._caller(scope)
+                await _send_options(send, frozenset({"read"}))
+                return
             if operation != "read":
                 raise _Reject(405, f"Method {method} not allowed on the discovery page",
-                              {"Allow": "GET, HEAD"})
+                              {"Allow": allow_header(frozenset({"read"}))})
             caller = await self._caller(scope)
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
@@ -138,6 +143,18 @@ class ActuatorHandler:
         operations = endpoint.operations(params)
         if not operations:
             raise _Reject(404, f"No such path under endpoint {name!r}")
+        if method == "OPTIONS":
+            # Spring Boot Admin's ProbeEndpointsStrategy and its env and startup
+            # views ask with OPTIONS: answer for the caller as its GET would be.
+            probe: Operation = "read" if "read" in operations else min(operations)
+            self._check_access(name, probe)
+            caller = await self._caller(scope)
+            try:
+                actuator.guard.authorize(caller, name, probe, scope)
+            except AuthError as exc:
+                raise _reject_for(exc) from None
+            await _send_options(send, operations)
+            return
         if operation is None or operation not in operations:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
@@ -274,7 +291,8 @@ class ActuatorHandler:
 
     @staticmethod
     def _negotiate(headers: Headers, produces: tuple[str, ...]) -> str:
-        media_type = negotiate(headers.get("accept"), produces)
+        media_type = negotiate(headers.get("accept"), produces,
+                               default=JSON if JSON in produces else None)
         if media_type is None:
             raise _Reject(406, f"Cannot answer with any accepted media type; "
                                f"available: {', '.join(produces)}")
@@ -304,6 +322,11 @@ class ActuatorHandler:
         except json.JSONDecodeError as exc:
             raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
                                f"column {exc.colno}") from None
+
+
+async def _send_options(send: Send, operations: frozenset[Operation]) -> None:
+    await send_response(send, 200, b"", None,
+                        headers=[(b"allow", allow_header(operations).encode("latin-1"))])
 
 
 def _reject_for(error: AuthError) -> _Reject:

@@ -53,24 +53,39 @@ def _accept_ranges(accept: str) -> list[tuple[str, str, float, int]]:
     return ranges
 
 
-def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
+def negotiate(accept: str | None, offered: Sequence[str], default: str | None = None
+              ) -> str | None:
     """The offered media type the client prefers, or ``None`` if it accepts none.
 
-    The most specific matching range sets a type's quality (RFC 9110); ties go
-    to the order of ``offered``. A missing or empty Accept header accepts anything.
+    ``offered`` is the server's order of preference. The rule, as Spring MVC
+    applies it to an endpoint's produced types (``EndpointMediaTypes``: v3,
+    then v2, then plain JSON):
+
+    1. The most specific matching range sets a type's quality (RFC 9110);
+       the highest quality wins.
+    2. At equal quality, a type the client names beats one it reaches only
+       through a wildcard, and of the types it names the one it lists first
+       wins (Spring sorts the accepted types stably).
+    3. Types reached through the same wildcard (``*/*``, ``application/*``)
+       go in ``offered`` order.
+
+    A missing or empty Accept header gets ``default`` (else ``offered[0]``):
+    a client that states no preference gets plain JSON, as the design says.
     """
+    if not offered:
+        return None
+    fallback = default if default is not None else offered[0]
     if not accept or not accept.strip():
-        return offered[0] if offered else None
+        return fallback
     ranges = _accept_ranges(accept)
     if not ranges:
-        return offered[0] if offered else None
+        return fallback
     best: str | None = None
-    best_q = 0.0
-    for media in offered:
+    best_key: tuple[float, int, int, int] | None = None
+    for rank, media in enumerate(offered):
         main, _, sub = media.lower().partition("/")
-        q_for_media = None
-        specificity = -1
-        for r_main, r_sub, q, _pos in ranges:
+        match: tuple[int, float, int] | None = None  # (specificity, q, position)
+        for r_main, r_sub, q, position in ranges:
             if r_main == main and r_sub == sub:
                 spec = 2
             elif r_main == main and r_sub == "*":
@@ -79,10 +94,16 @@ def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
                 spec = 0
             else:
                 continue
-            if spec > specificity:
-                specificity, q_for_media = spec, q
-        if q_for_media is not None and q_for_media > best_q:
-            best, best_q = media, q_for_media
+            if match is None or spec > match[0]:
+                match = (spec, q, position)
+        if match is None or match[1] <= 0.0:
+            continue
+        spec, q, position = match
+        # Larger is better: quality, then specificity, then the client's order,
+        # then the server's.
+        key = (q, spec, -position, -rank)
+        if best_key is None or key > best_key:
+            best, best_key = media, key
     return best
 
 

@@ -27,6 +27,7 @@ from actuator.management.audit import APP
 from actuator.management.environment import Environment, Sanitizer, Source
 from actuator.management.log_levels import LogLevels
 from actuator.management.pause import Callback, PauseControl
+from actuator.management.profiles import SYSTEM_PROPERTIES, system_properties
 from actuator.management.shutdown import ShutdownControl, ShutdownPlan
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Management:
         self.shutdown_control = ShutdownControl(actuator.availability, settings)
         self.log_levels = LogLevels(settings.loggers.groups)
         self.environment = Environment(settings)
+        self.environment.add_source(SYSTEM_PROPERTIES, system_properties)
         self._facts = {}
         self.add_facts(settings.info.facts)
         actuator._remember_hooks(self.pause_control)

@@ -175,7 +175,7 @@ async def test_a_good_json_body_reaches_the_operation() -> None:
 @pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH", "CONNECT", "BREW"])
 async def test_unsupported_methods_are_405(method: str) -> None:
     answer = await assert_refused(405, f"Method {method} not allowed", method, "/actuator/echo")
-    assert answer.header("allow") == "GET, HEAD, POST"
+    assert answer.header("allow") == "GET, HEAD, POST, OPTIONS"
 
 
 async def test_a_client_that_leaves_while_sending_its_body_gets_no_answer() -> None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,8 +58,8 @@ def test_without_git_it_falls_back_to_ci_variables(
     assert data["git"] == {"commit": "9" * 40, "branch": "main"}
 
 
-def read_info(actuator: Actuator) -> dict[str, object]:
-    async def read() -> dict[str, object]:
+def read_info(actuator: Actuator) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
         try:
             return await actuator.info()
         finally:

@@ -229,12 +229,12 @@ async def test_head_works_wherever_get_does(path: str) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("POST", "/actuator/health", "GET, HEAD"),
-        ("DELETE", "/actuator/health/liveness", "GET, HEAD"),
-        ("PUT", "/actuator/flags", "GET, HEAD, POST"),
-        ("PATCH", "/actuator", "GET, HEAD"),
-        ("OPTIONS", "/actuator/health", "GET, HEAD"),
-        ("DELETE", "/actuator/flags", "GET, HEAD, POST"),
+        ("POST", "/actuator/health", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/actuator/health/liveness", "GET, HEAD, OPTIONS"),
+        ("PUT", "/actuator/flags", "GET, HEAD, POST, OPTIONS"),
+        ("PATCH", "/actuator", "GET, HEAD, OPTIONS"),
+        ("TRACE", "/actuator/health", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/actuator/flags", "GET, HEAD, POST, OPTIONS"),
     ],
 )
 async def test_a_wrong_method_is_405_with_allow(method: str, path: str, allow: str) -> None:
@@ -346,3 +346,38 @@ async def test_the_standalone_actuator_answers_404_outside_the_base_path() -> No
     assert head.content == b""
 
 
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/actuator", "GET, HEAD, OPTIONS"),
+        ("/actuator/health", "GET, HEAD, OPTIONS"),
+        ("/actuator/health/liveness", "GET, HEAD, OPTIONS"),
+        ("/actuator/flags", "GET, HEAD, POST, OPTIONS"),
+    ],
+)
+async def test_options_answers_200_with_allow_as_spring_mvc_does(path: str, allow: str) -> None:
+    actuator = light_actuator({"exposure": {"include": ["*"]},
+                               "security": {"anonymous": ["*"]}})
+    actuator.add_endpoint(Flags())
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        answer = await client.options(path)
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert answer.headers["allow"] == allow
+
+
+async def test_options_on_an_unknown_endpoint_is_404() -> None:
+    actuator = light_actuator()
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        answer = await client.options("/actuator/nope")
+    assert answer.status_code == 404
+
+
+async def test_options_needs_the_role_its_get_needs() -> None:
+    actuator = light_actuator({"exposure": {"include": ["*"]},
+                               "security": {"anonymous": ["health"]}})
+    actuator.add_endpoint(Flags())
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        answer = await client.options("/actuator/flags")
+    assert answer.status_code == 401

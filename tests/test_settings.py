@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from actuator import Actuator, ActuatorSettings
-from actuator.settings import load_settings
+from actuator.settings import EventLoopSettings, HealthSettings, load_settings
 
 
 def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,7 +47,9 @@ def test_code_wins_over_the_environment_field_by_field(monkeypatch: pytest.Monke
 
 
 def test_an_actuator_settings_instance_is_used_as_given() -> None:
-    settings = ActuatorSettings(base_path="/ops", health={"event_loop": {"enabled": False}})
+    settings = ActuatorSettings(
+        base_path="/ops", health=HealthSettings(event_loop=EventLoopSettings(enabled=False))
+    )
     assert Actuator(settings=settings).settings is settings
 
 
@@ -117,4 +119,4 @@ def test_settings_must_be_settings_or_a_dict() -> None:
 def test_settings_are_frozen() -> None:
     settings = load_settings(None)
     with pytest.raises(ValueError, match="frozen"):
-        settings.base_path = "/x"  # type: ignore[misc]
+        settings.base_path = "/x"

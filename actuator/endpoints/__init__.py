@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from actuator.endpoints.base import (
+    ACTUATOR_V2_JSON,
     ACTUATOR_V3_JSON,
     JSON,
     BadRequest,
@@ -16,6 +17,7 @@ from actuator.endpoints.base import (
 )
 
 __all__ = [
+    "ACTUATOR_V2_JSON",
     "ACTUATOR_V3_JSON",
     "JSON",
     "BadRequest",

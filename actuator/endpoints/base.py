@@ -17,7 +17,9 @@ Operation = Literal["read", "write", "delete"]
 
 JSON = "application/json"
 ACTUATOR_V3_JSON = "application/vnd.spring-boot.actuator.v3+json"
-JSON_TYPES: tuple[str, ...] = (JSON, ACTUATOR_V3_JSON)
+ACTUATOR_V2_JSON = "application/vnd.spring-boot.actuator.v2+json"
+JSON_TYPES: tuple[str, ...] = (ACTUATOR_V3_JSON, ACTUATOR_V2_JSON, JSON)
+"""Spring Boot's ``EndpointMediaTypes``: what a wildcard gets is v3, then v2, then plain JSON."""
 
 _ENDPOINT_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
 
@@ -129,8 +131,12 @@ class Endpoint:
         selector: if set, discovery adds a templated ``{name}-{selector}`` link.
         query_params: query parameter names the endpoint accepts; any other
             is a 400, so typos do not pass silently.
-        produces: media types the endpoint can answer with, preferred first;
-            the chosen one is ``request.media_type``.
+        produces: media types the endpoint can answer with, preferred first
+            (what a wildcard Accept gets); the chosen one is ``request.media_type``.
+            A request without an Accept header gets ``application/json`` when
+            it is offered. The default offers Spring's v3 and v2 types and
+            plain JSON; the v2 shape of your answer is yours to give (health
+            renames ``components`` to ``details``).
         max_path: how many path segments the endpoint takes (``None``: any).
     """
 

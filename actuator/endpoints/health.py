@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actuator.endpoints.base import (
+    ACTUATOR_V2_JSON,
     JSON_TYPES,
     Endpoint,
     EndpointResponse,
@@ -27,7 +28,9 @@ HEALTH_JSON = "application/health+json"
 class HealthEndpoint(Endpoint):
     """Aggregated health in Spring Boot's v3 shape, or the IETF ``application/health+json`` shape.
 
-    ``GET /health`` answers ``{"status", "components", "groups"}``;
+    ``GET /health`` answers ``{"status", "components", "groups"}``; asked for
+    Spring Boot's v2 media type, a composite's ``components`` are called
+    ``details`` instead, as Spring Boot 2.0/2.1 named them;
     ``/health/{group}`` narrows to a group, ``/health/{component}`` (and
     ``/health/{group}/{component}``, and deeper into composites) to one
     component. Component paths exist only when components are shown.
@@ -71,7 +74,8 @@ class HealthEndpoint(Endpoint):
         if request.media_type == HEALTH_JSON:
             body = _ietf(component, actuator, group, show_components, show_details)
         else:
-            body = _spring(component, show_components, show_details)
+            key = "details" if request.media_type == ACTUATOR_V2_JSON else "components"
+            body = _spring(component, show_components, show_details, key)
             if is_root and groups:
                 body["groups"] = sorted(groups)
         return EndpointResponse(body=body, status=http_status, media_type=request.media_type)
@@ -97,15 +101,16 @@ def _aggregate(
 
 
 def _spring(
-    component: HealthComponent, show_components: bool, show_details: bool
+    component: HealthComponent, show_components: bool, show_details: bool,
+    components_key: str = "components",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"status": component.status.code}
     if component.status.description:
         body["description"] = component.status.description
     if isinstance(component, CompositeHealth):
         if show_components:
-            body["components"] = {
-                name: _spring(child, show_components, show_details)
+            body[components_key] = {
+                name: _spring(child, show_components, show_details, components_key)
                 for name, child in component.components.items()
             }
     elif show_details and component.details:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.endpoints import HTTPEndpoint
@@ -22,16 +22,30 @@ _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class MappingsEndpoint(Endpoint):
-    """``GET /mappings``: every route of the app the actuator middleware wraps.
+    """``GET /mappings``: the actuator's endpoints and every route of the app it wraps,
+    in the shape of a reactive Spring app (which Spring Boot Admin's mappings view reads)::
 
-    ::
+        {"contexts": {"orders": {"parentId": null, "mappings": {"dispatcherHandlers": {
+            "webHandler": [
+                {"predicate": "{[GET, HEAD] [/orders/{order_id:int}]}",
+                 "handler": "shop.api.get_order",
+                 "details": {
+                     "requestMappingConditions": {
+                         "patterns": ["/orders/{order_id:int}"], "methods": ["GET", "HEAD"],
+                         "consumes": [], "produces": [], "params": [], "headers": []},
+                     "route": {"kind": "http", "path": "/orders/{order_id:int}",
+                               "methods": ["GET", "HEAD"], "name": "get_order",
+                               "handler": "shop.api.get_order"}}},
+                ...]}}}}}
 
-        {"routes": [{"kind": "http", "path": "/orders/{order_id:int}", "methods": ["GET", "HEAD"],
-                     "name": "get_order", "handler": "shop.api.get_order"},
-                    {"kind": "websocket", "path": "/ws", "name": "feed",
-                     "handler": "shop.api.feed"},
-                    {"kind": "mount", "path": "/static", "name": "static",
-                     "handler": "starlette.staticfiles.StaticFiles"}]}
+    The context is named after the app (``application`` without a name). The
+    actuator's own endpoints come first (handler ``Actuator web endpoint
+    'health'``, ``produces`` the media types it offers); then the app's
+    routes, each with ``details.route``: ``kind`` (``http``, ``websocket`` or
+    ``mount``), ``path``, ``methods`` (``["*"]``: any), ``name``, ``handler``
+    and ``host`` for routes under a Starlette ``Host``. A WebSocket route has
+    the condition ``Upgrade: websocket``, a host route ``Host: <host>``, a
+    mount the pattern ``<path>/**`` and no methods (any).
 
     Routes of FastAPI routers and of Starlette ``Mount``/``Host`` sub-apps are
     listed with their full path; a mount of an app without routes (static
@@ -48,10 +62,89 @@ class MappingsEndpoint(Endpoint):
         self.actuator = actuator
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
-        app = self.actuator.host_app
-        if app is None:  # a standalone actuator: no app behind it
-            return {"routes": []}
-        return {"routes": app_routes(app)}
+        actuator = self.actuator
+        app = actuator.host_app
+        routes = [] if app is None else app_routes(app)  # None: a standalone actuator
+        handlers = [*_endpoint_mappings(actuator.exposed_endpoints(),
+                                        actuator.settings.base_path),
+                    *(_route_mapping(route) for route in routes)]
+        context = str(actuator.app_info.get("name") or "application")
+        return {"contexts": {context: {
+            "mappings": {"dispatcherHandlers": {"webHandler": handlers}},
+            "parentId": None,
+        }}}
+
+
+_ACTUATOR_METHODS: dict[str, list[str]] = {
+    "read": ["GET", "HEAD"], "write": ["POST"], "delete": ["DELETE"],
+}
+
+
+def _endpoint_mappings(endpoints: Iterable[Endpoint], base_path: str
+                       ) -> Iterable[dict[str, Any]]:
+    """Spring's entries for the actuator's own endpoints, with and without their selector."""
+    for endpoint in endpoints:
+        paths: list[tuple[str, tuple[str, ...]]] = [(f"{base_path}/{endpoint.name}", ())]
+        if endpoint.selector:
+            paths.append((f"{base_path}/{endpoint.name}/{{{endpoint.selector}}}", ("x",)))
+        for pattern, sample in paths:
+            operations = endpoint.operations(sample)
+            for operation in ("read", "write", "delete"):
+                if operation not in operations:
+                    continue
+                methods = _ACTUATOR_METHODS[operation]
+                produces = [] if operation == "delete" else list(endpoint.produces)
+                yield _mapping(f"Actuator web endpoint '{endpoint.name}'", [pattern], methods,
+                               produces=produces)
+
+
+def _route_mapping(route: dict[str, Any]) -> dict[str, Any]:
+    """Spring's entry for one of the app's routes, keeping the route as ``details.route``."""
+    kind, path = route["kind"], route["path"]
+    methods = [m for m in route.get("methods", []) if m != "*"]
+    headers: list[dict[str, Any]] = []
+    if kind == "websocket":
+        headers.append({"name": "Upgrade", "value": "websocket", "negated": False})
+    if route.get("host"):
+        headers.append({"name": "Host", "value": route["host"], "negated": False})
+    pattern = path if kind != "mount" else f"{path.rstrip('/')}/**"
+    return _mapping(route.get("handler") or kind, [pattern], methods, headers=headers,
+                    route=route)
+
+
+def _mapping(handler: str, patterns: list[str], methods: list[str], *,
+             produces: Sequence[str] = (), headers: Sequence[Mapping[str, Any]] = (),
+             route: dict[str, Any] | None = None) -> dict[str, Any]:
+    conditions = {
+        "patterns": patterns,
+        "methods": methods,
+        "consumes": [],
+        "produces": [{"mediaType": media, "negated": False} for media in produces],
+        "params": [],
+        "headers": [dict(header) for header in headers],
+    }
+    details: dict[str, Any] = {"requestMappingConditions": conditions}
+    if route is not None:
+        details["route"] = route
+    return {"predicate": _predicate(patterns, methods, produces, headers),
+            "handler": handler, "details": details}
+
+
+def _predicate(patterns: list[str], methods: list[str], produces: Iterable[str],
+               headers: Iterable[Mapping[str, Any]]) -> str:
+    """The text Spring's ``RequestMappingInfo`` prints: ``{GET [/orders], produces [a || b]}``."""
+    parts = []
+    if methods:
+        parts.append(methods[0] if len(methods) == 1 else f"[{', '.join(methods)}]")
+    parts.append(f"[{', '.join(patterns)}]")
+    text = " ".join(parts)
+    header_text = ", ".join(f"{h['name']}={h['value']}" for h in headers)
+    if header_text:
+        text += f", headers [{header_text}]"
+    produced = " || ".join(produces)
+    if produced:
+        text += f", produces [{produced}]"
+    return "{" + text + "}"
 
 
 def app_routes(app: object) -> list[dict[str, Any]]:

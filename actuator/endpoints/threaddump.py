@@ -1,11 +1,34 @@
 """The threaddump endpoint: every thread's stack and every asyncio task's coroutine stack.
 
 Stacks list the innermost (most recent) call first, as Spring Boot does.
-Frame locals are never shown. Python cannot tell a running thread from a
-waiting one, so ``threadState`` is ``RUNNABLE`` for every live thread; tasks
-say more: ``RUNNING`` (the task answering this request), ``READY`` (scheduled
-to run), ``WAITING`` (suspended on a future or another task; ``awaiting``
-names the tasks) or ``CANCELLING``.
+Frame locals are never shown.
+
+Python does not say whether a thread runs or waits, so ``threadState`` is
+inferred from the thread's innermost Python frame, the call it is in when the
+dump is taken:
+
+- in ``threading`` (``Condition.wait``, ``Event.wait``, ``Semaphore.acquire``,
+  ``Barrier.wait``, ``Thread.join``, which ``queue.Queue.get`` also ends in) or
+  in a ``selectors`` ``select`` (select, poll, epoll, kqueue): ``WAITING``, or
+  ``TIMED_WAITING`` when the call was given a timeout; ``lockName`` names the
+  object waited on;
+- elsewhere, by the source line: ``sleep(`` is ``TIMED_WAITING``;
+  ``.acquire(`` or ``with ...lock...:`` is ``BLOCKED`` (Java's waiting to
+  enter a monitor); ``.wait(``, ``.join(``, ``select(``, ``poll(`` and
+  ``queue.get(`` (a ``queue.SimpleQueue``, as thread pools' idle workers wait
+  on) are ``WAITING``;
+- anything else (running Python code, or a C call not listed, such as a
+  socket read, which Java also reports as running) is ``RUNNABLE``, and so is
+  the thread taking the dump.
+
+Python keeps no count of how often or how long a thread blocked or waited:
+``blockedCount``, ``blockedTime``, ``waitedCount`` and ``waitedTime`` are -1
+(Java's "not measured") and ``lockOwnerId`` is -1 (no owner known).
+
+Asyncio tasks are listed apart (Spring Boot Admin ignores them): ``RUNNING``
+(the task answering this request), ``READY`` (scheduled to run), ``WAITING``
+(suspended on a future or another task; ``awaiting`` names the tasks) or
+``CANCELLING``.
 """
 
 from __future__ import annotations
@@ -14,6 +37,7 @@ import asyncio
 import datetime
 import linecache
 import os
+import re
 import sys
 import threading
 import traceback
@@ -24,6 +48,19 @@ from actuator.endpoints.base import JSON_TYPES, Endpoint, EndpointResponse, Oper
 
 TEXT = "text/plain"
 _MAX_DEPTH = 256
+_NOT_MEASURED = -1
+
+# The innermost frame's (module, function) when a thread waits in the standard library.
+_WAITING_CALLS = frozenset({
+    ("threading", "wait"), ("threading", "acquire"), ("threading", "join"),
+    ("threading", "_wait_for_tstate_lock"), ("threading", "wait_for"),
+    ("selectors", "select"),
+})
+_SOURCE_STATES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bsleep\("), "TIMED_WAITING"),
+    (re.compile(r"\.acquire\(|^with\b.*lock.*:", re.IGNORECASE), "BLOCKED"),
+    (re.compile(r"\.(wait|join)\(|\b(select|poll)\(|queue\.get\(", re.IGNORECASE), "WAITING"),
+)
 
 
 class ThreadDumpEndpoint(Endpoint):
@@ -54,23 +91,18 @@ class ThreadDumpEndpoint(Endpoint):
 def thread_dump() -> dict[str, Any]:
     """Every thread and every task of the running event loop (if any), as JSON-able data."""
     frames = sys._current_frames()
+    me = threading.get_ident()
     threads = []
     named = set()
     for thread in threading.enumerate():
         named.add(thread.ident)
-        threads.append({
-            "threadName": thread.name,
-            "threadId": thread.ident,
-            "nativeId": thread.native_id,
-            "daemon": thread.daemon,
-            "threadState": "RUNNABLE" if thread.is_alive() else "TERMINATED",
-            "stackTrace": _stack(frames.get(thread.ident) if thread.ident else None),
-        })
+        frame = frames.get(thread.ident) if thread.ident else None
+        threads.append(_thread(thread.name, thread.ident, thread.native_id, thread.daemon,
+                               frame, alive=thread.is_alive(), current=thread.ident == me))
     for ident, frame in frames.items():
         if ident not in named:  # started with _thread, unknown to threading
-            threads.append({"threadName": f"Dummy-{ident}", "threadId": ident, "nativeId": None,
-                            "daemon": True, "threadState": "RUNNABLE",
-                            "stackTrace": _stack(frame)})
+            threads.append(_thread(f"Dummy-{ident}", ident, None, True, frame, alive=True,
+                                   current=ident == me))
     del frames
     return {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -79,6 +111,52 @@ def thread_dump() -> dict[str, Any]:
         "threads": threads,
         "tasks": _tasks(),
     }
+
+
+def _thread(name: str, ident: int | None, native_id: int | None, daemon: bool,
+            frame: FrameType | None, *, alive: bool, current: bool) -> dict[str, Any]:
+    state, lock = ("RUNNABLE", None) if current or frame is None else thread_state(frame)
+    if not alive:
+        state, lock = "TERMINATED", None
+    return {
+        "threadName": name,
+        "threadId": ident,
+        "nativeId": native_id,
+        "daemon": daemon,
+        "threadState": state,
+        "blockedCount": _NOT_MEASURED,
+        "blockedTime": _NOT_MEASURED,
+        "waitedCount": _NOT_MEASURED,
+        "waitedTime": _NOT_MEASURED,
+        "lockName": lock,
+        "lockOwnerId": _NOT_MEASURED,
+        "lockOwnerName": None,
+        "inNative": False,
+        "suspended": False,
+        "stackTrace": _stack(frame),
+    }
+
+
+def thread_state(frame: FrameType) -> tuple[str, str | None]:
+    """``(threadState, lockName)`` of a thread whose innermost Python frame is ``frame``.
+
+    The rule is in this module's docstring. Locals are read only from the
+    standard library's waiting frames, for their ``timeout`` and ``self``.
+    """
+    module = frame.f_globals.get("__name__")
+    if (module, frame.f_code.co_name) in _WAITING_CALLS:
+        local = frame.f_locals
+        timeout = local.get("timeout")
+        timed = timeout is not None and not (isinstance(timeout, (int, float)) and timeout < 0)
+        waited_on = local.get("self")
+        lock = (f"{type(waited_on).__module__}.{type(waited_on).__qualname__}"
+                f"@{id(waited_on):x}") if waited_on is not None else None
+        return ("TIMED_WAITING" if timed else "WAITING"), lock
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    for pattern, state in _SOURCE_STATES:
+        if pattern.search(line):
+            return state, None
+    return "RUNNABLE", None
 
 
 def _tasks() -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from actuator.metrics.http import HttpServerMetrics
 from actuator.metrics.info import InfoCollector
 from actuator.metrics.multiprocess import multiprocess_dir, multiprocess_registry
 from actuator.metrics.process import RuntimeCollector, register_process_collectors
+from actuator.metrics.system import SystemCollector
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -59,6 +60,7 @@ class ActuatorMetrics:
             if settings.process:
                 register_process_collectors(self.registry)
                 _register(self.registry, RuntimeCollector(actuator))
+                _register(self.registry, SystemCollector())
         else:
             # Per-process series (CPU, memory, the event loop of one worker)
             # do not add up across workers: only merged and shared ones are served.

@@ -122,7 +122,7 @@ async def test_env_is_read_only() -> None:
     async with serve(actuator) as http:
         posted = await http.post("/actuator/env", json={"name": "X", "value": "1"})
     assert posted.status_code == 405
-    assert posted.headers["allow"] == "GET, HEAD"
+    assert posted.headers["allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_env_sources_are_checked() -> None:

@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from actuator import Actuator, Health, Status
-from tests.support.asgi import RecordingApp, client_for, light_actuator
+from tests.support.asgi import RecordingApp, client_for, light_actuator, request
 
 V3 = "application/vnd.spring-boot.actuator.v3+json"
+V2 = "application/vnd.spring-boot.actuator.v2+json"
 HEALTH_JSON = "application/health+json"
 
 
@@ -137,25 +138,45 @@ async def test_head_answers_like_get_without_a_body() -> None:
     assert head.status_code == got.status_code == 503
     assert head.content == b""
     assert head.headers["content-length"] == str(len(got.content))
-    assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert head.headers["content-type"] == got.headers["content-type"] == V3
 
 
 @pytest.mark.parametrize(
     ("accept", "media_type"),
     [
-        (None, "application/json"),
-        ("*/*", "application/json"),
+        ("*/*", V3),
+        ("application/*", V3),
         ("application/json", "application/json"),
         (V3, V3),
+        (V2, V2),
         (f"application/json;q=0.5, {V3}", V3),
-        ("text/html,application/xhtml+xml,*/*;q=0.8", "application/json"),
+        (f"{V2};q=0.9, application/json", "application/json"),
+        (f"application/json, {V3}", "application/json"),
+        (f"{V2}, {V3}", V2),
+        (f"*/*;q=0.1, {V2}", V2),
+        ("text/html,application/xhtml+xml,*/*;q=0.8", V3),
         (HEALTH_JSON, HEALTH_JSON),
     ],
 )
-async def test_content_negotiation(accept: str | None, media_type: str) -> None:
-    headers = {} if accept is None else {"accept": accept}
-    answer = await get(with_broker(), "", **headers)
+async def test_content_negotiation_follows_q_values_then_the_clients_order_then_v3_v2_json(
+        accept: str, media_type: str) -> None:
+    answer = await get(with_broker(), "", accept=accept)
     assert answer.headers["content-type"] == media_type
+
+
+async def test_a_request_without_accept_header_gets_plain_json() -> None:
+    actuator = with_broker()
+    answer = await request(actuator.wrap(RecordingApp()), "GET", "/actuator/health")
+    assert answer.header("content-type") == "application/json"
+
+
+async def test_v2_media_type_names_components_details_as_spring_boot_2_did() -> None:
+    actuator = with_broker({"health": {"show_details": "always"}})
+    answer = await get(actuator, "", accept=V2)
+    body = answer.json()
+    assert "components" not in body
+    assert body["details"]["db"] == {"status": "UP", "details": {"pool_size": 10}}
+    assert body["details"]["broker"]["details"]["eu1"]["details"]["b"]["status"] == "DOWN"
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/json;q=0"])
@@ -164,8 +185,8 @@ async def test_nothing_acceptable_is_406(accept: str) -> None:
     assert answer.status_code == 406
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["message"] == (
-        "Cannot answer with any accepted media type; available: application/json, "
-        f"{V3}, {HEALTH_JSON}")
+        f"Cannot answer with any accepted media type; available: {V3}, {V2}, "
+        f"application/json, {HEALTH_JSON}")
 
 
 async def test_ietf_health_json_shape() -> None:
@@ -216,7 +237,7 @@ async def test_an_unhealthy_answer_is_never_500() -> None:
     async def explodes() -> Health:
         raise RuntimeError("kaboom")
 
-    actuator.add_indicator("junk", lambda: object(), blocking=False)
+    actuator.add_indicator("junk", lambda: object(), blocking=False)  # type: ignore[arg-type,return-value]
     answer = await get(actuator, "")
     assert answer.status_code == 503
     assert answer.json()["components"]["explodes"]["details"]["error"] == "RuntimeError: kaboom"

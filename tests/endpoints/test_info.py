@@ -150,7 +150,7 @@ async def test_none_or_empty_leaves_the_section_out_and_junk_is_an_error() -> No
     actuator = bare()
     actuator.add_contributor("nothing", lambda: None)
     actuator.add_contributor("empty", dict)
-    actuator.add_contributor("junk", lambda: ["not", "a", "mapping"])
+    actuator.add_contributor("junk", lambda: ["not", "a", "mapping"])  # type: ignore[arg-type,return-value]
     assert (await get_info(actuator)).json() == {"junk": {
         "error": "TypeError: info contributor 'junk' returned list, expected a mapping"}}
 

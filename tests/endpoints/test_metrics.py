@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
 import httpx
 import pytest
-from prometheus_client import Counter, Summary
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from actuator import Actuator
+from actuator.endpoints.metrics import collect_families, describe
 from tests.metrics.support import client
 
 pytestmark = pytest.mark.usefixtures("anonymous_scrapes", "no_event_loop_heartbeat")
@@ -25,7 +30,7 @@ async def item(request: Request) -> PlainTextResponse:
 
 
 @pytest.fixture
-async def http() -> httpx.AsyncClient:
+async def http() -> AsyncIterator[httpx.AsyncClient]:
     actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
                                   "health": {"disk_space": {"enabled": False}}})
     Counter("orders_placed", "Orders placed", ["region"],
@@ -43,8 +48,47 @@ async def test_lists_metric_names(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     names = response.json()["names"]
     assert names == sorted(names)
-    assert {"http_server_requests_seconds", "http_server_requests_active", "orders_placed",
-            "actuator_health_status", "process_cpu_seconds"} <= set(names)
+    assert {"http.server.requests", "http.server.requests.active", "orders.placed",
+            "actuator.health.status", "process.cpu", "payload.size"} <= set(names)
+    assert not any("_" in name for name in names)
+
+
+async def test_otel_naming_lists_prometheus_family_names() -> None:
+    actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
+                                  "metrics": {"naming": "otel"},
+                                  "health": {"disk_space": {"enabled": False}}})
+    async with client(actuator.wrap(Starlette())) as http:
+        names = (await http.get("/actuator/metrics")).json()["names"]
+    assert "http_server_request_duration_seconds" in names
+
+
+async def test_timers_have_a_max_statistic(http: httpx.AsyncClient) -> None:
+    body = (await http.get("/actuator/metrics/http.server.requests")).json()
+    statistics = {m["statistic"]: m["value"] for m in body["measurements"]}
+    assert set(statistics) == {"COUNT", "TOTAL_TIME", "MAX"}
+    assert statistics["MAX"] >= statistics["TOTAL_TIME"] / statistics["COUNT"]
+
+
+def test_max_is_the_highest_occupied_bucket_bound_or_the_max_gauge() -> None:
+    registry = CollectorRegistry()
+    timer = Histogram("job_seconds", "Jobs", ["queue"], registry=registry)
+    timer.labels("a").observe(0.3)
+    timer.labels("b").observe(0.02)
+    families = collect_families(registry)
+    assert _max(describe(families["job_seconds"], [])) == 0.5
+    assert _max(describe(families["job_seconds"], [("queue", "b")])) == 0.025
+    timer.labels("b").observe(20.0)
+    families = collect_families(registry)
+    assert _max(describe(families["job_seconds"], [("queue", "b")])) == math.inf
+    Gauge("job_seconds_max", "Slowest job", ["queue"], registry=registry).labels("a").set(0.31)
+    families = collect_families(registry)
+    assert _max(describe(families["job_seconds"], [("queue", "a")], None,
+                         families["job_seconds_max"])) == 0.31
+
+
+def _max(body: dict[str, Any]) -> float:
+    value: float = next(m["value"] for m in body["measurements"] if m["statistic"] == "MAX")
+    return value
 
 
 async def test_describes_a_timer_with_measurements_and_available_tags(
@@ -74,7 +118,8 @@ async def test_tags_narrow_the_measurements(http: httpx.AsyncClient) -> None:
 
 async def test_micrometer_dotted_names_resolve(http: httpx.AsyncClient) -> None:
     body = (await http.get("/actuator/metrics/http.server.requests")).json()
-    assert body["name"] == "http_server_requests_seconds"
+    assert body["name"] == "http.server.requests"  # Spring echoes the name asked for
+    assert body["baseUnit"] == "seconds"
 
 
 async def test_counters_gauges_and_summaries_have_spring_statistics(

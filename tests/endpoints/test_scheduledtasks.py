@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from actuator import Actuator
 from actuator.endpoints._iso import parse_instant

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,3 +103,103 @@ async def test_threaddump_refuses_media_types_it_cannot_produce() -> None:
     async with serve(actuator) as http:
         answer = await http.get("/actuator/threaddump", headers={"accept": "application/xml"})
     assert answer.status_code == 406
+
+
+def _sleeper(stop: threading.Event) -> None:
+    while not stop.is_set():
+        time.sleep(0.2)
+
+
+def _locker(lock: threading.Lock) -> None:
+    lock.acquire()
+    lock.release()
+
+
+def _with_locker(lock: threading.Lock) -> None:
+    with lock:
+        pass
+
+
+def _spinner(stop: threading.Event) -> None:
+    count = 0
+    while not stop.is_set():
+        count += 1
+
+
+def _forever(release: threading.Event) -> None:
+    release.wait()
+
+
+def _queue_reader(jobs: queue.Queue[object]) -> None:
+    jobs.get()
+
+
+def _simple_queue_reader(jobs: queue.SimpleQueue[object]) -> None:
+    work_queue = jobs
+    work_queue.get(block=True)
+
+
+def _idle_loop(loop: asyncio.AbstractEventLoop, timer: float | None) -> None:
+    asyncio.set_event_loop(loop)
+    if timer is not None:
+        loop.call_later(timer, lambda: None)
+    loop.run_forever()
+    loop.close()
+
+
+async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
+    """The states Spring Boot Admin's threaddump view colours (``thread-tag.vue``: R, W, T, B)
+    and the detail fields ``thread-list-item.vue`` shows."""
+    stop, release, held = threading.Event(), threading.Event(), threading.Lock()
+    jobs: queue.Queue[object] = queue.Queue()
+    simple: queue.SimpleQueue[object] = queue.SimpleQueue()
+    idle, timed = asyncio.new_event_loop(), asyncio.new_event_loop()
+    held.acquire()
+    workers = [
+        threading.Thread(target=_sleeper, args=(stop,), name="t-sleep", daemon=True),
+        threading.Thread(target=_locker, args=(held,), name="t-acquire", daemon=True),
+        threading.Thread(target=_with_locker, args=(held,), name="t-with", daemon=True),
+        threading.Thread(target=_spinner, args=(stop,), name="t-spin", daemon=True),
+        threading.Thread(target=_forever, args=(release,), name="t-wait", daemon=True),
+        threading.Thread(target=parked_thread_body, args=(release,), name="t-timed", daemon=True),
+        threading.Thread(target=_queue_reader, args=(jobs,), name="t-queue", daemon=True),
+        threading.Thread(target=_simple_queue_reader, args=(simple,), name="t-simple",
+                         daemon=True),
+        threading.Thread(target=_idle_loop, args=(idle, None), name="t-select", daemon=True),
+        threading.Thread(target=_idle_loop, args=(timed, 60.0), name="t-poll", daemon=True),
+    ]
+    for worker in workers:
+        worker.start()
+    expected = {"t-sleep": "TIMED_WAITING", "t-acquire": "BLOCKED", "t-with": "BLOCKED",
+                "t-spin": "RUNNABLE", "t-wait": "WAITING", "t-timed": "TIMED_WAITING",
+                "t-queue": "WAITING", "t-select": "WAITING", "t-poll": "TIMED_WAITING",
+                "t-simple": "WAITING"}
+    try:
+        actuator = make_actuator()
+        async with serve(actuator) as http:
+            for _ in range(50):  # until every worker reached its line, on a busy machine too
+                await asyncio.sleep(0.1)
+                threads = (await http.get("/actuator/threaddump")).json()["threads"]
+                states = {t["threadName"]: t["threadState"] for t in threads}
+                if all(states.get(name) == state for name, state in expected.items()):
+                    break
+    finally:
+        stop.set()
+        release.set()
+        held.release()
+        jobs.put(None)
+        simple.put(None)
+        for loop in (idle, timed):
+            loop.call_soon_threadsafe(loop.stop)
+        for worker in workers:
+            worker.join(timeout=5)
+    by_name = {t["threadName"]: t for t in threads}
+    assert {name: by_name[name]["threadState"] for name in expected} == expected
+    assert by_name["t-wait"]["lockName"].startswith("threading.Condition@")
+    assert by_name["t-acquire"]["lockName"] is None  # not known from a source line
+    current = threading.current_thread().name  # the event loop answering the request
+    assert by_name[current]["threadState"] == "RUNNABLE"
+    for thread in threads:
+        assert {"blockedCount", "blockedTime", "waitedCount", "waitedTime", "lockName",
+                "lockOwnerId", "lockOwnerName", "stackTrace"} <= set(thread)
+        assert thread["blockedCount"] == thread["waitedTime"] == -1

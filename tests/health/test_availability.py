@@ -49,7 +49,8 @@ def test_states_and_lifecycle_transitions() -> None:
     assert availability.readiness is ReadinessState.REFUSING_TRAFFIC
     assert availability.liveness is LivenessState.CORRECT
     availability.mark_started()
-    assert availability.readiness is ReadinessState.ACCEPTING_TRAFFIC
+    # mypy keeps the narrowing of the assert above across mark_started().
+    assert availability.readiness is ReadinessState.ACCEPTING_TRAFFIC  # type: ignore[comparison-overlap]
     availability.refuse_traffic("")
     assert availability.refusals == {"app": "refusing traffic"}
     assert availability.readiness is ReadinessState.REFUSING_TRAFFIC

@@ -68,8 +68,12 @@ async def test_sync_indicators_run_in_the_actuators_own_thread_pool() -> None:
 async def test_a_cheap_sync_indicator_declared_non_blocking_runs_on_the_loop() -> None:
     actuator = light_actuator()
     threads: list[str] = []
-    actuator.add_indicator("cheap", lambda: threads.append(threading.current_thread().name) or True,
-                           blocking=False)
+
+    def cheap() -> bool:
+        threads.append(threading.current_thread().name)
+        return True
+
+    actuator.add_indicator("cheap", cheap, blocking=False)
     await actuator.health("cheap")
     assert threads == [threading.current_thread().name]
 
@@ -210,6 +214,7 @@ async def test_a_hung_sync_indicator_holds_one_thread_and_reports_still_running(
     finally:
         release.set()
     assert calls == 1
+    assert isinstance(first, Health)
     assert first.details["error"] == "TimeoutError: indicator 'stuck' did not answer within 0.05s"
     for later in (second, third):
         assert isinstance(later, Health)
@@ -366,7 +371,8 @@ async def test_a_junk_result_is_down_with_a_type_error_naming_the_indicator(
     value: object, type_name: str
 ) -> None:
     actuator = light_actuator()
-    actuator.add_indicator("junk", lambda: value, blocking=False)
+    # Deliberately not a Health, Status or bool: what a misused indicator does.
+    actuator.add_indicator("junk", lambda: value, blocking=False)  # type: ignore[arg-type,return-value]
     health = await actuator.health("junk")
     assert isinstance(health, Health)
     assert health.status == Status.DOWN
@@ -385,7 +391,7 @@ async def test_bool_status_and_health_results(value: object, status: Status) -> 
     async def indicator() -> object:
         return value
 
-    actuator.add_indicator("value", indicator)
+    actuator.add_indicator("value", indicator)  # type: ignore[arg-type]
     assert (await actuator.health("value")).status == status
 
 

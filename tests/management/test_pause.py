@@ -128,7 +128,12 @@ async def test_concurrent_flips_from_many_threads_keep_state_consistent() -> Non
         workers = [threading.Thread(target=flip_many) for _ in range(threads)]
         for worker in workers:
             worker.start()
-        await asyncio.to_thread(lambda: [w.join() for w in workers])
+
+        def join_all() -> None:
+            for worker in workers:
+                worker.join()
+
+        await asyncio.to_thread(join_all)
         await actuator.pause_control.settled()
     finally:
         await actuator.shutdown()

@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 import actuator.metrics.http as http_metrics
@@ -142,6 +142,7 @@ async def test_unhandled_exception_counts_as_500_and_still_propagates(
 ) -> None:
     actuator = Actuator()
     app = make_app()
+    wrapped: ASGIApp
     if inside_starlette:
         app.add_middleware(ActuatorMiddleware, actuator=actuator)
         wrapped = app
@@ -209,8 +210,10 @@ def endless_stream_app() -> Starlette:
 async def test_client_disconnecting_mid_stream_gets_its_own_outcome() -> None:
     actuator = Actuator()
     app = actuator.wrap(endless_stream_app())
-    messages = [{"type": "http.request", "body": b"", "more_body": False},
-                {"type": "http.disconnect"}]
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
     sent = await asyncio.wait_for(drive(app, {}, messages), timeout=5)
     assert sent[0]["type"] == "http.response.start"
     labels = only_series(actuator)
@@ -223,7 +226,7 @@ async def test_client_disconnect_seen_as_a_failed_send_gets_its_own_outcome() ->
     # Starlette turns it into ClientDisconnect, which propagates as before.
     actuator = Actuator()
     app = actuator.wrap(endless_stream_app())
-    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    messages: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}]
     with pytest.raises(ClientDisconnect):
         await asyncio.wait_for(
             drive(app, {"asgi": {"version": "3.0", "spec_version": "2.4"}}, messages,

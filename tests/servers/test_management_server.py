@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -142,13 +142,13 @@ async def test_a_port_that_cannot_be_bound_fails_the_app_startup() -> None:
     port = blocker.sockets[0].getsockname()[1]
     actuator = Actuator(settings={**SETTINGS, "management_server": {"enabled": True,
                                                                     "port": port}})
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     messages = iter([{"type": "lifespan.startup"}])
 
     async def receive() -> dict[str, Any]:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     try:

@@ -203,8 +203,11 @@ class Lifespan:
     async def startup(self) -> Message:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
                  "state": {}}
-        self.task = asyncio.get_running_loop().create_task(
-            self.app(scope, self._to_app.get, self._from_app.put))
+
+        async def run() -> None:
+            await self.app(scope, self._to_app.get, self._from_app.put)
+
+        self.task = asyncio.get_running_loop().create_task(run())
         await self._to_app.put({"type": "lifespan.startup"})
         return await self._next()
 

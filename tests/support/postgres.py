@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import psycopg
 
@@ -68,7 +69,7 @@ class PostgresServer:
             os.chown(self.workdir, entry.pw_uid, entry.pw_gid)
             os.chmod(self.workdir, 0o700)
 
-    def _as_user(self) -> dict[str, object]:
+    def _as_user(self) -> dict[str, Any]:
         if self.user is None:
             return {}
         entry = pwd.getpwnam(self.user)

@@ -26,7 +26,7 @@ def builtin_contributors(actuator: Actuator) -> dict[str, Any]:
     info = actuator.settings.info
     return {
         "app": AppInfoContributor(lambda: actuator.app_info),
-        "build": BuildInfoContributor(info),
+        "build": BuildInfoContributor(info, lambda: actuator.app_info),
         "git": GitInfoContributor(info),
         "python": python_info,
         "os": os_info,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from actuator.info.buildinfo import build_file_section, spring_git
@@ -13,14 +14,21 @@ class BuildInfoContributor:
     (``info.build_file``), each value overridden by ``ACTUATOR_INFO__BUILD__<KEY>``
     (``info.build``). Left out when there is nothing. The file is read on each
     request, so a file written after start-up shows; a malformed one fills this
-    section with an error and the rest of info still answers."""
+    section with an error and the rest of info still answers.
 
-    def __init__(self, settings: InfoSettings) -> None:
+    ``name`` and ``version`` default to the app's (``app_info``), since Spring
+    Boot Admin shows the version from ``build.version``."""
+
+    def __init__(self, settings: InfoSettings,
+                 app_info: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.settings = settings
+        self._app_info = app_info
 
     def contribute(self) -> dict[str, Any] | None:
         data = build_file_section(self.settings.build_file, "build")
-        return {**data, **self.settings.build} or None
+        app = self._app_info() if self._app_info is not None else {}
+        defaults = {key: app[key] for key in ("name", "version") if app.get(key)}
+        return {**defaults, **data, **self.settings.build} or None
 
 
 class GitInfoContributor:

@@ -10,7 +10,7 @@ import pytest
 from actuator import Actuator
 from tests.support.asgi import get_once
 
-BUILD_FILE = {
+BUILD_FILE: dict[str, dict[str, Any]] = {
     "build": {"name": "orders", "version": "1.4.2", "artifact": "orders",
               "time": "2026-05-04T09:20:00Z"},
     "git": {"branch": "main", "commit": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
@@ -144,3 +144,17 @@ async def test_sections_can_be_excluded(tmp_path: Path) -> None:
     assert "build" in body
     assert "git" not in body
     assert "os" not in body
+
+
+async def test_build_name_and_version_default_to_the_apps_for_spring_boot_admin(
+        tmp_path: Path) -> None:
+    bare = Actuator(name="orders", version="1.4.2", settings={
+        "exposure": {"include": ["info"]}, "info": {"build_file": None}})
+    assert (await get_info(bare)).json()["build"] == {"name": "orders", "version": "1.4.2"}
+    build_file = tmp_path / "build-info.json"
+    build_file.write_text(json.dumps({"build": {"version": "1.5.0", "artifact": "orders-api"}}))
+    filed = Actuator(name="orders", version="1.4.2",
+                     settings={"exposure": {"include": ["info"]},
+                               "info": {"build_file": str(build_file)}})
+    assert (await get_info(filed)).json()["build"] == {
+        "name": "orders", "version": "1.5.0", "artifact": "orders-api"}

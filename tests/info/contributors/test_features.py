@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 from actuator import Actuator
 from tests.support.management import make_actuator, serve
 
 
-async def info(actuator: Actuator) -> dict[str, object]:
+async def info(actuator: Actuator) -> dict[str, Any]:
     async with serve(actuator) as http:
         answer = await http.get("/actuator/info")
     assert answer.status_code == 200
-    body: dict[str, object] = answer.json()
+    body: dict[str, Any] = answer.json()
     return body
 
 
