@@ -160,6 +160,14 @@ class Endpoint:
             found.add("delete")
         return frozenset(found)
 
+    def needs_identity(self) -> bool:
+        """Whether a read's answer may depend on who asks. Default ``True``.
+
+        Where anonymous callers may read and this is ``False``, an HTTP basic
+        password sent along is not checked (no scrypt runs for nothing).
+        """
+        return True
+
     async def read(self, request: OperationRequest) -> Any:
         raise NotImplementedError
 
@@ -168,6 +176,14 @@ class Endpoint:
 
     async def delete(self, request: OperationRequest) -> Any:
         raise NotImplementedError
+
+    def available(self) -> bool:
+        """Whether the discovery page lists the endpoint now (default: always).
+
+        Spring Boot lists ``logfile`` only when there is a log file; an endpoint
+        with nothing to show may say so here. It is still served when asked.
+        """
+        return True
 
     async def startup(self) -> None:
         """Called when the app starts (lifespan startup)."""

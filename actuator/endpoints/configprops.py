@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from actuator.endpoints.base import Endpoint, NotFound, OperationRequest
 from actuator.health.groups import shows
-from actuator.management.environment import MASK
+from actuator.sanitizer import MASK
 from actuator.settings import ShowPolicy
 
 Masker = Callable[[str, str, Any], Any]

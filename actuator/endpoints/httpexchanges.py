@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actuator.endpoints._iso import duration, instant
 from actuator.endpoints.base import Endpoint, OperationRequest
-from actuator.management.environment import MASK
+from actuator.sanitizer import MASK
 
 Masker = Callable[[str, str, Any], Any]
 """``masker(source, key, value) -> value to show``: the env masking, applied to headers."""

@@ -113,6 +113,10 @@ class LogfileEndpoint(_Endpoint):
     def path(self) -> Path | None:
         return self.configured if self.configured is not None else self.find()
 
+    def available(self) -> bool:
+        """Listed in discovery only with a log file to show, as Spring Boot does."""
+        return self.path() is not None
+
     async def read(self, request: OperationRequest) -> EndpointResponse:
         path = await asyncio.to_thread(self.path)
         if path is None:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actuator import Actuator, generate_token, hash_token
-from actuator.management.environment import MASK
+from actuator.sanitizer import MASK
 from actuator.security.credentials import hash_password
 from tests.support.management import make_actuator, serve
 

@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from actuator.endpoints.httpexchanges import HttpExchangeRecorder
-from actuator.management.environment import MASK
+from actuator.sanitizer import MASK
 from tests.support.management import make_actuator, serve
 
 ISO_DURATION = re.compile(r"PT\d+(\.\d+)?S\Z")

@@ -142,3 +142,13 @@ async def test_the_endpoint_takes_no_path_and_only_text(log: Path) -> None:
     assert below.status_code == 400
     assert other.status_code == 404
     assert json_only.status_code == 406
+
+
+async def test_discovery_lists_logfile_only_when_there_is_a_file(log: Path) -> None:
+    without = make_actuator()
+    async with serve(without) as http:
+        assert "logfile" not in (await http.get("/actuator")).json()["_links"]
+    with_file = make_actuator(logfile={"path": str(log)})
+    async with serve(with_file) as http:
+        links = (await http.get("/actuator")).json()["_links"]
+    assert links["logfile"]["href"] == "http://testserver/actuator/logfile"
