@@ -5,16 +5,16 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 
-from actuator.endpoints.base import Endpoint, OperationRequest
+from actuator.endpoints.base import JSON_TYPES, Endpoint, OperationRequest
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.endpoints.registry import EndpointRegistry
 
 _WRAPPER_ATTRIBUTES = ("app", "_app", "application", "wrapped", "__wrapped__")
 _MAX_WRAPPERS = 64
@@ -39,8 +39,9 @@ class MappingsEndpoint(Endpoint):
                 ...]}}}}}
 
     The context is named after the app (``application`` without a name). The
-    actuator's own endpoints come first (handler ``Actuator web endpoint
-    'health'``, ``produces`` the media types it offers); then the app's
+    actuator's discovery page and endpoints come first (handler ``Actuator
+    root web endpoint``, ``Actuator web endpoint 'health'``; ``produces`` the
+    media types each offers), as Spring lists them; then the app's
     routes, each with ``details.route``: ``kind`` (``http``, ``websocket`` or
     ``mount``), ``path``, ``methods`` (``["*"]``: any), ``name``, ``handler``
     and ``host`` for routes under a Starlette ``Host``. A WebSocket route has
@@ -58,17 +59,27 @@ class MappingsEndpoint(Endpoint):
     name: ClassVar[str] = "mappings"
     max_path: ClassVar[int | None] = 0
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self,
+        host_app: Callable[[], object | None],
+        endpoints: EndpointRegistry,
+        base_path: str,
+        app_info: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        self.host_app = host_app
+        self.endpoints = endpoints
+        self.base_path = base_path
+        self.app_info = app_info
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
-        actuator = self.actuator
-        app = actuator.host_app
+        app = self.host_app()
         routes = [] if app is None else app_routes(app)  # None: a standalone actuator
-        handlers = [*_endpoint_mappings(actuator.exposed_endpoints(),
-                                        actuator.settings.base_path),
+        base_path = self.base_path
+        handlers = [_mapping("Actuator root web endpoint", [base_path or "/"], ["GET", "HEAD"],
+                             produces=JSON_TYPES),
+                    *_endpoint_mappings(self.endpoints.all_exposed(), base_path),
                     *(_route_mapping(route) for route in routes)]
-        context = str(actuator.app_info.get("name") or "application")
+        context = str(self.app_info().get("name") or "application")
         return {"contexts": {context: {
             "mappings": {"dispatcherHandlers": {"webHandler": handlers}},
             "parentId": None,
