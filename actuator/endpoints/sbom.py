@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from actuator.__about__ import __version__
 from actuator._http import json_bytes
 from actuator.endpoints.base import (
     JSON,
@@ -101,12 +100,21 @@ def bill_of_materials(
             .isoformat(timespec="seconds")
             .replace("+00:00", "Z"),
             "tools": {
-                "components": [{"type": "library", "name": "asgi-actuator", "version": __version__}]
+                "components": [
+                    {"type": "library", "name": "asgi-actuator", "version": _own_version()}
+                ]
             },
             "component": root,
         },
         "components": sorted(components.values(), key=lambda c: (c["name"].lower(), c["version"])),
     }
+
+
+def _own_version() -> str:
+    try:
+        return importlib.metadata.version("asgi-actuator")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
 
 
 class SbomEndpoint(Endpoint):
