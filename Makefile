@@ -64,6 +64,10 @@ bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks.health
 	$(PY) -m benchmarks.metrics_throughput
+	$(PY) -m benchmarks.metrics_scrape
+	$(PY) -m benchmarks.metrics_memory
+	$(PY) -m benchmarks.metrics_cold
+	$(PY) -m benchmarks.metrics_parts
 	$(PY) -m benchmarks.instructions --server $(foreach app,$(BENCH_APPS),benchmarks.metrics_apps:$(app))
 
 BENCH_APPS = starlette_bare starlette_actuator_off starlette_actuator starlette_exporter \

@@ -108,8 +108,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pinned(command: Sequence[str], cpu: int | None) -> list[str]:
+    """``command`` run on one CPU (``taskset``), when asked and possible."""
+    if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return list(command)
+    return ["taskset", "-c", str(cpu), *command]
+
+
 def load(url: str, *, seconds: float, pid: int | None = None, connections: int = 64,
-         threads: int = 1) -> Load:
+         threads: int = 1, cpu: int | None = None) -> Load:
     """Run wrk against ``url``; with ``pid``, also the server's CPU time over the run.
 
     CPU per request is far steadier than requests per second on a shared
@@ -120,7 +127,8 @@ def load(url: str, *, seconds: float, pid: int | None = None, connections: int =
         raise SystemExit("wrk is needed: apt-get install wrk")
     before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+        pinned(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
+               cpu),
         capture_output=True, text=True, check=True,
     ).stdout
     used = cpu_seconds(pid) - before if pid is not None else 0.0

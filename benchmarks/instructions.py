@@ -35,7 +35,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from benchmarks._harness import ROOT, Connection, free_port
+from benchmarks._harness import ROOT, Connection
+from tests.support.server import free_port
 
 SMALL, LARGE = 200, 1200
 _COLLECTED = re.compile(r"Collected : (\d+)")

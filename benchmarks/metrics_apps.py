@@ -88,3 +88,32 @@ def fastapi_actuator_off() -> FastAPI:
     app = _fastapi()
     app.add_middleware(ActuatorMiddleware, actuator=_actuator(metrics=False))
     return app
+
+
+# -- many routes: memory over a million requests, and scrapes of thousands of series ----
+
+ROUTES = 150  # more than metrics.max_uri_tags (100): the cap takes the last 50
+SERIES_ROUTES = 560  # x 18 sample lines (15 buckets, count, sum, created): 10,080 lines
+
+
+def _routes(count: int) -> Starlette:
+    return Starlette(routes=[Route(f"/r{i}/{{item_id}}", item) for i in range(count)])
+
+
+def _scraped(routes: int, max_uri_tags: int) -> Starlette:
+    app = _routes(routes)
+    actuator = Actuator(name="bench", settings={
+        **EXPOSED, "security": {"anonymous": ["health", "prometheus"]},
+        "metrics": {"max_uri_tags": max_uri_tags}})
+    app.add_middleware(ActuatorMiddleware, actuator=actuator)
+    return app
+
+
+def starlette_routes_actuator() -> Starlette:
+    """``ROUTES`` routes, the default ``max_uri_tags`` (100); anonymous scrapes."""
+    return _scraped(ROUTES, 100)
+
+
+def starlette_series_actuator() -> Starlette:
+    """``SERIES_ROUTES`` routes, all recorded; anonymous scrapes."""
+    return _scraped(SERIES_ROUTES, SERIES_ROUTES + 10)

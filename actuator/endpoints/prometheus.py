@@ -11,6 +11,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from actuator.endpoints.base import Endpoint, EndpointError, EndpointResponse, OperationRequest
+from actuator.metrics.exposition import encode, fast_format
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -21,6 +22,7 @@ TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text"
 # The sample names a family name stands for, so ``name[]=http_server_requests_seconds``
 # selects the whole histogram, as ``name[]=..._count`` selects one of its series.
+_RenderKey = tuple[str, bool, "tuple[str, ...] | None"]
 _SUFFIXES = ("", "_total", "_created", "_bucket", "_count", "_sum", "_info", "_gcount", "_gsum")
 
 
@@ -47,6 +49,11 @@ class PrometheusEndpoint(Endpoint):
     ) -> None:
         self.metrics = metrics
         self.executor = executor
+        self._rendering: dict[_RenderKey, asyncio.Future[bytes]] = {}
+
+    def _forget(self, key: _RenderKey, done: asyncio.Future[bytes]) -> None:
+        if self._rendering.get(key) is done:
+            del self._rendering[key]
 
     async def read(self, request: OperationRequest) -> EndpointResponse:
         metrics = self.metrics
@@ -58,10 +65,17 @@ class PrometheusEndpoint(Endpoint):
                                 "gzip and identity", status=406)
         compress = encoding == "gzip"
         names = request.query.get("name[]")
-        registry = metrics.scrape_registry
-        # Rendering thousands of series takes milliseconds: keep it off the event loop.
-        body = await asyncio.get_running_loop().run_in_executor(
-            self.executor(), render, registry, encoder, names, compress)
+        loop = asyncio.get_running_loop()
+        key = (content_type, compress, None if names is None else tuple(names))
+        rendering = self._rendering.get(key)
+        if rendering is None or rendering.get_loop() is not loop:
+            # Rendering thousands of series takes milliseconds: keep it off the
+            # event loop. Scrapes that arrive meanwhile (Prometheus replicas, a
+            # dashboard) share this render instead of starting one each.
+            rendering = self._rendering[key] = loop.run_in_executor(
+                self.executor(), render, metrics.scrape_registry, encoder, names, compress)
+            rendering.add_done_callback(lambda done: self._forget(key, done))
+        body = await asyncio.shield(rendering)
         headers = {"Vary": "Accept, Accept-Encoding"}
         if compress:
             headers["Content-Encoding"] = "gzip"
@@ -112,5 +126,6 @@ def render(registry: CollectorRegistry, encoder: Callable[[Collector], bytes],
     if names is not None:
         source = registry.restricted_registry(
             {name + suffix for name in names for suffix in _SUFFIXES})
-    body = encoder(source)
+    fmt = fast_format(encoder)
+    body = encoder(source) if fmt is None else encode(source, fmt)
     return gzip.compress(body, compresslevel=6, mtime=0) if compress else body

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, values
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from actuator.metrics.histogram import HistogramSeries, LabelledHistogram
 from actuator.metrics.routes import RouteTemplates, relative_path
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("actuator.metrics")
 
 Handler = Callable[[Scope, Receive, Send, str], Awaitable[None]]
+Series = HistogramSeries | Histogram
 
 OVERFLOW = "OVERFLOW"
 DISCONNECTED = "CLIENT_DISCONNECTED"
@@ -182,9 +184,14 @@ class HttpServerMetrics:
                  base_path: str) -> None:
         naming = self.naming = NAMINGS[settings.naming]
         try:
-            self._duration = Histogram(naming.duration, naming.duration_help, naming.labels,
-                                       unit="seconds", buckets=settings.buckets,
-                                       registry=registry)
+            # One process: the actuator's own histogram, cheaper to observe and to
+            # scrape. Several: prometheus-client's, whose values the workers share.
+            self._duration: LabelledHistogram | Histogram = (
+                LabelledHistogram(naming.duration, naming.duration_help, naming.labels,
+                                  unit="seconds", buckets=settings.buckets, registry=registry)
+                if values.ValueClass is values.MutexValue else
+                Histogram(naming.duration, naming.duration_help, naming.labels,
+                          unit="seconds", buckets=settings.buckets, registry=registry))
             self._active = Gauge(naming.active, naming.active_help, naming.active_labels,
                                  multiprocess_mode="livesum", registry=registry)
         except ValueError as exc:
@@ -198,8 +205,8 @@ class HttpServerMetrics:
         self._uris: set[str] = set()
         self._capped = False
         self._broken = False
-        self._series: dict[tuple[str, ...], Histogram] = {}
-        self._completed: dict[tuple[str, str, int | None], Histogram] = {}
+        self._series: dict[tuple[str, ...], Series] = {}
+        self._completed: dict[tuple[str, str, int | None], Series] = {}
         self._methods: set[str] = set()
         self._method_labels: dict[str, str] = {}
         # Requests in progress. In one process: the open exchanges themselves,
@@ -236,16 +243,24 @@ class HttpServerMetrics:
             status = exchange.status
             if uri is None:
                 uri = self._templates.template(scope, root_path, status)
-            if uri not in self._uris:
-                uri = self._admit(uri)
-            key = (method, uri, status)
-            series = self._completed.get(key)
+            series = self._completed.get((method, uri, status))
             if series is None:
-                series = self._completed[key] = self._series_for(
-                    method, uri, status, outcome(status), None)
+                series = self._completed_series(method, uri, status)
             series.observe(exchange.end - start)
         except Exception:
             self._failed()
+
+    def _completed_series(self, method: str, uri: str, status: int | None) -> Series:
+        """The series of complete answers, cached under the ``uri`` admitted (a uri
+        refused by ``max_uri_tags`` is looked up again each time, never cached)."""
+        if uri not in self._uris:
+            uri = self._admit(uri)
+        key = (method, uri, status)
+        series = self._completed.get(key)
+        if series is None:
+            series = self._completed[key] = self._series_for(
+                method, uri, status, outcome(status), None)
+        return series
 
     def _label_method(self, method: str) -> str:
         """The ``method`` label of a request method not cached yet, its in-flight series
@@ -339,7 +354,7 @@ class HttpServerMetrics:
         self._series_for(method, uri, status, result, error).observe(end - start)
 
     def _series_for(self, method: str, uri: str, status: int | None, result: str,
-                    error: BaseException | None) -> Histogram:
+                    error: BaseException | None) -> Series:
         labels = self.naming.values(method, uri, status, result, error)
         series = self._series.get(labels)
         if series is None:

@@ -6,6 +6,8 @@ import asyncio
 import gzip
 import shutil
 import subprocess
+import threading
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
@@ -16,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+import actuator.endpoints.prometheus as endpoint
 from actuator import Actuator
 from actuator.endpoints.prometheus import choose_content_encoding, render
 from tests.metrics.support import client
@@ -183,3 +186,54 @@ async def test_exposition_passes_promtool_check_metrics(naming: str) -> None:
                                      capture_output=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert result.stdout.decode().strip() == ""
+
+
+
+def held_renders(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], threading.Event]:
+    """Renders that wait for the test's go (so scrapes overlap), and their record."""
+    original = endpoint.render
+    renders: list[str] = []
+    release = threading.Event()
+
+    def held(*args: Any) -> bytes:
+        renders.append("render")
+        release.wait(timeout=10)
+        return original(*args)
+
+    monkeypatch.setattr(endpoint, "render", held)
+    return renders, release
+
+
+async def test_concurrent_scrapes_share_one_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    renders, release = held_renders(monkeypatch)
+    app = exposed().wrap(Starlette(routes=[Route("/items/{item_id}", item)]))
+    async with client(app) as http:
+        await http.get("/items/1")
+        scrapes = [asyncio.ensure_future(http.get("/actuator/prometheus")) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        release.set()
+        answers = await asyncio.gather(*scrapes)
+        later = await http.get("/actuator/prometheus")
+
+    assert renders == ["render", "render"]  # one for the three together, one for the later
+    assert {answer.content for answer in answers} == {answers[0].content}
+    assert b'uri="/items/{item_id}"' in answers[0].content
+    assert later.status_code == 200
+
+
+async def test_concurrent_scrapes_in_different_formats_render_each_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    renders, release = held_renders(monkeypatch)
+    app = exposed().wrap(Starlette(routes=[Route("/items/{item_id}", item)]))
+    async with client(app) as http:
+        text = asyncio.ensure_future(http.get("/actuator/prometheus"))
+        openmetrics = asyncio.ensure_future(http.get(
+            "/actuator/prometheus", headers={"accept": "application/openmetrics-text"}))
+        await asyncio.sleep(0.2)
+        release.set()
+        answers = await asyncio.gather(text, openmetrics)
+
+    assert len(renders) == 2
+    assert answers[0].headers["content-type"] == TEXT_0_0_4
+    assert not answers[0].content.endswith(b"# EOF\n")
+    assert answers[1].content.endswith(b"# EOF\n")
