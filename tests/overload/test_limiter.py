@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
+from actuator.overload import build_limiter
 from actuator.overload.limiter import QUIET_SECONDS, ConcurrencyLimiter
-from actuator.overload.limits import FixedLimit
+from actuator.overload.limits import AimdLimit, FixedLimit, GradientLimit
+from actuator.settings import OverloadSettings
 
 
 class Clock:
@@ -107,3 +109,15 @@ async def test_shedding_lasts_while_refusals_keep_coming_and_ends_after_a_quiet_
     assert limiter.shedding_for() == pytest.approx(2.5)
     clock.now += QUIET_SECONDS + 0.1
     assert limiter.shedding_for() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "algorithm"), [("fixed", FixedLimit), ("aimd", AimdLimit), ("gradient", GradientLimit)]
+)
+def test_the_settings_build_the_algorithm_their_mode_names(mode: str, algorithm: type) -> None:
+    settings = OverloadSettings.model_validate(
+        {"enabled": True, "mode": mode, "limit": 7, "min_limit": 2, "max_limit": 9}
+    )
+    limiter = build_limiter(settings)
+    assert isinstance(limiter.algorithm, algorithm)
+    assert limiter.limit == 7 if mode == "fixed" else 2 <= limiter.limit <= 9

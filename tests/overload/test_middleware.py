@@ -235,3 +235,45 @@ def test_invalid_overload_settings_name_the_setting(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         light_actuator({"overload": {"enabled": True, **settings}})
+
+
+async def test_a_malformed_deadline_header_is_a_400_while_busy_too() -> None:
+    middleware, app = overloaded()
+    async with client_for(middleware, middleware.actuator) as client:
+        held = await saturate(client, app)
+        answer = await client.get("/work", headers={"grpc-timeout": "soon"})
+        assert answer.status_code == 400
+        assert "grpc-timeout" in answer.json()["message"]
+        app.gate.set()
+        assert (await held).status_code == 200
+
+
+async def test_an_ignored_malformed_deadline_waits_in_the_queue_like_any_request() -> None:
+    middleware, app = overloaded(bad_deadline="ignore", queue_size=1, queue_timeout=5)
+    async with client_for(middleware, middleware.actuator) as client:
+        held = await saturate(client, app)
+        queued = asyncio.ensure_future(client.get("/work", headers={"x-request-timeout": "-4"}))
+        await eventually(lambda: middleware.actuator.overload.queued == 1)  # type: ignore[union-attr]
+        app.gate.set()
+        assert (await held).status_code == 200
+        assert (await queued).status_code == 200
+
+
+async def test_exempt_paths_are_matched_below_the_root_path() -> None:
+    limiter = ConcurrencyLimiter(FixedLimit(1))
+    app = GatedApp()
+    layer = OverloadMiddleware(app, limiter=limiter, exempt=["/internal"])
+    transport = httpx.ASGITransport(app=layer, root_path="/svc")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        held = asyncio.ensure_future(client.get("/svc/work"))
+        await eventually(lambda: app.serving == 1)
+        exempt = asyncio.ensure_future(client.get("/svc/internal/job"))
+        await eventually(lambda: app.serving == 2)
+        app.gate.set()
+        assert (await exempt).status_code == 200
+        assert (await held).status_code == 200
+
+
+def test_an_unknown_bad_deadline_policy_names_the_setting() -> None:
+    with pytest.raises(ValueError, match="bad_deadline"):
+        OverloadMiddleware(GatedApp(), limiter=ConcurrencyLimiter(FixedLimit(1)), bad_deadline="x")
