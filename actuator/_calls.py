@@ -7,13 +7,16 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar
 
 from actuator.health.result import describe_exception
 
 T = TypeVar("T")
+
+_STALL_GRACE = 0.05
 
 
 def is_async_callable(obj: object) -> bool:
@@ -34,13 +37,64 @@ class StillRunning(TimeoutError):
     """A previous synchronous call is still running in its thread, so no new one was started."""
 
 
+class BlockedLoop(TimeoutError):
+    """An async call answered, but only after blocking the event loop past its timeout.
+
+    A blocked loop cannot be interrupted (no timer fires while it is blocked),
+    but the answer can be judged: it came too late to be trusted.
+    """
+
+
+# Which user call is running on each thread's event loop right now, so the
+# event-loop watchdog can name the code that blocks it.
+_running: dict[int, str] = {}
+
+
+def running_call(thread_id: int) -> str | None:
+    """The name of the guarded call running on thread ``thread_id`` now, if any."""
+    return _running.get(thread_id)
+
+
+class _Timed:
+    """Awaits a coroutine and measures its longest step: time it held the loop without yielding.
+
+    Each ``send``/``throw`` into the coroutine runs until its next ``await`` of
+    something not ready; a step that takes seconds is a blocked event loop.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self.coro = coro
+        self.name = name
+        self.longest_step = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self.coro
+        thread = threading.get_ident()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            _running[thread] = self.name
+            started = time.perf_counter()
+            try:
+                pending = coro.throw(error) if error is not None else coro.send(value)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                self.longest_step = max(self.longest_step, time.perf_counter() - started)
+                _running.pop(thread, None)
+            try:
+                value, error = (yield pending), None
+            except BaseException as exc:  # cancellation included: passed on into the coroutine
+                value, error = None, exc
+
+
 def failure_text(error: BaseException) -> str:
     """How an answer names a failed call: ``"<module.Type>: <message>"``.
 
     Our own timeouts read as the built-in ``TimeoutError`` they subclass: the
     private class names would tell an operator nothing.
     """
-    if isinstance(error, (CallTimeout, StillRunning)):
+    if isinstance(error, (CallTimeout, StillRunning, BlockedLoop)):
         return f"TimeoutError: {error}"
     return describe_exception(error)
 
@@ -77,16 +131,34 @@ class GuardedCall(Generic[T]):
     async def __call__(self, timeout: float, executor: concurrent.futures.Executor) -> T:
         started = time.monotonic()
         if self.inline:
-            value = self.fn()
+            thread = threading.get_ident()
+            _running[thread] = self.name
+            try:
+                value = self.fn()
+            finally:
+                _running.pop(thread, None)
+            took = time.monotonic() - started
+            if took > timeout:
+                raise BlockedLoop(f"{self.name} blocked the event loop for {took:.1f} s "
+                                  f"(timeout {timeout:g}s)")
             if inspect.isawaitable(value):
                 return await self._await_leftover(value, timeout)
             return value
+        timed: _Timed | None = None
         if self.is_async:
-            task: asyncio.Future[Any] = asyncio.ensure_future(self._call_async())
+            called = self.fn()
+            if inspect.iscoroutine(called):
+                timed = _Timed(called, self.name)
+                called = timed
+            task: asyncio.Future[Any] = asyncio.ensure_future(self._await(called))
         else:
             task = self._call_sync(executor)
         try:
             done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done and time.monotonic() - started > timeout + _STALL_GRACE:
+                # The loop was blocked past the timeout (by this call or another): a call
+                # that became ready meanwhile gets one short chance, so it is not blamed.
+                done, _ = await asyncio.wait({task}, timeout=_STALL_GRACE)
         except asyncio.CancelledError:
             task.cancel()
             raise
@@ -95,6 +167,9 @@ class GuardedCall(Generic[T]):
             task.add_done_callback(_consume)
             raise CallTimeout(f"{self.name} did not answer within {timeout:g}s")
         value = task.result()
+        if timed is not None and timed.longest_step > timeout:
+            raise BlockedLoop(f"{self.name} blocked the event loop for "
+                              f"{timed.longest_step:.1f} s (timeout {timeout:g}s)")
         if inspect.isawaitable(value):
             # A sync callable that returned an awaitable (a lambda around a coroutine):
             # await it on the loop, within what is left of the timeout.
@@ -102,8 +177,9 @@ class GuardedCall(Generic[T]):
             return await self._await_leftover(value, left)
         return value  # type: ignore[no-any-return]
 
-    async def _call_async(self) -> Any:
-        return await self.fn()  # type: ignore[misc]
+    @staticmethod
+    async def _await(awaitable: Any) -> Any:
+        return await awaitable
 
     def _call_sync(self, executor: concurrent.futures.Executor) -> asyncio.Future[Any]:
         straggler = self._straggler

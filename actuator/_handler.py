@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from actuator._http import (
     BodyTooLarge,
@@ -21,6 +21,7 @@ from actuator._http import (
     read_body,
     send_response,
 )
+from actuator._results import safe_traceback
 from actuator.endpoints.base import (
     JSON,
     JSON_TYPES,
@@ -30,6 +31,7 @@ from actuator.endpoints.base import (
     OperationRequest,
 )
 from actuator.endpoints.discovery import discovery_links
+from actuator.sanitizer import loggable
 from actuator.security.auth import AuthError, describe_request
 from actuator.security.credentials import SecurityContext
 
@@ -40,6 +42,7 @@ logger = logging.getLogger("actuator.http")
 access_log = logging.getLogger("actuator.access")
 
 MAX_BODY = 64 * 1024
+MAX_BODY_DEPTH = 32
 _METHODS: Mapping[str, Operation] = {
     "GET": "read",
     "HEAD": "read",
@@ -98,8 +101,15 @@ class ActuatorHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, subpath: str) -> None:
         path = scope.get("path", "")
         head = scope.get("method") == "HEAD"
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
-            await self._handle(scope, receive, send, subpath, head)
+            await self._handle(scope, receive, tracked, subpath, head)
         except _Reject as exc:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                        for k, v in exc.headers]
@@ -108,6 +118,15 @@ class ActuatorHandler:
                                 JSON, headers=headers, head=head)
         except ClientDisconnected:
             return
+        except Exception as exc:
+            # Nothing under the base path reaches the app: its error page would be a
+            # plain-text 500, and its log a traceback with whatever the request held.
+            logger.error("Request failed: %s\n%s", describe_request(scope), safe_traceback(exc))
+            if started:
+                raise
+            await send_response(send, 500, error_body(500, "The actuator failed on this "
+                                                      "request; see the server log", path),
+                                JSON, head=head)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, subpath: str,
                       head: bool) -> None:
@@ -130,8 +149,11 @@ class ActuatorHandler:
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
             media_type = self._negotiate(headers, JSON_TYPES)
-            links = discovery_links(actuator, base_url(scope, actuator.settings.base_path),
-                                    lambda endpoint: actuator.guard.may(caller, endpoint, "read"))
+            access = actuator.settings.access
+            links = discovery_links(
+                actuator, base_url(scope, actuator.settings.base_path),
+                lambda endpoint: access.allows(endpoint, "read")
+                and actuator.guard.may(caller, endpoint, "read"))
             await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
             return
 
@@ -158,7 +180,8 @@ class ActuatorHandler:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
         self._check_access(name, operation)
-        caller = await self._caller(scope)
+        anonymous = operation == "read" and actuator.settings.security.anonymous_reads(name)
+        caller = await self._caller(scope, not anonymous or endpoint.needs_identity())
         try:
             actuator.guard.authorize(caller, name, operation, scope)
         except AuthError as exc:
@@ -186,17 +209,18 @@ class ActuatorHandler:
         except EndpointError as exc:
             _audit(operation, caller, scope, exc.status)
             raise _Reject(exc.status, exc.message, **exc.extra) from None
-        except Exception:
-            logger.exception("Endpoint %r failed on %s %s", name, method, scope.get("path"))
+        except Exception as exc:
+            logger.error("Endpoint %r failed on %s\n%s", name, describe_request(scope),
+                         safe_traceback(exc))
             _audit(operation, caller, scope, 500)
             raise _Reject(500, f"Endpoint {name!r} failed; see the server log") from None
         _audit(operation, caller, scope,
                result.status if isinstance(result, EndpointResponse) else 200)
         await self._send_result(send, result, media_type, head)
 
-    async def _caller(self, scope: Scope) -> SecurityContext:
+    async def _caller(self, scope: Scope, verify_passwords: bool = True) -> SecurityContext:
         try:
-            return await self.actuator.authenticate(scope)
+            return await self.actuator.authenticate(scope, verify_passwords=verify_passwords)
         except AuthError as exc:
             raise _reject_for(exc) from None
 
@@ -312,12 +336,31 @@ class ActuatorHandler:
         if content_type not in _JSON_BODY_TYPES:
             raise _Reject(415, "Request body must be JSON (Content-Type: application/json)")
         try:
-            return json.loads(raw.decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise _Reject(400, "Request body is not valid UTF-8") from None
         except json.JSONDecodeError as exc:
             raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
                                f"column {exc.colno}") from None
+        except RecursionError:
+            raise _Reject(400, f"JSON body nested deeper than {MAX_BODY_DEPTH} levels") from None
+        except ValueError as exc:
+            # int() refuses more than sys.get_int_max_str_digits() digits (4300).
+            raise _Reject(400, f"JSON body holds a number too large to read: {exc}") from None
+        if _deeper_than(body, MAX_BODY_DEPTH):
+            raise _Reject(400, f"JSON body nested deeper than {MAX_BODY_DEPTH} levels")
+        return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists or objects more than ``limit`` deep (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, (list, dict)) for item in level)
 
 
 async def _send_options(send: Send, operations: frozenset[Operation]) -> None:
@@ -337,6 +380,9 @@ def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: 
     ``actuator.audit`` by the endpoints that make them, with their details.
     """
     if operation != "read":
-        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope),
-                   caller.principal or "anonymous", ", ".join(sorted(caller.roles)) or "none",
-                   status)
+        who = loggable(caller.principal or "anonymous")
+        roles = sorted(caller.roles)
+        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope), who,
+                        ", ".join(roles) or "none", status,
+                        extra={"audit": {"action": operation, "request": describe_request(scope),
+                                         "who": who, "roles": roles, "status": status}})

@@ -403,12 +403,15 @@ class Actuator(Management):
         self._authenticators.append(authenticator)
         return authenticator
 
-    async def authenticate(self, scope: Scope) -> SecurityContext:
+    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True
+                           ) -> SecurityContext:
         """The caller of a request, from hooks, credentials or a TLS client certificate.
 
-        Raises ``actuator._auth.AuthError`` (401) for invalid credentials.
+        Raises ``actuator._auth.AuthError`` (401) for invalid credentials, 429
+        after too many failures from the client's address, 503 when too many
+        password checks run at once. ``verify_passwords=False``: see ``Guard``.
         """
-        return await self.guard.authenticate(scope)
+        return await self.guard.authenticate(scope, verify_passwords=verify_passwords)
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -40,6 +40,11 @@ ShowPolicy = Literal["never", "when_authorized", "always"]
 ``when_authorized`` shows them to callers with the ``read`` role (``full`` implies it)."""
 
 ENV_PREFIX = "ACTUATOR_"
+
+CREDENTIAL: dict[str, Any] = {"credential": True}
+"""``Field(json_schema_extra=CREDENTIAL)`` marks a setting that is a credential (or names
+one): the env endpoint masks it always, whatever ``env.show_values`` says. Every new
+setting holding a token, hash, password or key must carry it (a test walks them)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _BASE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*\Z")
 
@@ -304,10 +309,14 @@ class SecuritySettings(_Section):
         description="endpoints whose reads need no identity ('*': all)",
     )
     tokens: dict[str, str] = Field(
-        default_factory=dict, description="identity -> sha256: hash of its bearer token"
+        default_factory=dict,
+        description="identity -> sha256: hash of its bearer token",
+        json_schema_extra=CREDENTIAL,
     )
     users: dict[str, str] = Field(
-        default_factory=dict, description="user -> scrypt$ hash of its HTTP basic password"
+        default_factory=dict,
+        description="user -> scrypt$ hash of its HTTP basic password",
+        json_schema_extra=CREDENTIAL,
     )
     roles: RoleSettings = RoleSettings()
     write_roles: dict[str, RequiredRole] = Field(
@@ -318,6 +327,26 @@ class SecuritySettings(_Section):
         default="common_name", description="identity of a TLS client: common_name or subject"
     )
     realm: str = Field(default="actuator", description="realm named in WWW-Authenticate")
+    max_password_checks: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="HTTP basic password checks (scrypt, 16 MiB each) run at once; "
+        "more wait up to 0.5 s, then 503",
+    )
+    max_failed_attempts: int = Field(
+        default=10,
+        ge=0,
+        le=100_000,
+        description="failed authentications per client address per window before 429 (0: off)",
+    )
+    failed_attempts_window: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="seconds over which failed authentications are counted",
+    )
 
     _split = field_validator("anonymous", mode="before")(_split_list)
 
@@ -372,7 +401,11 @@ class ServerSettings(_Section):
     host: str = Field(default="127.0.0.1", description="address the management server listens on")
     port: int = Field(default=8081, ge=0, le=65535, description="its port (0: any free port)")
     ssl_certfile: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
-    ssl_keyfile: Path | None = Field(default=None, description="PEM private key of the certificate")
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        description="PEM private key of the certificate",
+        json_schema_extra=CREDENTIAL,
+    )
     ssl_ca_certs: Path | None = Field(
         default=None, description="CA bundle that client certificates must chain to"
     )
@@ -530,6 +563,11 @@ class ShutdownSettings(_Section):
         ge=0,
         le=3600,
         description="random extra delay, up to this many seconds, so a fleet does not stop at once",
+    )
+    signal_parent: bool = Field(
+        default=False,
+        description="in a worker of uvicorn --workers N, SIGTERM its supervisor so the whole "
+        "server stops (else only this worker stops, and is replaced)",
     )
 
 
@@ -734,6 +772,24 @@ def settings_reference() -> list[tuple[str, str, str, str]]:
 
     walk(ActuatorSettings, ())
     return rows
+
+
+def credential_settings(model: type[BaseModel] | None = None) -> list[str]:
+    """Dotted names of every setting marked ``CREDENTIAL`` (``security.users``, ...)."""
+    found: list[str] = []
+
+    def walk(current: type[BaseModel], path: tuple[str, ...]) -> None:
+        for name, field in current.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, (*path, name))
+            elif isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get(
+                "credential"
+            ):
+                found.append(".".join((*path, name)))
+
+    walk(model or ActuatorSettings, ())
+    return found
 
 
 def settings_markdown() -> str:

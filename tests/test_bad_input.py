@@ -205,3 +205,43 @@ async def test_a_garbage_host_header_does_not_reach_the_links() -> None:
                            headers=[("host", "evil.example/<script>")])
     assert answer.json()["_links"]["self"]["href"] == "http://testserver:80/actuator"
     await actuator.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),  # RecursionError once
+        (b'{"a": ' * 40 + b"1" + b"}" * 40, "nested deeper than 32 levels"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "number too large to read"),  # ValueError once
+        (b'{"loggers": {"configuredLevel": ' + b"1" * 4301 + b"}}", "number too large"),
+    ],
+    ids=["deep-list", "deep-object", "huge-int", "huge-int-nested"],
+)
+async def test_hostile_json_bodies_are_a_json_400_and_never_reach_the_app(
+    body: bytes, message: str
+) -> None:
+    await assert_refused(400, message, "POST", "/actuator/echo",
+                         headers=[("content-type", "application/json")], body=[body])
+
+
+class Crash(Endpoint):
+    """Fails outside the operation: its ``operations()`` raises."""
+
+    name: ClassVar[str] = "crash"
+
+    def operations(self, path: tuple[str, ...]) -> Any:
+        raise RuntimeError("password=hunter2 bug")
+
+
+async def test_an_unexpected_failure_is_a_json_500_that_never_reaches_the_app(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = light_actuator({"exposure": {"include": ["*"]}})
+    actuator.add_endpoint(Crash())
+    app = RecordingApp()
+    answer = await request(actuator.wrap(app), "GET", "/actuator/crash")
+    assert_error(answer, 500, "The actuator failed on this request", "/actuator/crash")
+    assert app.http_calls == []
+    assert "hunter2" not in caplog.text
+    assert "password=******" in caplog.text
+    await actuator.shutdown()

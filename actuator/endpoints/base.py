@@ -158,6 +158,14 @@ class Endpoint:
             found.add("delete")
         return frozenset(found)
 
+    def needs_identity(self) -> bool:
+        """Whether a read's answer may depend on who asks. Default ``True``.
+
+        Where anonymous callers may read and this is ``False``, an HTTP basic
+        password sent along is not checked (no scrypt runs for nothing).
+        """
+        return True
+
     async def read(self, request: OperationRequest) -> Any:
         raise NotImplementedError
 

@@ -46,6 +46,11 @@ class HealthEndpoint(Endpoint):
     def __init__(self, actuator: Actuator) -> None:
         self.actuator = actuator
 
+    def needs_identity(self) -> bool:
+        """Only a ``when_authorized`` policy makes the answer depend on the caller."""
+        groups = [self.actuator.root_health_group, *self.actuator.health_groups.values()]
+        return any("when_authorized" in (g.show_details, g.show_components) for g in groups)
+
     async def read(self, request: OperationRequest) -> EndpointResponse:
         actuator = self.actuator
         path = request.path

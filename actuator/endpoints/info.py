@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
+from actuator._results import MAX_SECTION_BYTES, UnsafeResult, checked_off_loop, safe_traceback
 from actuator.endpoints.base import Endpoint, OperationRequest
+from actuator.sanitizer import sanitize_text
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -57,11 +59,17 @@ async def _contribute(
         value, raised = None, exc
     if raised is not None:
         text = failure_text(raised)
-        return _failed(name, call, text, text, raised)
+        return _failed(name, call, sanitize_text(text), text, raised)
     if value is not None and not isinstance(value, Mapping):
         text = failure_text(TypeError(
             f"{call.name} returned {type(value).__name__}, expected a mapping"))
         return _failed(name, call, text, text, None)
+    if value:
+        try:
+            value = await checked_off_loop(value, MAX_SECTION_BYTES, executor)
+        except UnsafeResult as exc:
+            text = f"section {exc}"
+            return _failed(name, call, text, text, None)
     if call.failure is not None:
         call.failure = None
         logger.info("Info contributor %r recovered", name)
@@ -73,5 +81,6 @@ def _failed(name: str, call: GuardedCall[object], text: str, key: str,
     # Logged once when a failure starts or changes, not on every request (as health does).
     if key != call.failure:
         call.failure = key
-        logger.warning("Info contributor %r failed: %s", name, text, exc_info=error)
+        logger.warning("Info contributor %r failed: %s%s", name, text,
+                       f"\n{safe_traceback(error)}" if error is not None else "")
     return {"error": text}

@@ -7,10 +7,10 @@ import gzip
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from actuator.endpoints.base import Endpoint, EndpointResponse, OperationRequest
+from actuator.endpoints.base import Endpoint, EndpointError, EndpointResponse, OperationRequest
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -45,7 +45,11 @@ class PrometheusEndpoint(Endpoint):
         metrics = self.actuator.metrics
         await metrics.refresh_health()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        compress = gzip_accepted(request.headers.get("accept-encoding", ""))
+        encoding = choose_content_encoding(request.headers.get("accept-encoding"))
+        if encoding is None:
+            raise EndpointError("No acceptable content coding: Accept-Encoding refuses both "
+                                "gzip and identity", status=406)
+        compress = encoding == "gzip"
         names = request.query.get("name[]")
         registry = metrics.scrape_registry
         # Rendering thousands of series takes milliseconds: keep it off the event loop.
@@ -55,6 +59,43 @@ class PrometheusEndpoint(Endpoint):
         if compress:
             headers["Content-Encoding"] = "gzip"
         return EndpointResponse(body=body, media_type=content_type, headers=headers)
+
+
+def choose_content_encoding(accept_encoding: str | None) -> str | None:
+    """``"gzip"``, ``"identity"`` or ``None`` (nothing acceptable) for an Accept-Encoding header.
+
+    q-values count (RFC 9110, 12.5.3), which prometheus-client's ``gzip_accepted``
+    ignores: ``gzip;q=0`` refuses gzip, ``identity;q=0`` refuses an uncompressed
+    answer, ``*`` stands for codings not named. gzip wins a tie, as Prometheus
+    (``Accept-Encoding: gzip``) expects; no header means identity.
+    """
+    if accept_encoding is None or not accept_encoding.strip():
+        return "identity"
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        coding = {"x-gzip": "gzip"}.get(coding.lower(), coding.lower())
+        if not coding:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+                if not 0.0 <= weight <= 1.0:  # NaN too
+                    weight = 0.0
+        weights[coding] = weight
+    anything = weights.get("*")
+    gzip_weight = weights.get("gzip", anything if anything is not None else 0.0)
+    identity_weight = weights.get("identity", anything if anything is not None else 1.0)
+    if gzip_weight > 0 and gzip_weight >= identity_weight:
+        return "gzip"
+    if identity_weight > 0:
+        return "identity"
+    return None
 
 
 def render(registry: CollectorRegistry, encoder: Callable[[Collector], bytes],

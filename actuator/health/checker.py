@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from actuator._calls import CallTimeout, GuardedCall, StillRunning, failure_text
 from actuator._pool import DaemonThreadPool, PoolStats
+from actuator._results import safe_health, safe_traceback
 from actuator.health.indicator import IndicatorFunction, to_health
 from actuator.health.result import Health
 
@@ -84,10 +85,13 @@ class HealthCheck:
             health = Health.down(failure_text(exc))
             self._log_failure("timeout", health, None)
         except Exception as exc:
-            health = Health.down(failure_text(exc))
+            health, _ = await safe_health(Health.down(failure_text(exc)), executor)
             self._log_failure(str(health.details["error"]), health, exc)
         else:
-            if self._failure is not None:
+            health, problem = await safe_health(health, executor)
+            if problem is not None:
+                self._log_failure(problem, health, None)
+            elif self._failure is not None:
                 logger.info("Health indicator %r recovered: %s", self.path, health.status)
                 self._failure = None
         finished = time.monotonic()
@@ -102,11 +106,12 @@ class HealthCheck:
             logger.debug("Health indicator %r still failing: %s", self.path, text)
             return
         self._failure = key
+        # The traceback's messages go through the sanitizer like the answer does.
         logger.warning(
-            "Health indicator %r is DOWN: %s",
+            "Health indicator %r is DOWN: %s%s",
             self.path,
             text,
-            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+            f"\n{safe_traceback(error)}" if error is not None else "",
         )
 
     async def refresh_forever(self, executor: concurrent.futures.Executor) -> None:

@@ -7,50 +7,41 @@ then the app's own sources in the order they were added.
 
 Masking, in order:
 
-1. Unless ``env.show_values`` allows it for this caller, every value is ``******``.
-2. Even when values are shown, a key containing ``password``, ``passwd``,
-   ``secret``, ``token``, ``key``, ``credential``, ``auth`` or ``private``
-   (case-insensitive, plus ``env.mask_keys``) has its value masked, and the
-   password in a URL's user-info (``postgres://app:******@db/orders``) is masked
-   wherever it appears.
-3. Then each sanitizer the app added sees ``(source, key, value)`` and returns
-   the value to show, so an app can mask more (it cannot unmask what step 2
-   masked).
+1. A setting marked as a credential (``security.tokens``, ``security.users``,
+   ``management_server.ssl_keyfile``..., see ``settings.CREDENTIAL``), and the
+   ``ACTUATOR_*`` variable that sets it, is ``******`` always.
+2. Unless ``env.show_values`` allows it for this caller, every value is ``******``.
+3. Even when values are shown, ``actuator.sanitizer`` masks values whose key
+   looks like a secret (``DB_PASS``, ``MYSQL_PWD``, ``GITHUB_PAT``... plus
+   ``env.mask_keys``) and the secrets inside values (URL passwords, query and
+   connection-string secrets, JSON members).
+4. Then each sanitizer the app added sees ``(source, key, value)`` and returns
+   the value to show, so an app can mask more (it cannot unmask what was masked).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from actuator.health.result import describe_exception
-from actuator.settings import ActuatorSettings
+from actuator.sanitizer import MASK, SECRET_FRAGMENTS, is_secret_key, mask_url_passwords, sanitize
+from actuator.settings import ENV_PREFIX, ActuatorSettings, credential_settings
 
 logger = logging.getLogger("actuator.env")
 
-MASK = "******"
-SECRET_FRAGMENTS: tuple[str, ...] = (
-    "password", "passwd", "secret", "token", "key", "credential", "auth", "private",
-)
+__all__ = ["ACTUATOR_SETTINGS", "MASK", "SECRET_FRAGMENTS", "SYSTEM_ENVIRONMENT", "Environment",
+           "Sanitizer", "Source", "flatten", "mask_url_passwords"]
+
 SYSTEM_ENVIRONMENT = "systemEnvironment"
 ACTUATOR_SETTINGS = "actuatorSettings"
 
 Sanitizer = Callable[[str, str, Any], Any]
 """``sanitizer(source, key, value) -> value to show``."""
 Source = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
-
-_URL_PASSWORD = re.compile(
-    r"(?P<prefix>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<password>[^/?#\s]*)@")
-
-
-def mask_url_passwords(text: str) -> str:
-    """``"redis://:hunter2@cache:6379"`` -> ``"redis://:******@cache:6379"``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['prefix']}:{MASK}@", text)
-
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested mappings as dotted names: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
@@ -81,8 +72,12 @@ class Environment:
 
     def __init__(self, settings: ActuatorSettings) -> None:
         self.settings = settings
-        fragments = (*SECRET_FRAGMENTS, *(k.lower() for k in settings.env.mask_keys))
-        self._fragments = tuple(dict.fromkeys(f for f in fragments if f))
+        self._fragments = tuple(k.lower() for k in settings.env.mask_keys if k)
+        credentials = credential_settings()
+        self._credential_settings = tuple(credentials)
+        self._credential_variables = tuple(
+            ENV_PREFIX + name.replace(".", "__").upper() for name in credentials
+        )
         self._sources: dict[str, Source] = {}
         self._sanitizers: list[Sanitizer] = []
         self._lock = threading.Lock()
@@ -107,14 +102,25 @@ class Environment:
         self._sanitizers.append(sanitizer)
 
     def is_secret_key(self, key: str) -> bool:
-        lowered = key.lower()
-        return any(fragment in lowered for fragment in self._fragments)
+        return is_secret_key(key, self._fragments)
+
+    def is_credential(self, source: str, key: str) -> bool:
+        """Whether ``key`` of ``source`` is (or sets) a credential setting: masked always."""
+        if source == ACTUATOR_SETTINGS:
+            return any(key == name or key.startswith(name + ".")
+                       for name in self._credential_settings)
+        upper = key.upper()
+        return any(upper == name or upper.startswith(name + "__")
+                   for name in self._credential_variables)
 
     def sanitize(self, source: str, key: str, value: Any, *, show: bool) -> Any:
         """The value to show for ``key`` of ``source``."""
-        if not show or self.is_secret_key(key):
+        if not show or self.is_credential(source, key) or self.is_secret_key(key):
             return MASK
-        value = _mask_urls(value)
+        try:
+            value = sanitize(value, extra=self._fragments)
+        except ValueError:
+            return MASK
         for sanitizer in self._sanitizers:
             try:
                 value = sanitizer(source, key, value)
@@ -170,11 +176,3 @@ class Environment:
             "propertySources": [{"name": name, "property": {"value": value}}
                                 for name, value in holders],
         }
-
-
-def _mask_urls(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_url_passwords(value)
-    if isinstance(value, (list, tuple)):
-        return [_mask_urls(item) for item in value]
-    return value

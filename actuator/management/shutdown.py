@@ -4,6 +4,13 @@ A fleet told to stop at once would stop at once; the jitter spreads the stops
 over ``shutdown.max_jitter`` seconds. The server is stopped the way SIGTERM
 stops it (``actuator.drain.stop_server``): uvicorn finishes its requests, runs
 the lifespan shutdown and exits with status 0.
+
+Under ``uvicorn --workers N`` each worker is a process of its own, started by
+a supervisor that starts a replacement for any worker that exits: stopping
+one worker does not stop the service, and the answer says so (which process,
+and that its supervisor replaces it). With ``shutdown.signal_parent`` the
+worker sends SIGTERM to its supervisor instead, which stops every worker
+gracefully and exits: the whole server stops, whichever worker was asked.
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import multiprocessing
+import os
 import secrets
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +29,7 @@ from typing import Any
 from actuator.health.availability import Availability
 from actuator.management.audit import APP, audit
 from actuator.management.drain import stop_server
+from actuator.sanitizer import loggable
 from actuator.settings import ActuatorSettings
 
 logger = logging.getLogger("actuator.shutdown")
@@ -36,14 +47,36 @@ class ShutdownPlan:
     at: datetime.datetime
     by: str
     reason: str | None = None
+    pid: int = 0
+    supervisor: int | None = None
+    """The pid of the supervisor that started this worker (``None``: not a worker)."""
+    signal_parent: bool = False
 
     @property
     def delay(self) -> float:
         return self.drain_period + self.jitter
 
+    @property
+    def stops(self) -> str:
+        """``server`` (the whole server stops) or ``worker`` (one worker; it is replaced)."""
+        return "worker" if self.supervisor is not None and not self.signal_parent else "server"
+
     def to_json(self) -> dict[str, Any]:
+        if self.supervisor is None:
+            message = "Shutting down, bye..."
+        elif self.signal_parent:
+            message = (f"Shutting down the whole server: worker process {self.pid} asks its "
+                       f"supervisor (process {self.supervisor}) to stop every worker, bye...")
+        else:
+            message = (f"Shutting down worker process {self.pid} only: its supervisor (process "
+                       f"{self.supervisor}, uvicorn --workers) starts a replacement, so the "
+                       f"service keeps running. Set shutdown.signal_parent to stop the whole "
+                       f"server.")
+        process: dict[str, Any] = {"pid": self.pid, "supervisor": self.supervisor}
         return {
-            "message": "Shutting down, bye...",
+            "message": message,
+            "stops": self.stops,
+            "process": process,
             "delay": round(self.delay, 3),
             "drainPeriod": self.drain_period,
             "jitter": round(self.jitter, 3),
@@ -51,6 +84,13 @@ class ShutdownPlan:
             "by": self.by,
             "reason": self.reason,
         }
+
+
+def supervisor_pid() -> int | None:
+    """The pid of the process that started this one with ``multiprocessing`` (the
+    supervisor of ``uvicorn --workers N``), or ``None`` when this process is the server."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None else None
 
 
 class ShutdownControl:
@@ -90,16 +130,24 @@ class ShutdownControl:
         jitter = secrets.SystemRandom().uniform(0, config.max_jitter) if config.max_jitter else 0.0
         now = datetime.datetime.now(datetime.timezone.utc)
         plan = ShutdownPlan(drain, jitter, now + datetime.timedelta(seconds=drain + jitter), by,
-                            reason or None)
+                            reason or None, pid=os.getpid(), supervisor=supervisor_pid(),
+                            signal_parent=config.signal_parent)
         self._plan = plan
         self.availability.refuse_traffic(f"shutdown requested by {by}", source=SHUTDOWN_SOURCE)
-        audit("shutdown", by, delay=round(plan.delay, 3), **({"reason": reason} if reason else {}))
+        audit("shutdown", by, delay=round(plan.delay, 3), stops=plan.stops, pid=plan.pid,
+              **({"reason": reason} if reason else {}))
         self._task = loop.create_task(self._run(plan), name="actuator-shutdown")
         return plan
 
     async def _run(self, plan: ShutdownPlan) -> None:
         await asyncio.sleep(plan.delay)
-        logger.warning("Shutdown requested by %s: asking the server to stop", plan.by)
+        if plan.stops == "server" and plan.supervisor is not None:
+            logger.warning("Shutdown requested by %s: asking the supervisor (process %d) to "
+                           "stop the whole server", loggable(plan.by), plan.supervisor)
+            os.kill(plan.supervisor, signal.SIGTERM)
+            return
+        logger.warning("Shutdown requested by %s: asking the %s to stop", loggable(plan.by),
+                       "worker" if plan.supervisor is not None else "server")
         self.stop_server()
 
     async def stop(self) -> None:

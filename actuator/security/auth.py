@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from actuator.endpoints.base import Operation
+from actuator.sanitizer import loggable
+from actuator.security.attempts import Busy, FailedAttempts, PasswordChecks
 from actuator.security.credentials import (
     ANONYMOUS,
     FULL,
@@ -50,9 +52,14 @@ class AuthError(Exception):
 
 
 def describe_request(scope: Scope) -> str:
+    """``GET /actuator/env from 10.0.0.7:5000`` for a log line, every part escaped.
+
+    The path is percent-decoded by the server: a ``%0A`` in it must not start a
+    line of its own in the log.
+    """
     client = scope.get("client")
     where = f"{client[0]}:{client[1]}" if client else "unknown client"
-    return f"{scope.get('method', '?')} {scope.get('path', '')} from {where}"
+    return loggable(f"{scope.get('method', '?')} {scope.get('path', '')} from {where}")
 
 
 class Guard:
@@ -62,7 +69,9 @@ class Guard:
     ``Authorization`` header (Bearer token or HTTP basic), then a verified
     TLS client certificate. Credentials that are present but wrong are a 401
     even where anonymous callers are allowed, so a misconfigured client
-    learns about it instead of silently seeing less.
+    learns about it instead of silently seeing less; except an HTTP basic
+    password where the answer does not depend on the caller, which is not
+    checked at all (``verify_passwords=False``: no scrypt for nothing).
     """
 
     def __init__(self, settings: SecuritySettings, hooks: list[Authenticator]) -> None:
@@ -76,6 +85,9 @@ class Guard:
         self._read = [re.compile(p) for p in settings.roles.read]
         self._verified: dict[bytes, str] = {}
         self._decoy: PasswordHash | None = None
+        self._password_checks = PasswordChecks(settings.max_password_checks)
+        self._failures = FailedAttempts(settings.max_failed_attempts,
+                                        settings.failed_attempts_window)
         realm = settings.realm
         self._challenges = [f'Bearer realm="{realm}"']
         if self._users:
@@ -95,8 +107,25 @@ class Guard:
 
     # -- authentication -------------------------------------------------------
 
-    async def authenticate(self, scope: Scope) -> SecurityContext:
-        """The caller of a request; ``AuthError`` (401) for invalid credentials."""
+    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True
+                           ) -> SecurityContext:
+        """The caller of a request; ``AuthError`` for invalid credentials.
+
+        401 for invalid credentials; 429 (``Retry-After``) once the client
+        address has failed ``security.max_failed_attempts`` times in the
+        window; 503 when too many password checks are running. With
+        ``verify_passwords=False`` (the answer does not depend on who asks)
+        an HTTP basic password is not checked at all and the caller is
+        anonymous: no scrypt runs for a request that needs no identity.
+        """
+        client = _client_address(scope)
+        retry_after = self._failures.retry_after(client)
+        if retry_after is not None:
+            logger.warning("Authentication refused, too many failures: %s",
+                           describe_request(scope))
+            raise AuthError(429, "Too many failed authentication attempts from this address; "
+                                 f"retry in {retry_after} s",
+                            headers={"Retry-After": str(retry_after)})
         for hook in self.hooks:
             found = await self._run_hook(hook, scope)
             if found is not None:
@@ -105,6 +134,8 @@ class Guard:
         if len(values) > 1:
             raise self._unauthorized(scope, "several Authorization headers", "invalid_request")
         if values:
+            if not verify_passwords and values[0].strip()[:6].lower() == "basic ":
+                return ANONYMOUS
             return await self._from_header(scope, values[0])
         return self._from_certificate(scope)
 
@@ -178,7 +209,15 @@ class Guard:
         if stored is None:
             # Spend the same time on unknown users as on known ones.
             stored = self._decoy_hash()
-        matched = await asyncio.to_thread(stored.verify, password)
+        try:
+            await self._password_checks.acquire()
+        except Busy:
+            raise AuthError(503, "Too many password checks at once; retry shortly",
+                            headers={"Retry-After": "1"}) from None
+        try:
+            matched = await asyncio.to_thread(stored.verify, password)
+        finally:
+            self._password_checks.release()
         if not matched or user not in self._users:
             return False
         if len(self._verified) >= _CACHE_LIMIT:
@@ -207,7 +246,8 @@ class Guard:
         return ANONYMOUS if common_name is None else self.context(common_name)
 
     def _unauthorized(self, scope: Scope, reason: str, error: str) -> AuthError:
-        logger.warning("Authentication failed (%s): %s", reason, describe_request(scope))
+        self._failures.failed(_client_address(scope))
+        logger.warning("Authentication failed (%s): %s", loggable(reason), describe_request(scope))
         bearer, *others = self._challenges
         return AuthError(401, "Invalid or malformed credentials",
                          challenges=(f'{bearer}, error="{error}"', *others))
@@ -235,10 +275,15 @@ class Guard:
                            "%r: %s", operation, endpoint, role, describe_request(scope))
             raise AuthError(401, "Authentication required", challenges=self._challenges)
         logger.warning("Access denied: %r (roles: %s) lacks role %r for %s on endpoint %r: %s",
-                       caller.principal, ", ".join(sorted(caller.roles)) or "none", role,
+                       loggable(caller.principal), ", ".join(sorted(caller.roles)) or "none", role,
                        operation, endpoint, describe_request(scope))
         raise AuthError(403, f"Role {role!r} required for {operation} operations "
                              f"on endpoint {endpoint!r}")
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def subject_common_name(subject: str) -> str | None:

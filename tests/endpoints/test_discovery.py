@@ -59,3 +59,22 @@ async def test_v3_media_type_when_asked_for() -> None:
     assert answer.headers["content-type"] == V3
     assert "_links" in answer.json()
     assert refused.status_code == 406
+
+
+async def test_endpoints_whose_access_is_none_are_not_listed() -> None:
+    actuator = light_actuator({"exposure": {"include": ["*"]},
+                               "access": {"endpoints": {"mappings": "none", "flags": "none"}}})
+    actuator.add_endpoint(Flags())
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        links = (await client.get("/actuator")).json()["_links"]
+        refused = await client.get("/actuator/mappings")
+    assert refused.status_code == 403
+    assert "mappings" not in links
+    assert "flags" not in links
+    assert "flags-flag" not in links
+    # Every listed link can be read by this caller.
+    async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
+        for rel, link in links.items():
+            if not link["templated"] and rel != "self":
+                answer = await client.get(link["href"].removeprefix("http://testserver"))
+                assert answer.status_code not in (401, 403, 404), rel

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from actuator import Actuator
 from actuator.management.environment import MASK, mask_url_passwords
+from actuator.sanitizer import is_secret_key
+from actuator.security.credentials import hash_password, hash_token
+from actuator.settings import credential_settings, settings_reference
+from tests.support.asgi import merge
 from tests.support.management import make_actuator, serve
 from tests.support.secured import MONITORING, NOBODY, bearer, client, secured_actuator
 
@@ -139,8 +144,102 @@ def test_env_sources_are_checked() -> None:
     ("amqp://guest:guest@rabbit:5672/", "amqp://guest:******@rabbit:5672/"),
     ("redis://:pw@cache", "redis://:******@cache"),
     ("https://user@example.com/x", "https://user@example.com/x"),
-    ("https://example.com/a:b@c", "https://example.com/a:b@c"),
+    # As Spring Boot: everything up to the last "@" may be user info, so this is masked too.
+    ("https://example.com/a:b@c", "https://example.com/a:******@c"),
     ("a=http://u:p@h1,b=http://v:q@h2", "a=http://u:******@h1,b=http://v:******@h2"),
 ])
 def test_url_passwords_are_masked(text: str, masked: str) -> None:
     assert mask_url_passwords(text) == masked
+
+
+# -- credentials are masked whatever show_values says ---------------------------------------
+
+KEY_FILE = "/etc/actuator/tls/private.pem"
+# One value for every setting marked CREDENTIAL: a new credential setting must add its own.
+CREDENTIAL_SAMPLES: dict[str, Any] = {
+    "security.tokens": {"scraper": hash_token("s" * 43)},
+    "security.users": {"sre.bob": hash_password("correct horse", n=16)},
+    "management_server.ssl_keyfile": KEY_FILE,
+}
+
+
+def test_every_credential_setting_has_a_sample_here() -> None:
+    assert sorted(credential_settings()) == sorted(CREDENTIAL_SAMPLES)
+
+
+def test_settings_that_look_like_credentials_are_marked_as_credentials() -> None:
+    # A setting named like a secret, or holding a hash, must carry settings.CREDENTIAL
+    # (numbers and switches, such as security.max_password_checks, hold no secret).
+    not_credentials = {"env.mask_keys"}
+    marked = set(credential_settings())
+    for setting, _env, default, description in settings_reference():
+        looks = is_secret_key(setting.rsplit(".", 1)[-1]) or "hash" in description
+        number = default and isinstance(json.loads(default), (int, float, bool))
+        if looks and not number and setting not in not_credentials:
+            assert setting in marked, setting
+
+
+def _settings_value(path: str, value: Any) -> dict[str, Any]:
+    *parents, leaf = path.split(".")
+    tree: dict[str, Any] = {leaf: value}
+    for parent in reversed(parents):
+        tree = {parent: tree}
+    return tree
+
+
+def _leaked(body: dict[str, Any], needle: str) -> list[str]:
+    return [f"{s['name']}:{key}" for s in body["propertySources"]
+            for key, entry in s["properties"].items() if needle in str(entry["value"])]
+
+
+@pytest.mark.parametrize("path", sorted(CREDENTIAL_SAMPLES))
+@pytest.mark.parametrize("policy", ["always", "when_authorized"])
+async def test_credential_settings_are_masked_for_the_read_role_whatever_show_values_says(
+    path: str, policy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = CREDENTIAL_SAMPLES[path]
+    secret = next(iter(value.values())) if isinstance(value, dict) else value
+    variable = "ACTUATOR_" + path.replace(".", "__").upper()
+    monkeypatch.setenv(variable, json.dumps(value) if isinstance(value, dict) else value)
+    if path.endswith("ssl_keyfile"):
+        monkeypatch.setenv("ACTUATOR_MANAGEMENT_SERVER__SSL_CERTFILE", "/etc/cert.pem")
+    overrides = {"env": {"show_values": policy}}
+    if path.startswith("security."):
+        overrides = merge(overrides, _settings_value(path, value))
+    actuator, _ = secured_actuator(**overrides)  # the rest come from the variable set above
+    async with client(actuator) as http:
+        body = (await http.get("/actuator/env", headers=bearer(MONITORING))).json()
+        one = await http.get(f"/actuator/env/{variable}", headers=bearer(MONITORING))
+    await actuator.shutdown()
+    assert _leaked(body, secret) == []
+    assert sources(body)["systemEnvironment"][variable] == MASK
+    assert one.json()["property"]["value"] == MASK
+    shown = sources(body)["actuatorSettings"]
+    assert any(key.startswith(path) for key in shown), sorted(shown)
+    assert all(value == MASK for key, value in shown.items() if key.startswith(path))
+    assert shown["env.show_values"] == policy  # other settings are shown
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DB_PASS", "hunter2"), ("MYSQL_PWD", "hunter2"), ("SESSION_COOKIE", "s%3Aabc"),
+    ("GITHUB_PAT", "ghp_abcdef"), ("STRIPE_SK", "sk_live_abc"), ("API_PWD", "hunter2"),
+    ("APP_CONFIG_JSON", '{"db": {"password": "hunter2"}}'),
+    ("PG_DSN", "host=db password=hunter2 dbname=app"),
+    ("JDBC_URL", "jdbc:mysql://db/app?user=app&password=hunter2"),
+    ("SQLSERVER", "Server=db;Password=hunter2;"),
+    ("BLOB_URL", "https://acct.blob/c?sv=1&sig=hunter2"),
+    ("SEARCH_URL", "https://api/x?apikey=hunter2"),
+    ("CALLBACK_URL", "https://api/x?token=hunter2"),
+    ("DATABASE_URL", "postgres://app:hunter2/YmFy@db/app"),
+], ids=lambda value: str(value)[:12] if "hunter2" not in str(value) else "")
+async def test_common_secrets_are_masked_for_the_read_role(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    actuator, _ = secured_actuator(env={"show_values": "when_authorized"})
+    actuator.add_env_source("custom", {"pools": [{"name": "main", "password": "hunter2"}]})
+    async with client(actuator) as http:
+        body = (await http.get("/actuator/env", headers=bearer(MONITORING))).json()
+    await actuator.shutdown()
+    assert _leaked(body, "hunter2") == []
+    assert sources(body)["custom"]["pools"] == [{"name": "main", "password": MASK}]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import Any
 
 import httpx
@@ -270,3 +272,76 @@ async def test_actuator_health_from_code_ignores_show_policies() -> None:
     assert broker == Health.down("no leader")
     with pytest.raises(KeyError, match="broker/nope"):
         await actuator.health("broker", "nope")
+
+
+# -- hostile results: secrets, cycles, huge details -------------------------------------
+
+
+class WhereSerialised:
+    """A detail value that records which thread turned it into text."""
+
+    threads: list[str] = []
+
+    def __str__(self) -> str:
+        WhereSerialised.threads.append(threading.current_thread().name)
+        return "seen"
+
+
+async def test_exception_text_in_details_is_sanitized_for_every_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+
+    @actuator.indicator("db")
+    async def db() -> Health:
+        raise ConnectionError("cannot reach postgres://orders:S3cretPW@db:5432/orders "
+                              "(host=db password=S3cretPW)")
+
+    actuator.add_indicator("cache", lambda: Health.up(url="redis://:S3cretPW@cache/0",
+                                                      config={"password": "S3cretPW"}))
+    with caplog.at_level(logging.WARNING, logger="actuator.health"):
+        answer = await get(actuator, "")
+        ietf = await get(actuator, "", accept=HEALTH_JSON)
+    assert answer.status_code == 503
+    assert "S3cretPW" not in answer.text
+    assert "S3cretPW" not in ietf.text
+    error = answer.json()["components"]["db"]["details"]["error"]
+    # An unquoted value runs to the next space, ';' or '&': a ')' may be part of a password.
+    assert error == ("ConnectionError: cannot reach postgres://orders:******@db:5432/orders "
+                     "(host=db password=******")
+    assert answer.json()["components"]["cache"]["details"] == {
+        "url": "redis://:******@cache/0", "config": {"password": "******"}}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cannot reach postgres://orders:******@db" in logged
+    assert "S3cretPW" not in logged
+
+
+async def test_circular_details_make_that_component_down_and_the_rest_answer() -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+    circular: dict[str, Any] = {"name": "loop"}
+    circular["self"] = circular
+    actuator.add_indicator("circular", lambda: Health.up(state=circular))
+    actuator.add_indicator("db", lambda: Health.up(pool=10))
+    answer = await get(actuator, "")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["components"]["db"] == {"status": "UP", "details": {"pool": 10}}
+    assert body["components"]["circular"]["status"] == "DOWN"
+    assert "circular reference" in body["components"]["circular"]["details"]["error"]
+
+
+async def test_huge_details_are_left_out_and_checked_off_the_event_loop() -> None:
+    actuator = light_actuator({"health": {"show_details": "always"}})
+    WhereSerialised.threads.clear()
+    huge = {f"count{i}": i for i in range(100_000)}
+    actuator.add_indicator("huge", lambda: Health.up(**huge))
+    many = {f"part{i}": WhereSerialised() for i in range(100)}
+    actuator.add_indicator("many", lambda: Health.up(**many))
+    answer = await get(actuator, "")
+    assert answer.status_code == 200
+    details = answer.json()["components"]["huge"]["details"]
+    assert list(details) == ["detailsOmitted"]
+    assert "more than 65536 bytes as JSON" in details["detailsOmitted"]
+    assert answer.json()["components"]["many"]["details"]["part0"] == "seen"
+    assert len(WhereSerialised.threads) == 100
+    assert all(name.startswith("actuator") for name in WhereSerialised.threads)

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from actuator import Actuator
-from actuator.endpoints.prometheus import render
+from actuator.endpoints.prometheus import choose_content_encoding, render
 from tests.metrics.support import client
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -95,6 +95,38 @@ async def test_gzip_when_accepted() -> None:
     # httpx has decompressed the body already; what went over the wire was smaller
     assert b"http_server_requests_seconds_count" in body
     assert int(headers["content-length"]) < len(body) / 3
+
+
+@pytest.mark.parametrize(("header", "chosen"), [
+    (None, "identity"),
+    ("", "identity"),
+    ("gzip", "gzip"),
+    ("x-gzip", "gzip"),
+    ("gzip;q=0", "identity"),
+    ("gzip; q=0.0, identity", "identity"),
+    ("deflate, gzip;q=0", "identity"),
+    ("gzip;q=0.5, identity;q=1", "identity"),
+    ("gzip;q=1, identity;q=0.5", "gzip"),
+    ("identity;q=0, gzip", "gzip"),
+    ("*", "gzip"),
+    ("*;q=0, identity", "identity"),
+    ("gzip;q=0, identity;q=0", None),
+    ("*;q=0", None),
+    ("gzip;q=abc", "identity"),
+    ("gzip;q=2", "identity"),
+    ("br", "identity"),
+])
+def test_content_coding_honours_q_values(header: str | None, chosen: str | None) -> None:
+    assert choose_content_encoding(header) == chosen
+
+
+async def test_gzip_refused_with_q_zero_is_not_sent() -> None:
+    status, headers, _ = await scrape(exposed(), **{"accept-encoding": "gzip;q=0"})
+    assert status == 200
+    assert "content-encoding" not in headers
+    status, _, body = await scrape(exposed(), **{"accept-encoding": "gzip;q=0, identity;q=0"})
+    assert status == 406
+    assert b"No acceptable content coding" in body
 
 
 def test_render_compresses_with_gzip() -> None:

@@ -11,6 +11,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from actuator._calls import running_call
 from actuator.health.indicators._params import seconds
 from actuator.health.result import Health
 
@@ -208,5 +209,7 @@ class EventLoopLagIndicator:
                 continue
             frame = sys._current_frames().get(self._loop_thread_id or 0)
             where = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)"
-            logger.warning("Event loop blocked for %.3fs so far (threshold %gs); "
-                           "it is running:\n%s", self.stall(), self.threshold, where.rstrip())
+            culprit = running_call(self._loop_thread_id or 0)
+            logger.warning("Event loop blocked for %.3fs so far (threshold %gs)%s; "
+                           "it is running:\n%s", self.stall(), self.threshold,
+                           f" by {culprit}" if culprit else "", where.rstrip())

@@ -13,11 +13,9 @@ import httpx
 
 from actuator.health.indicators._params import seconds
 from actuator.health.result import Health, describe_exception
+from actuator.sanitizer import MASK, sanitize_text
 
 _DEFAULT_OK = range(200, 400)
-_MASK = "******"
-# Query parameters whose values are shown masked (as Spring Boot's sanitizer does for keys).
-_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature|\Asig\Z", re.I)
 _METHOD = re.compile(r"[A-Z]+\Z")
 # A small body is read so the connection can go back to the pool; larger or
 # unannounced (streamed) bodies are not waited for: the status is the answer.
@@ -25,19 +23,12 @@ _MAX_DRAIN = 64 * 1024
 
 
 def redact_url(url: str) -> str:
-    """``url`` safe to show: user info and secret-looking query values masked."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{_MASK}@{netloc.rpartition('@')[2]}"
-    query = parts.query
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    if any(_SECRET_PARAM.search(key) for key, _ in pairs):
-        query = urllib.parse.urlencode(
-            [(key, _MASK if _SECRET_PARAM.search(key) else value) for key, value in pairs],
-            safe="*",
-        )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` safe to show: all its user info, and secret-looking query values, masked."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        # Up to the last "@", as the sanitizer does: a password may hold "/" unencoded.
+        url = f"{scheme}://{MASK}@{rest.rpartition('@')[2]}"
+    return sanitize_text(url)
 
 
 def _check_url(url: object) -> str:

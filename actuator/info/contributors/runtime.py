@@ -111,11 +111,23 @@ def process_start_time() -> float:
 
 def memory_info(limit: int | None = None) -> dict[str, int]:
     """``rss`` (resident now, Linux only), ``peakRss`` (Unix only) and the container's
-    ``limit``, in bytes."""
+    ``limit``, in bytes.
+
+    ``peakRss`` is never below ``rss``: both come from one read of
+    ``/proc/self/status`` (``VmRSS``, ``VmHWM``), and the kernel updates the
+    high-water mark lazily, so the peak is the largest of the figures seen.
+    """
     memory: dict[str, int] = {}
+    peaks: list[int] = []
     try:
-        with open("/proc/self/statm", "rb") as statm:
-            memory["rss"] = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                key, _, value = line.partition(b":")
+                if key in (b"VmRSS", b"VmHWM"):
+                    figure = int(value.split()[0]) * 1024  # always kB
+                    if key == b"VmRSS":
+                        memory["rss"] = figure
+                    peaks.append(figure)
     except (OSError, IndexError, ValueError):
         pass
     try:
@@ -124,7 +136,9 @@ def memory_info(limit: int | None = None) -> dict[str, int]:
         pass
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        memory["peakRss"] = peak * (1 if sys.platform == "darwin" else 1024)  # KiB but on macOS
+        peaks.append(peak * (1 if sys.platform == "darwin" else 1024))  # KiB but on macOS
+    if peaks:
+        memory["peakRss"] = max(peaks)
     if limit is not None:
         memory["limit"] = limit
     return memory

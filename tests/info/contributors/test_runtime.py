@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import resource
 import socket
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from actuator.info.contributors.runtime import (
     ProcessInfoContributor,
     available_cpus,
     cgroup_limits,
+    memory_info,
     os_info,
     python_info,
 )
@@ -106,3 +108,15 @@ def test_cpus_are_capped_by_the_container_limit(limit: float | None, expected: i
     unlimited = available_cpus()
     assert unlimited >= 1
     assert available_cpus(limit) == (unlimited if expected is None else expected)
+
+
+def test_peak_rss_is_never_below_rss(monkeypatch: pytest.MonkeyPatch) -> None:
+    # getrusage's ru_maxrss and the kernel's high-water mark lag behind the resident
+    # size now; a stale peak must not be reported below it.
+    class Usage:
+        ru_maxrss = 1  # KiB: far below any real resident size
+
+    monkeypatch.setattr(resource, "getrusage", lambda who: Usage())
+    for _ in range(50):
+        memory = memory_info()
+        assert memory["peakRss"] >= memory["rss"] > 0
