@@ -41,15 +41,18 @@ class EnvEndpoint(Endpoint):
             found = env.describe_property(request.path[0], show=show)
         if found is None:
             raise NotFound(f"No property named {request.path[0]!r}")
-        _add_origins(found.get("propertySources", ()))
+        _add_origins(found.get("propertySources", ()), request.path[0] if request.path else None)
         return {"activeProfiles": active_profiles(), "defaultProfiles": list(DEFAULT_PROFILES),
                 **{k: v for k, v in found.items() if k != "activeProfiles"}}
 
 
-def _add_origins(sources: Any) -> None:
-    """Spring's ``origin`` of an environment variable, which SBA's env view shows."""
+def _add_origins(sources: Any, name: str | None) -> None:
+    """Spring's ``origin`` of an environment variable, which SBA's env view shows; ``name``
+    is the property of a ``/env/{name}`` answer."""
     for source in sources:
         if source.get("name") != SYSTEM_ENVIRONMENT:
             continue
         for key, entry in source.get("properties", {}).items():
             entry.setdefault("origin", f'System Environment Property "{key}"')
+        if name is not None and "property" in source:
+            source["property"].setdefault("origin", f'System Environment Property "{name}"')

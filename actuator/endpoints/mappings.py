@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 
-from actuator.endpoints.base import Endpoint, OperationRequest
+from actuator.endpoints.base import JSON_TYPES, Endpoint, OperationRequest
 
 if TYPE_CHECKING:
     from actuator.core import Actuator
@@ -39,8 +39,9 @@ class MappingsEndpoint(Endpoint):
                 ...]}}}}}
 
     The context is named after the app (``application`` without a name). The
-    actuator's own endpoints come first (handler ``Actuator web endpoint
-    'health'``, ``produces`` the media types it offers); then the app's
+    actuator's discovery page and endpoints come first (handler ``Actuator
+    root web endpoint``, ``Actuator web endpoint 'health'``; ``produces`` the
+    media types each offers), as Spring lists them; then the app's
     routes, each with ``details.route``: ``kind`` (``http``, ``websocket`` or
     ``mount``), ``path``, ``methods`` (``["*"]``: any), ``name``, ``handler``
     and ``host`` for routes under a Starlette ``Host``. A WebSocket route has
@@ -65,8 +66,10 @@ class MappingsEndpoint(Endpoint):
         actuator = self.actuator
         app = actuator.host_app
         routes = [] if app is None else app_routes(app)  # None: a standalone actuator
-        handlers = [*_endpoint_mappings(actuator.exposed_endpoints(),
-                                        actuator.settings.base_path),
+        base_path = actuator.settings.base_path
+        handlers = [_mapping("Actuator root web endpoint", [base_path or "/"], ["GET", "HEAD"],
+                             produces=JSON_TYPES),
+                    *_endpoint_mappings(actuator.exposed_endpoints(), base_path),
                     *(_route_mapping(route) for route in routes)]
         context = str(actuator.app_info.get("name") or "application")
         return {"contexts": {context: {

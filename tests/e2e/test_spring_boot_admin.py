@@ -32,6 +32,7 @@ from tests.support.spring_boot_admin import (
     check_env_property,
     check_health,
     check_info,
+    check_loggers,
     check_mappings,
     check_metric,
     check_metrics_index,
@@ -207,8 +208,38 @@ def test_env_view_reads_profiles_and_sources_and_offers_no_editing(
         "value": "staging",
         "origin": 'System Environment Property "APP_ENV"',
     }
+    # Secrets stay masked for SBA as for anyone: the password hashes SBA's identity uses.
+    users = sources["systemEnvironment"]["properties"]["ACTUATOR_SECURITY__USERS"]
+    assert users["value"] == "******"
+    single = ui.get("/env/APP_ENV").json()
+    check_env_property(single)
+    assert single["propertySources"][0]["property"] == {
+        "value": "staging",
+        "origin": 'System Environment Property "APP_ENV"',
+    }
     allow = ui.options("/env").headers["allow"]
     assert "POST" not in allow
+
+
+def test_health_view_reads_each_group(server: UvicornProcess, ui: httpx.Client) -> None:
+    """``views/instances/details/details-health.vue``: the groups the status updater cached
+    (``services/instance.ts`` ``fetchCachedHealthGroups``), each fetched as
+    ``/actuator/health/{group}``."""
+    groups = ui.get("/health").json()["groups"]
+    for group in groups:
+        answer = ui.get(f"/health/{group}")
+        assert media_type(answer) == V3
+        check_health(answer.json())
+
+
+def test_loggers_view_reads_and_sets_levels(server: UvicornProcess, ui: httpx.Client) -> None:
+    """``views/instances/loggers/*.vue``; ``services/instance.ts`` ``configureLogger`` POSTs
+    ``{"configuredLevel": level}``: a write, refused to a read-only identity."""
+    body = ui.get("/loggers").json()
+    check_loggers(body)
+    assert "ROOT" in body["loggers"]
+    refused = ui.post("/loggers/orders", json={"configuredLevel": "DEBUG"})
+    assert refused.status_code == 403
 
 
 def test_mappings_view_reads_the_dispatcher_handlers(
@@ -303,6 +334,20 @@ async def test_every_accept_header_sba_sends_gets_a_type_it_reads_as_boot_2_or_3
 SPRING_PREDICATE = f"{{GET [/actuator/mappings], produces [{V3} || {V2} || {JSON}]}}"
 
 SPRING_EXAMPLES: dict[str, tuple[Any, dict[str, Any]]] = {
+    "loggers": (
+        check_loggers,
+        {
+            "levels": ["OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"],
+            "loggers": {
+                "ROOT": {"configuredLevel": "INFO", "effectiveLevel": "INFO"},
+                "com.example": {"configuredLevel": "DEBUG", "effectiveLevel": "DEBUG"},
+            },
+            "groups": {
+                "test": {"configuredLevel": "INFO", "members": ["test.member1"]},
+                "web": {"configuredLevel": None, "members": ["org.springframework.web"]},
+            },
+        },
+    ),
     "discovery": (
         check_discovery,
         {

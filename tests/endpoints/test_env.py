@@ -86,7 +86,8 @@ async def test_one_property_names_the_source_that_holds_it() -> None:
         missing = await http.get("/actuator/env/NO_SUCH_VARIABLE_HERE")
     assert found.json()["property"] == {"source": "systemEnvironment", "value": "eu-west-1"}
     assert found.json()["propertySources"] == [
-        {"name": "systemEnvironment", "property": {"value": "eu-west-1"}},
+        {"name": "systemEnvironment", "property": {
+            "value": "eu-west-1", "origin": 'System Environment Property "APP_REGION"'}},
         {"name": "config", "property": {"value": "us-east-1"}},
     ]
     assert secret.json()["property"]["value"] == MASK

@@ -166,6 +166,7 @@ async def test_spring_reactive_shape_with_every_request_mapping_condition() -> N
     assert {p["mediaType"] for p in health["details"]["requestMappingConditions"]["produces"]
             } >= {"application/vnd.spring-boot.actuator.v3+json", "application/json"}
     assert ("/actuator/health/{*path}",) in by_pattern
+    assert by_pattern[("/actuator",)]["handler"] == "Actuator root web endpoint"
 
 
 async def test_an_app_without_a_name_is_spring_s_application_context() -> None:

@@ -239,3 +239,16 @@ def check_threaddump(body: Mapping[str, Any]) -> None:
         assert isinstance(thread.get("lockName"), (str, type(None)))
         for frame in thread["stackTrace"]:
             assert {"className", "methodName", "fileName", "lineNumber"} <= set(frame)
+
+
+def check_loggers(body: Mapping[str, Any]) -> None:
+    """``views/instances/loggers/loggers.vue`` and ``logger-control.vue``: ``levels``,
+    ``loggers.<name>.configuredLevel/effectiveLevel`` and ``groups.<name>.members``."""
+    levels = body["levels"]
+    assert isinstance(levels, list)
+    for logger in body["loggers"].values():
+        assert logger["configuredLevel"] is None or logger["configuredLevel"] in levels
+        assert logger["effectiveLevel"] in levels
+    for group in body.get("groups", {}).values():
+        assert isinstance(group["members"], list)
+        assert group["configuredLevel"] is None or group["configuredLevel"] in levels
