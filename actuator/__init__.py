@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actuator.__about__ import __version__
-from actuator.core import Actuator
+from actuator.core import Actuator, ActuatorMiddleware
 from actuator.endpoints.base import (
     BadRequest,
     Endpoint,
@@ -32,7 +32,6 @@ from actuator.info.contributor import InfoContributor
 from actuator.management.pause import PauseState
 from actuator.management.shutdown import ShutdownPlan
 from actuator.metrics import ActuatorMetrics
-from actuator.middleware import ActuatorMiddleware
 from actuator.security.credentials import (
     AuthenticationFailed,
     SecurityContext,

@@ -36,7 +36,9 @@ from actuator.security.auth import AuthError, describe_request
 from actuator.security.credentials import SecurityContext
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.endpoints.registry import EndpointRegistry
+    from actuator.security.auth import Guard
+    from actuator.settings import ActuatorSettings
 
 logger = logging.getLogger("actuator.http")
 access_log = logging.getLogger("actuator.access")
@@ -95,8 +97,12 @@ def base_url(scope: Scope, base_path: str) -> str:
 class ActuatorHandler:
     """Turns a request under the base path into an endpoint call and its answer."""
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self, endpoints: EndpointRegistry, guard: Guard, settings: ActuatorSettings
+    ) -> None:
+        self.endpoints = endpoints
+        self.guard = guard
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, subpath: str) -> None:
         path = scope.get("path", "")
@@ -130,7 +136,8 @@ class ActuatorHandler:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, subpath: str,
                       head: bool) -> None:
-        actuator = self.actuator
+        guard = self.guard
+        base_path = self.settings.base_path
         segments = self._segments(scope, subpath)
         method = scope.get("method", "GET")
         operation = _METHODS.get(method)
@@ -149,16 +156,16 @@ class ActuatorHandler:
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
             media_type = self._negotiate(headers, JSON_TYPES)
-            access = actuator.settings.access
+            access = self.settings.access
             links = discovery_links(
-                actuator, base_url(scope, actuator.settings.base_path),
+                self.endpoints.all_exposed(), base_url(scope, base_path),
                 lambda endpoint: access.allows(endpoint, "read")
-                and actuator.guard.may(caller, endpoint, "read"))
+                and guard.may(caller, endpoint, "read"))
             await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
             return
 
         name, params = segments[0], tuple(segments[1:])
-        endpoint = actuator.exposed_endpoint(name)
+        endpoint = self.endpoints.exposed(name)
         if endpoint is None:
             raise _Reject(404, f"No endpoint named {name!r}")
         operations = endpoint.operations(params)
@@ -171,7 +178,7 @@ class ActuatorHandler:
             self._check_access(name, probe)
             caller = await self._caller(scope)
             try:
-                actuator.guard.authorize(caller, name, probe, scope)
+                guard.authorize(caller, name, probe, scope)
             except AuthError as exc:
                 raise _reject_for(exc) from None
             await _send_options(send, operations)
@@ -180,10 +187,10 @@ class ActuatorHandler:
             raise _Reject(405, f"Method {method} not allowed here",
                           {"Allow": allow_header(operations)})
         self._check_access(name, operation)
-        anonymous = operation == "read" and actuator.settings.security.anonymous_reads(name)
+        anonymous = operation == "read" and self.settings.security.anonymous_reads(name)
         caller = await self._caller(scope, not anonymous or endpoint.needs_identity())
         try:
-            actuator.guard.authorize(caller, name, operation, scope)
+            guard.authorize(caller, name, operation, scope)
         except AuthError as exc:
             raise _reject_for(exc) from None
         self._reject_unexpected(query, endpoint.query_params)
@@ -200,7 +207,7 @@ class ActuatorHandler:
             headers=headers,
             body=body,
             media_type=media_type,
-            base_url=base_url(scope, actuator.settings.base_path),
+            base_url=base_url(scope, base_path),
             scope=scope,
             security=caller,
         )
@@ -220,7 +227,7 @@ class ActuatorHandler:
 
     async def _caller(self, scope: Scope, verify_passwords: bool = True) -> SecurityContext:
         try:
-            return await self.actuator.authenticate(scope, verify_passwords=verify_passwords)
+            return await self.guard.authenticate(scope, verify_passwords=verify_passwords)
         except AuthError as exc:
             raise _reject_for(exc) from None
 
@@ -246,7 +253,7 @@ class ActuatorHandler:
                                 result.media_type or media_type, headers=headers, head=head)
 
     def _segments(self, scope: Scope, subpath: str) -> list[str]:
-        limit = self.actuator.settings.max_path_length
+        limit = self.settings.max_path_length
         raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
         raw = raw.split(b"?", 1)[0]  # some clients (httpx's ASGITransport) include the query
         if len(raw) + len(scope.get("query_string", b"")) > limit:
@@ -287,7 +294,7 @@ class ActuatorHandler:
         return query
 
     def _check_access(self, name: str, operation: Operation) -> None:
-        access = self.actuator.settings.access
+        access = self.settings.access
         if access.allows(name, operation):
             return
         level = access.level(name)
@@ -386,3 +393,43 @@ def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: 
                         ", ".join(roles) or "none", status,
                         extra={"audit": {"action": operation, "request": describe_request(scope),
                                          "who": who, "roles": roles, "status": status}})
+
+
+def subpath_of(scope: Scope, base_path: str, endpoints: EndpointRegistry) -> str | None:
+    """The path after the base path, or ``None`` when the request is not for the actuator."""
+    path: str = scope["path"]
+    # Servers differ: some put root_path in front of path (as the ASGI spec now says),
+    # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
+    root_path: str = scope.get("root_path", "").rstrip("/")
+    if root_path and (path == root_path or path.startswith(root_path + "/")):
+        path = path[len(root_path):]
+    if not path.startswith(base_path):
+        return None
+    rest = path[len(base_path):]
+    if rest and rest[0] != "/":
+        return None
+    if not base_path:
+        # Endpoints at the root (base_path "/"): the app keeps every other path,
+        # and there is no discovery page, as in Spring Boot.
+        name = rest[1:].split("/", 1)[0]
+        if not name or endpoints.exposed(name) is None:
+            return None
+    return rest
+
+
+async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind a standalone actuator: a JSON 404 for anything outside the base path."""
+    if scope["type"] == "http":
+        path = scope.get("path", "")
+        await send_response(send, 404, error_body(404, "Not found", path), "application/json",
+                            head=scope.get("method") == "HEAD")
+    elif scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000})
+    elif scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return

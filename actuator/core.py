@@ -1,54 +1,74 @@
-"""The ``Actuator``: the registry of endpoints, indicators and contributors of one app."""
+"""The ``Actuator`` facade, and ``ActuatorMiddleware`` that mounts one in front of an app.
+
+The facade builds each part before the parts that use it and gives each only
+what it uses (see docs/architecture.md); users import both from ``actuator``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import math
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from actuator._background import BackgroundWork
 from actuator._calls import GuardedCall
-from actuator._management import Management
-from actuator.endpoints.base import Endpoint, check_endpoint_name
+from actuator._handler import ActuatorHandler, not_found_app
+from actuator.endpoints.base import Endpoint
+from actuator.endpoints.env import EnvEndpoint
 from actuator.endpoints.health import HealthEndpoint
 from actuator.endpoints.info import InfoEndpoint
+from actuator.endpoints.loggers import LoggersEndpoint
+from actuator.endpoints.mappings import MappingsEndpoint
 from actuator.endpoints.metrics import MetricsEndpoint
+from actuator.endpoints.pause import FlipEndpoint, PauseEndpoint, ResumeEndpoint
+from actuator.endpoints.ping import PingEndpoint
 from actuator.endpoints.prometheus import PrometheusEndpoint
-from actuator.health.aggregator import StatusAggregator
+from actuator.endpoints.registry import EndpointRegistry
+from actuator.endpoints.shutdown import ShutdownEndpoint
+from actuator.endpoints.threaddump import ThreadDumpEndpoint
 from actuator.health.availability import Availability
 from actuator.health.checker import HealthChecker
-from actuator.health.groups import LIVENESS, READINESS, STARTUP, HealthGroup
-from actuator.health.http_mapper import HttpCodeStatusMapper
+from actuator.health.groups import HealthGroup
 from actuator.health.indicator import Indicator
-from actuator.health.registry import Registration, build_node, check_indicator_name
+from actuator.health.indicators.disk import DiskSpaceIndicator
+from actuator.health.indicators.event_loop import EventLoopLagIndicator
+from actuator.health.indicators.ping import ping
+from actuator.health.registry import Registration
 from actuator.health.result import HealthComponent
-from actuator.info.contributor import Contributor, contributor_callable
+from actuator.health.service import HealthService
+from actuator.info.contributor import Contributor
+from actuator.info.contributors import builtin_contributors
+from actuator.info.contributors.app import resolve_app_info
+from actuator.info.contributors.facts import FactsContributor
+from actuator.info.contributors.features import FeaturesContributor
+from actuator.info.registry import InfoContributors
+from actuator.lifespan import ActuatorLifespan
+from actuator.management.audit import APP
+from actuator.management.environment import Environment, Sanitizer, Source
+from actuator.management.log_levels import LogLevels
+from actuator.management.pause import Callback, PauseControl
+from actuator.management.profiles import SYSTEM_PROPERTIES, system_properties
+from actuator.management.shutdown import ShutdownControl, ShutdownPlan
 from actuator.metrics import ActuatorMetrics
+from actuator.middleware import Middleware
 from actuator.security.auth import Guard
 from actuator.security.credentials import Authenticator, SecurityContext
-from actuator.settings import ActuatorSettings, GroupSettings, load_settings
-
-if TYPE_CHECKING:
-    from actuator.management.drain import SignalDrain
-    from actuator.middleware import ActuatorMiddleware
-    from actuator.servers.management_server import ManagementServer
+from actuator.servers.management_server import ManagementApp, ManagementServer
+from actuator.settings import ActuatorSettings, load_settings
 
 logger = logging.getLogger("actuator")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_BUILTIN_GROUPS: Mapping[str, tuple[str, ...]] = {
-    LIVENESS: ("livenessState",),
-    READINESS: ("readinessState",),
-    STARTUP: ("startupState",),
-}
+Fact = str | int | float | bool
 
 
-class Actuator(Management):
+class Actuator:
     """The operational surface of one ASGI application.
 
     ::
@@ -64,8 +84,9 @@ class Actuator(Management):
         app.add_middleware(ActuatorMiddleware, actuator=actuator)
         # any other ASGI app:  app = actuator.wrap(app)
 
-    Runtime management from code (``pause()``, ``set_log_level()``...) comes
-    from ``actuator.management.Management``.
+    It composes the parts (health, info, endpoints, metrics, management,
+    security, the lifespan) and is the one entry point to them: runtime
+    management from code is ``pause()``, ``set_log_level()``, ``add_facts()``...
 
     Parameters:
         name: the application name shown in ``info`` (default: settings, then
@@ -88,36 +109,84 @@ class Actuator(Management):
         settings: ActuatorSettings | dict[str, Any] | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self.settings = load_settings(settings)
-        self.availability = Availability()
-        self.checker = HealthChecker(max_threads=self.settings.health.max_threads)
+        self.settings = settings = load_settings(settings)
         self._name, self._version, self._description = name, version, description
-        self._registrations: dict[str, Registration] = {}
-        self._contributors: dict[str, GuardedCall[object]] = {}
-        self._contributor_sources: dict[str, object] = {}
-        self._endpoints: dict[str, Endpoint] = {}
-        self._hooks: list[object] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._started = False
-        self._lifespan_seen = False
         self._app_info: dict[str, Any] | None = None
-        self._drain: SignalDrain | None = None
-        self._standalone: ActuatorMiddleware | None = None
+        self.availability = Availability()
+        self.checker = HealthChecker(max_threads=settings.health.max_threads)
+        self._health = HealthService(settings.health, self.checker)
+        self._info = InfoContributors(settings.info.timeout, self._executor)
+        self._endpoints = EndpointRegistry(settings.exposure)
         self._authenticators: list[Authenticator] = []
-        self.guard = Guard(self.settings.security, self._authenticators)
+        self.guard = Guard(settings.security, self._authenticators)
+        self._handler = ActuatorHandler(self._endpoints, self.guard, settings)
         self.management_server: ManagementServer | None = None
-        if self.settings.management_server.enabled:
-            from actuator.servers.management_server import ManagementServer
+        if settings.management_server.enabled:
+            self.management_server = ManagementServer(
+                ManagementApp(self._handler, settings.base_path, self._endpoints),
+                settings.management_server)
+        self.metrics = ActuatorMetrics(settings, self._health, self._resolve_app_info, registry)
+        self.host_app: ASGIApp | None = None
+        """The app the actuator middleware wraps (what ``/mappings`` describes)."""
+        self.pause_control = PauseControl(self.availability, settings.pause)
+        self.shutdown_control = ShutdownControl(self.availability, settings)
+        self.log_levels = LogLevels(settings.loggers.groups)
+        self.environment = Environment(settings)
+        self.environment.add_source(SYSTEM_PROPERTIES, system_properties)
+        self._facts: dict[str, Fact] = {}
+        self.add_facts(settings.info.facts)
+        self._background = BackgroundWork(self._health, self.checker, self._endpoints,
+                                          self.availability, settings.drain_period)
+        self._lifespan = ActuatorLifespan(self._background, self.availability,
+                                          self.management_server)
+        self._standalone: ActuatorMiddleware | None = None
+        self._add_builtins()
 
-            self.management_server = ManagementServer(self, self.settings.management_server)
-        self._build_groups()
-        self._register_builtins()
-        self.metrics = ActuatorMetrics(self, registry)
-        self.add_endpoint(HealthEndpoint(self))
-        self.add_endpoint(InfoEndpoint(self))
-        self.add_endpoint(PrometheusEndpoint(self))
-        self.add_endpoint(MetricsEndpoint(self))
-        self._init_management()
+    def _add_builtins(self) -> None:
+        """The built-in indicators, contributors and endpoints, once every part exists."""
+        settings = self.settings
+        availability = self.availability
+        self.add_indicator("livenessState", availability.liveness_health, blocking=False)
+        self.add_indicator("readinessState", availability.readiness_health, blocking=False)
+        self.add_indicator("startupState", availability.startup_health, blocking=False)
+        health = settings.health
+        if health.ping.enabled:
+            self.add_indicator("ping", ping)
+        if health.disk_space.enabled:
+            self.add_indicator("diskSpace", DiskSpaceIndicator(
+                health.disk_space.path, threshold=health.disk_space.threshold))
+        if health.event_loop.enabled:
+            loop = health.event_loop
+            self.add_indicator("eventLoop", EventLoopLagIndicator(
+                threshold=loop.threshold, interval=loop.interval, recent=loop.recent,
+                watchdog=loop.watchdog))
+        for name, contributor in builtin_contributors(settings.info,
+                                                      self._resolve_app_info).items():
+            if name not in settings.info.exclude:
+                self.add_contributor(name, contributor)
+        self.add_endpoint(HealthEndpoint(self._health, self._resolve_app_info))
+        self.add_endpoint(InfoEndpoint(self._info))
+        self.add_endpoint(PrometheusEndpoint(self.metrics, self._executor))
+        self.add_endpoint(MetricsEndpoint(self.metrics, self._executor, settings.metrics.naming))
+        self._background.watch(self.pause_control)
+        self._background.watch(self.shutdown_control)
+        self.add_endpoint(PingEndpoint())
+        self.add_endpoint(LoggersEndpoint(self.log_levels))
+        for pause in (PauseEndpoint, ResumeEndpoint, FlipEndpoint):
+            self.add_endpoint(pause(self.pause_control))
+        if settings.shutdown.enabled:
+            self.add_endpoint(ShutdownEndpoint(self.shutdown_control))
+        self.add_endpoint(EnvEndpoint(self.environment))
+        self.add_endpoint(ThreadDumpEndpoint())
+        self.add_endpoint(MappingsEndpoint(lambda: self.host_app, self._endpoints,
+                                           settings.base_path, self._resolve_app_info))
+        contributors: dict[str, Contributor] = {
+            "features": FeaturesContributor(settings.access, self._endpoints.is_exposed),
+            "facts": FactsContributor(lambda: self._facts),
+        }
+        for name, contributor in contributors.items():
+            if name not in settings.info.exclude:
+                self.add_contributor(name, contributor)
 
     # -- health ---------------------------------------------------------------
 
@@ -169,48 +238,18 @@ class Actuator(Management):
             blocking: sync indicators run in the actuator's thread pool; pass
                 ``False`` for a cheap sync function to call it on the event loop.
         """
-        check_indicator_name(name)
-        if name in self._registrations:
-            raise ValueError(f"an indicator named {name!r} is already registered")
-        if name in self.health_groups:
-            raise ValueError(f"indicator name {name!r} is taken by a health group")
-        timeout = self.settings.health.timeout if timeout is None else timeout
-        for label, value in (("timeout", timeout), ("ttl", ttl), ("interval", interval)):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{label} for indicator {name!r} must be a number of seconds, "
-                                f"got {value!r}")
-            if not value > 0:
-                raise ValueError(f"{label} for indicator {name!r} must be > 0, got {value!r}")
-        groups = frozenset(_names(groups, "groups"))
-        unknown = groups - set(self.health_groups)
-        if unknown:
-            raise ValueError(
-                f"indicator {name!r} names unknown group(s) {sorted(unknown)}; "
-                f"declare them with add_group() or health.groups"
-            )
-        node = build_node(name, indicator, timeout=timeout, ttl=ttl, interval=interval,
-                          blocking=blocking)
-        self._registrations[name] = Registration(
-            name=name, node=node, groups=groups, tags=frozenset(_names(tags, "tags")),
-            source=indicator,
-        )
-        self._remember_hooks(indicator)
-        if self._started:
-            self.checker.start_refreshing(self._registrations[name].leaves())
+        registration = self._health.add(name, indicator, groups=groups, tags=tags,
+                                        timeout=timeout, ttl=ttl, interval=interval,
+                                        blocking=blocking)
+        self._background.watch(indicator, registration.leaves())
 
     def remove_indicator(self, name: str) -> None:
         """Unregister an indicator: it leaves every group, and its background refresh stops.
 
         Raises ``KeyError`` when no indicator has that name.
         """
-        registration = self._registrations.pop(name, None)
-        if registration is None:
-            raise KeyError(f"no indicator named {name!r}")
-        if self._started:
-            self.checker.stop_refreshing(registration.leaves())
-        self._forget_hooks(registration.source)
+        registration = self._health.remove(name)
+        self._background.unwatch(registration.source, registration.leaves())
 
     def add_group(
         self,
@@ -224,165 +263,77 @@ class Actuator(Management):
         http_mapping: Mapping[str, int] | None = None,
     ) -> None:
         """Declare a health group (served at ``/health/{name}``); see ``GroupSettings``."""
-        check_indicator_name(name)
-        if name in self.health_groups:
-            raise ValueError(f"a health group named {name!r} already exists")
-        if name in self._registrations:
-            raise ValueError(f"group name {name!r} is taken by an indicator")
-        config = GroupSettings.model_validate({
-            "include": list(include), "exclude": list(exclude),
-            "show_details": show_details, "show_components": show_components,
-            "status_order": None if status_order is None else list(status_order),
-            "http_mapping": None if http_mapping is None else dict(http_mapping),
-        })
-        self.health_groups[name] = self._make_group(name, config, ())
+        self._health.add_group(
+            name, include=list(include), exclude=list(exclude), show_details=show_details,
+            show_components=show_components,
+            status_order=None if status_order is None else list(status_order),
+            http_mapping=None if http_mapping is None else dict(http_mapping))
 
     @property
     def registrations(self) -> list[Registration]:
-        return list(self._registrations.values())
+        return self._health.registrations
+
+    @property
+    def health_groups(self) -> Mapping[str, HealthGroup]:
+        return self._health.groups
+
+    @property
+    def root_health_group(self) -> HealthGroup:
+        return self._health.root_group
 
     async def health(self, *path: str) -> HealthComponent:
         """The aggregated health of everything, of a group, or of a component path.
 
         For use from code (a CLI, a test); ignores show-details policies.
         """
-        from actuator.endpoints.health import _aggregate, _select
-        from actuator.health.registry import iter_leaves
-
-        group = self.health_groups.get(path[0]) if path else None
-        rest = path[1:] if group is not None else path
-        group = group or self.root_health_group
-        members = {r.name: r.node for r in group.members(self.registrations)}
-        node = _select(members, rest) if rest else members
-        if node is None:
-            raise KeyError(f"no health group or component at {'/'.join(path)!r}")
-        results = await self.checker.collect(iter_leaves(node), self.settings.health.deadline)
-        return _aggregate(node, results, group)
-
-    def _build_groups(self) -> None:
-        health = self.settings.health
-        self.root_health_group = HealthGroup(
-            "",
-            include=("*",),
-            aggregator=StatusAggregator(health.status_order),
-            http_mapper=HttpCodeStatusMapper(health.http_mapping),
-            show_details=health.show_details,
-            show_components=health.show_components or health.show_details,
-        )
-        self.health_groups: dict[str, HealthGroup] = {}
-        for name, builtin in _BUILTIN_GROUPS.items():
-            config = health.groups.get(name, GroupSettings())
-            self.health_groups[name] = self._make_group(name, config, builtin)
-        for name, config in health.groups.items():
-            if name not in self.health_groups:
-                self.health_groups[name] = self._make_group(name, config, ())
-
-    def _make_group(
-        self, name: str, config: GroupSettings, builtin: tuple[str, ...]
-    ) -> HealthGroup:
-        root = self.root_health_group
-        show_details = config.show_details or root.show_details
-        return HealthGroup(
-            name,
-            include=(*builtin, *config.include),
-            exclude=tuple(config.exclude),
-            aggregator=(StatusAggregator(config.status_order) if config.status_order
-                        else root.aggregator),
-            http_mapper=(HttpCodeStatusMapper(config.http_mapping) if config.http_mapping
-                         else root.http_mapper),
-            show_details=show_details,
-            show_components=config.show_components or config.show_details
-            or root.show_components,
-        )
-
-    def _register_builtins(self) -> None:
-        from actuator.health.indicators.disk import DiskSpaceIndicator
-        from actuator.health.indicators.event_loop import EventLoopLagIndicator
-        from actuator.health.indicators.ping import ping
-        from actuator.info.contributors import builtin_contributors
-
-        availability = self.availability
-        self.add_indicator("livenessState", availability.liveness_health, blocking=False)
-        self.add_indicator("readinessState", availability.readiness_health, blocking=False)
-        self.add_indicator("startupState", availability.startup_health, blocking=False)
-        health = self.settings.health
-        if health.ping.enabled:
-            self.add_indicator("ping", ping)
-        if health.disk_space.enabled:
-            self.add_indicator("diskSpace", DiskSpaceIndicator(
-                health.disk_space.path, threshold=health.disk_space.threshold))
-        if health.event_loop.enabled:
-            loop = health.event_loop
-            self.add_indicator("eventLoop", EventLoopLagIndicator(
-                threshold=loop.threshold, interval=loop.interval, recent=loop.recent,
-                watchdog=loop.watchdog))
-        for name, contributor in builtin_contributors(self).items():
-            if name not in self.settings.info.exclude:
-                self.add_contributor(name, contributor)
+        return await self._health.health(*path)
 
     # -- info -----------------------------------------------------------------
 
     def add_contributor(self, name: str, contributor: Contributor) -> None:
         """Add a section to ``/actuator/info``: a callable or an object with ``contribute()``,
         sync or async, returning a JSON-able mapping."""
-        check_indicator_name(name)
-        if name in self._contributors:
-            raise ValueError(f"an info contributor named {name!r} is already registered")
-        fn = contributor_callable(contributor, name)
-        self._contributors[name] = GuardedCall(fn, name=f"info contributor {name!r}")
-        self._contributor_sources[name] = contributor
-        self._remember_hooks(contributor)
+        self._info.add(name, contributor)
+        self._background.watch(contributor)
 
     def remove_contributor(self, name: str) -> None:
         """Remove an ``info`` section. Raises ``KeyError`` when no contributor has that name."""
-        call = self._contributors.pop(name, None)
-        if call is None:
-            raise KeyError(f"no info contributor named {name!r}")
-        self._forget_hooks(self._contributor_sources.pop(name))
+        self._background.unwatch(self._info.remove(name))
 
     @property
     def contributors(self) -> Mapping[str, GuardedCall[object]]:
-        return dict(self._contributors)
+        return self._info.calls
 
     @property
     def app_info(self) -> Mapping[str, Any]:
         """``name``, ``version`` and ``description``: from code, settings, then package metadata."""
-        if self._app_info is None:
-            from actuator.info.contributors.app import resolve_app_info
+        return self._resolve_app_info()
 
+    def _resolve_app_info(self) -> Mapping[str, Any]:
+        if self._app_info is None:
             self._app_info = resolve_app_info(
                 self.settings.info.app, self._name, self._version, self._description)
         return self._app_info
 
     async def info(self) -> dict[str, Any]:
         """Everything ``/actuator/info`` would answer."""
-        from actuator.endpoints.info import gather_info
-
-        return await gather_info(self)
+        return await self._info.gather()
 
     # -- endpoints ------------------------------------------------------------
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         """Register an endpoint, served at ``{base_path}/{endpoint.name}`` when exposed."""
-        if not isinstance(endpoint, Endpoint):
-            raise TypeError(f"endpoint must be an Endpoint, got {type(endpoint).__name__}")
-        name = check_endpoint_name(endpoint.name)
-        if name in self._endpoints:
-            raise ValueError(f"an endpoint named {name!r} is already registered")
-        self._endpoints[name] = endpoint
+        self._endpoints.add(endpoint)
 
     @property
     def endpoints(self) -> Mapping[str, Endpoint]:
-        return dict(self._endpoints)
+        return self._endpoints.all
 
     def exposed_endpoint(self, name: str) -> Endpoint | None:
-        endpoint = self._endpoints.get(name)
-        if endpoint is None or not self.settings.exposure.exposes(name):
-            return None
-        return endpoint
+        return self._endpoints.exposed(name)
 
     def exposed_endpoints(self) -> list[Endpoint]:
-        return [e for n, e in self._endpoints.items() if self.settings.exposure.exposes(n)]
+        return self._endpoints.all_exposed()
 
     # -- security -------------------------------------------------------------
 
@@ -407,7 +358,7 @@ class Actuator(Management):
                            ) -> SecurityContext:
         """The caller of a request, from hooks, credentials or a TLS client certificate.
 
-        Raises ``actuator._auth.AuthError`` (401) for invalid credentials, 429
+        Raises ``actuator.security.auth.AuthError`` (401) for invalid credentials, 429
         after too many failures from the client's address, 503 when too many
         password checks run at once. ``verify_passwords=False``: see ``Guard``.
         """
@@ -416,115 +367,167 @@ class Actuator(Management):
     # -- lifecycle ------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Start background work: refreshers, heartbeats, hooks. Idempotent.
+        """Start the actuator's background work: refreshers, hooks, the drain. Idempotent.
 
-        The middleware calls this on ASGI lifespan startup (or on the first
-        request when the server runs without lifespan).
+        This starts no server: the middleware calls it when the app has started
+        (ASGI lifespan startup, or the first request when the server runs
+        without lifespan).
         """
-        if self._started:
-            return
-        self._started = True
-        for hook in self._hooks:
-            await _call_hook(hook, "start")
-        for endpoint in self._endpoints.values():
-            await endpoint.startup()
-        self.checker.start_refreshing(
-            leaf for r in self._registrations.values() for leaf in r.leaves()
-        )
-        if self.settings.drain_period > 0:
-            from actuator.management.drain import SignalDrain
-
-            self._drain = SignalDrain(self.availability, self.settings.drain_period)
-            self._drain.install()
+        await self._background.start()
 
     async def shutdown(self) -> None:
-        """Stop background work. Idempotent."""
-        if not self._started:
-            return
-        self._started = False
-        if self._drain is not None:
-            self._drain.uninstall()
-            self._drain = None
-        await self.checker.stop()
-        for endpoint in reversed(list(self._endpoints.values())):
-            await _quietly(endpoint.shutdown())
-        for hook in reversed(self._hooks):
-            await _call_hook(hook, "stop")
+        """Stop the actuator's background work. Idempotent.
+
+        This stops no server (``request_shutdown()`` does that).
+        """
+        await self._background.stop()
 
     @property
     def started(self) -> bool:
-        return self._started
+        return self._background.running
 
     def wrap(self, app: ASGIApp) -> ActuatorMiddleware:
         """``app`` with the actuator mounted in front of it."""
-        from actuator.middleware import ActuatorMiddleware
-
         return ActuatorMiddleware(app, actuator=self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the actuator alone, as its own ASGI app (a sidecar or a management port)."""
         standalone = self._standalone
         if standalone is None:
-            from actuator.middleware import ActuatorMiddleware, not_found_app
-
             standalone = self._standalone = ActuatorMiddleware(not_found_app, actuator=self)
         await standalone(scope, receive, send)
 
-    def _remember_hooks(self, obj: object) -> None:
-        if isinstance(obj, Mapping):
-            for member in obj.values():
-                self._remember_hooks(member)
-        elif callable(getattr(obj, "start", None)) or callable(getattr(obj, "stop", None)):
-            self._hooks.append(obj)
-            if self._started:
-                # Registered after startup: start it now, on the running loop if any.
-                self._spawn(_call_hook(obj, "start"))
+    def _executor(self) -> Any:
+        return self.checker.executor
+
+    def _mount(self, app: ASGIApp) -> dict[str, Any]:
+        """The parts the middleware in front of ``app`` uses."""
+        if app is not not_found_app:
+            self.host_app = app  # what /mappings describes
+        return {
+            "handler": self._handler,
+            "endpoints": self._endpoints,
+            "base_path": self.settings.base_path,
+            "serves": self.management_server is None,
+            "pause": self.pause_control,
+            "http_metrics": self.metrics.http,
+            "lifespan": self._lifespan,
+        }
+
+    # -- pause ------------------------------------------------------------------
+
+    def pause(self, reason: str = "") -> bool:
+        """Pause the app: readiness OUT_OF_SERVICE, app requests 503 (see ``pause`` settings).
+
+        Thread-safe. ``False`` if it was already paused.
+        """
+        return self.pause_control.pause(reason)
+
+    def resume(self, reason: str = "") -> bool:
+        """Undo a pause. ``False`` if it was not paused."""
+        return self.pause_control.resume(reason)
+
+    def flip(self, reason: str = "") -> bool:
+        """Pause if running, resume if paused; the new ``paused`` value."""
+        return self.pause_control.flip(reason)
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_control.paused
+
+    async def wait_resumed(self) -> None:
+        """Return once the app is not paused: ``await actuator.wait_resumed()`` in a worker loop."""
+        await self.pause_control.wait_resumed()
+
+    def on_pause(self, callback: Callback) -> Callback:
+        """Call ``callback()`` (sync or async) after each pause. Usable as a decorator.
+
+        Callbacks run on the event loop one at a time, in the order of the transitions.
+        """
+        return self.pause_control.on_pause(callback)
+
+    def on_resume(self, callback: Callback) -> Callback:
+        """Call ``callback()`` (sync or async) after each resume. Usable as a decorator."""
+        return self.pause_control.on_resume(callback)
+
+    # -- loggers ----------------------------------------------------------------
+
+    def set_log_level(self, name: str, level: str | int | None) -> None:
+        """Set a logger's (or a logger group's) level: a Spring name (``TRACE`` ... ``OFF``),
+        a coarse one (``debug``, ``info``, ``warn``, ``critical``) or a Python level;
+        ``None`` clears it. ``ROOT`` is the root logger. Raises ``ValueError`` for an
+        unknown level."""
+        self.log_levels.set(name, level, by=APP)
+
+    def add_logger_group(self, name: str, members: Iterable[str]) -> None:
+        """Create a logger group for ``/actuator/loggers/{name}``, or add members to it."""
+        self.log_levels.add_group(name, members)
+
+    # -- env ----------------------------------------------------------------------
+
+    def add_env_source(self, name: str, source: Source) -> None:
+        """Show a mapping (or a callable returning one, called per request) in ``/env``."""
+        self.environment.add_source(name, source)
+
+    def add_sanitizer(self, sanitizer: Sanitizer) -> None:
+        """Add ``sanitizer(source, key, value) -> value`` for ``/env``, after the built-in masks."""
+        self.environment.add_sanitizer(sanitizer)
+
+    # -- facts --------------------------------------------------------------------
+
+    def add_facts(self, facts: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        """Add key/values to the ``facts`` info section: ``add_facts(team="payments")``.
+
+        Values are strings, numbers or booleans; a key given again is replaced.
+        """
+        merged = {**(facts or {}), **more}
+        for key, value in merged.items():
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"fact names must be non-empty strings, got {key!r}")
+            if not isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise TypeError(f"fact {key!r} must be a string, number or boolean, "
+                                f"got {type(value).__name__}")
+        self._facts.update(merged)
+
+    @property
+    def facts(self) -> Mapping[str, Fact]:
+        return MappingProxyType(self._facts)
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def request_shutdown(self, reason: str = "") -> ShutdownPlan:
+        """Stop the server gracefully, as ``POST /actuator/shutdown`` would (whether or not the
+        endpoint is enabled): readiness OUT_OF_SERVICE now, the server asked to stop after
+        the drain period and a random jitter. Call it on the event loop."""
+        return self.shutdown_control.request(reason)
 
 
-    def _forget_hooks(self, obj: object) -> None:
-        """Undo ``_remember_hooks``: a removed indicator is stopped if the app is running."""
-        if isinstance(obj, Mapping):
-            for member in obj.values():
-                self._forget_hooks(member)
-            return
-        if not any(hook is obj for hook in self._hooks):
-            return
-        self._hooks = [hook for hook in self._hooks if hook is not obj]
-        if self._started:
-            self._spawn(_call_hook(obj, "stop"))
+class ActuatorMiddleware(Middleware):
+    """Pure ASGI middleware that mounts an ``Actuator`` in front of any ASGI app.
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        # Keep a reference: the loop holds tasks weakly, and a lost one may never finish.
-        try:
-            task = asyncio.get_running_loop().create_task(coroutine)
-        except RuntimeError:
-            coroutine.close()  # no running loop: nothing to start or stop on
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    ::
 
+        app = FastAPI()
+        app.add_middleware(ActuatorMiddleware, actuator=actuator)
 
-async def _call_hook(obj: object, method: str) -> None:
-    fn = getattr(obj, method, None)
-    if not callable(fn):
-        return
-    try:
-        result = fn()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        logger.exception("%s.%s() failed", type(obj).__name__, method)
+        app = ActuatorMiddleware(app, actuator=actuator)   # any ASGI app
 
+    HTTP requests under the base path are answered by the actuator and never
+    reach the app; everything else (other paths, websockets) passes through
+    untouched, HTTP requests timed on the way (``metrics`` settings).
+    Lifespan messages pass through too, and drive the actuator's lifecycle:
+    readiness is INIT until ``lifespan.startup.complete``.
 
-async def _quietly(awaitable: Any) -> None:
-    try:
-        await awaitable
-    except Exception:
-        logger.exception("Actuator shutdown step failed")
+    With a management server (``management_server.enabled``), the base path
+    is served on the management port only: here it passes through to the app.
 
+    Parameters:
+        app: the ASGI app to wrap.
+        actuator: the actuator to serve; a default ``Actuator()`` (settings
+            from the environment) when omitted.
+    """
 
-def _names(values: Iterable[str], label: str) -> list[str]:
-    if isinstance(values, str):
-        raise TypeError(f"{label} must be a list of names, not a string")
-    return [check_indicator_name(v) for v in values]
-
+    def __init__(self, app: ASGIApp, *, actuator: Actuator | None = None) -> None:
+        self.actuator = actuator if actuator is not None else Actuator()
+        super().__init__(app, **self.actuator._mount(app))

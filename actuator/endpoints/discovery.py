@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.endpoints.base import Endpoint
 
 
 def discovery_links(
-    actuator: Actuator, base_url: str, visible: Callable[[str], bool] = lambda name: True
+    endpoints: Iterable[Endpoint], base_url: str, visible: Callable[[str], bool] = lambda name: True
 ) -> dict[str, dict[str, object]]:
     """``{"self": {...}, "health": {...}, "health-path": {...}}``, as Spring Boot Admin reads it.
 
@@ -18,7 +18,7 @@ def discovery_links(
     discovery page shows what the caller may read, nothing more.
     """
     links: dict[str, dict[str, object]] = {"self": {"href": base_url, "templated": False}}
-    for endpoint in actuator.exposed_endpoints():
+    for endpoint in endpoints:
         if not visible(endpoint.name):
             continue
         href = f"{base_url}/{endpoint.name}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from actuator.endpoints.base import (
     ACTUATOR_V2_JSON,
@@ -14,13 +14,9 @@ from actuator.endpoints.base import (
     NotFound,
     OperationRequest,
 )
-from actuator.health.checker import HealthCheck
 from actuator.health.groups import HealthGroup, shows
-from actuator.health.registry import Node, iter_leaves
-from actuator.health.result import CompositeHealth, Health, HealthComponent
-
-if TYPE_CHECKING:
-    from actuator.core import Actuator
+from actuator.health.result import CompositeHealth, HealthComponent
+from actuator.health.service import HealthService
 
 HEALTH_JSON = "application/health+json"
 
@@ -43,66 +39,39 @@ class HealthEndpoint(Endpoint):
     produces: ClassVar[tuple[str, ...]] = (*JSON_TYPES, HEALTH_JSON)
     max_path: ClassVar[int | None] = None
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, health: HealthService, app_info: Callable[[], Mapping[str, Any]]) -> None:
+        self.health = health
+        self.app_info = app_info
 
     def needs_identity(self) -> bool:
         """Only a ``when_authorized`` policy makes the answer depend on the caller."""
-        groups = [self.actuator.root_health_group, *self.actuator.health_groups.values()]
+        groups = [self.health.root_group, *self.health.groups.values()]
         return any("when_authorized" in (g.show_details, g.show_components) for g in groups)
 
     async def read(self, request: OperationRequest) -> EndpointResponse:
-        actuator = self.actuator
         path = request.path
-        groups = actuator.health_groups
-        group = groups.get(path[0]) if path else None
-        if group is not None:
-            rest = path[1:]
-        else:
-            group, rest = actuator.root_health_group, path
+        groups = self.health.groups
+        group, rest = self.health.resolve(path)
         authorized = request.security.authorized
         show_components = shows(group.show_components, authorized)
         show_details = shows(group.show_details, authorized)
-        members = {r.name: r.node for r in group.members(actuator.registrations)}
         if rest and not show_components:
             raise NotFound(f"No health group or component at {'/'.join(path)!r}")
-        selected: Node | None = _select(members, rest) if rest else members
+        selected = self.health.select(group, rest)
         if selected is None:
             raise NotFound(f"No health group or component at {'/'.join(path)!r}")
 
-        results = await actuator.checker.collect(
-            iter_leaves(selected), actuator.settings.health.deadline
-        )
-        component = _aggregate(selected, results, group)
+        component = await self.health.check(selected, group)
         http_status = group.http_mapper.status_code(component.status)
         is_root = not path
         if request.media_type == HEALTH_JSON:
-            body = _ietf(component, actuator, group, show_components, show_details)
+            body = _ietf(component, self.app_info(), group, show_components, show_details)
         else:
             key = "details" if request.media_type == ACTUATOR_V2_JSON else "components"
             body = _spring(component, show_components, show_details, key)
             if is_root and groups:
                 body["groups"] = sorted(groups)
         return EndpointResponse(body=body, status=http_status, media_type=request.media_type)
-
-
-def _select(members: Mapping[str, Node], path: tuple[str, ...]) -> Node | None:
-    node: Node | None = members.get(path[0])
-    for segment in path[1:]:
-        if node is None or isinstance(node, HealthCheck):
-            return None
-        node = node.get(segment)
-    return node
-
-
-def _aggregate(
-    node: Node, results: Mapping[HealthCheck, Health], group: HealthGroup
-) -> HealthComponent:
-    if isinstance(node, HealthCheck):
-        return results[node]
-    components = {name: _aggregate(child, results, group) for name, child in node.items()}
-    status = group.aggregator.aggregate(c.status for c in components.values())
-    return CompositeHealth(status, components)
 
 
 def _spring(
@@ -128,7 +97,7 @@ _IETF = {"UP": "pass", "UNKNOWN": "warn"}
 
 def _ietf(
     component: HealthComponent,
-    actuator: Actuator,
+    info: Mapping[str, Any],
     group: HealthGroup,
     show_components: bool,
     show_details: bool,
@@ -146,7 +115,6 @@ def _ietf(
         return _IETF.get(health.status.code, "warn")
 
     body: dict[str, Any] = {"status": ietf_status(component)}
-    info = actuator.app_info
     if info.get("version"):
         body["version"] = str(info["version"]).split(".")[0]
         body["releaseId"] = str(info["version"])

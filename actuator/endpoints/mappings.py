@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.endpoints import HTTPEndpoint
@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRo
 from actuator.endpoints.base import JSON_TYPES, Endpoint, OperationRequest
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.endpoints.registry import EndpointRegistry
 
 _WRAPPER_ATTRIBUTES = ("app", "_app", "application", "wrapped", "__wrapped__")
 _MAX_WRAPPERS = 64
@@ -59,19 +59,27 @@ class MappingsEndpoint(Endpoint):
     name: ClassVar[str] = "mappings"
     max_path: ClassVar[int | None] = 0
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self,
+        host_app: Callable[[], object | None],
+        endpoints: EndpointRegistry,
+        base_path: str,
+        app_info: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        self.host_app = host_app
+        self.endpoints = endpoints
+        self.base_path = base_path
+        self.app_info = app_info
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
-        actuator = self.actuator
-        app = actuator.host_app
+        app = self.host_app()
         routes = [] if app is None else app_routes(app)  # None: a standalone actuator
-        base_path = actuator.settings.base_path
+        base_path = self.base_path
         handlers = [_mapping("Actuator root web endpoint", [base_path or "/"], ["GET", "HEAD"],
                              produces=JSON_TYPES),
-                    *_endpoint_mappings(actuator.exposed_endpoints(), base_path),
+                    *_endpoint_mappings(self.endpoints.all_exposed(), base_path),
                     *(_route_mapping(route) for route in routes)]
-        context = str(actuator.app_info.get("name") or "application")
+        context = str(self.app_info().get("name") or "application")
         return {"contexts": {context: {
             "mappings": {"dispatcherHandlers": {"webHandler": handlers}},
             "parentId": None,

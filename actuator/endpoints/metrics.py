@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from prometheus_client.registry import CollectorRegistry
 from prometheus_client.samples import Sample
@@ -12,7 +12,9 @@ from prometheus_client.samples import Sample
 from actuator.endpoints.base import BadRequest, Endpoint, NotFound, OperationRequest
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    import concurrent.futures
+
+    from actuator.metrics.registry import ActuatorMetrics
 
 _BASE_UNITS = ("seconds", "bytes", "ratio", "threads", "tasks")
 _BUCKET_LABELS = frozenset({"le", "quantile"})
@@ -57,17 +59,24 @@ class MetricsEndpoint(Endpoint):
     query_params: ClassVar[frozenset[str]] = frozenset({"tag"})
     max_path: ClassVar[int | None] = 1
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self,
+        metrics: ActuatorMetrics,
+        executor: Callable[[], concurrent.futures.Executor],
+        naming: Literal["micrometer", "otel"],
+    ) -> None:
+        self.metrics = metrics
+        self.executor = executor
+        self.naming = naming
 
     async def read(self, request: OperationRequest) -> dict[str, Any]:
-        metrics = self.actuator.metrics
+        metrics = self.metrics
         if not request.path:
             if request.query:
                 raise BadRequest("Tags select the series of one metric: "
                                  "ask /metrics/{name}?tag=key:value", parameter="tag")
             families = await self._collect(metrics.scrape_registry)
-            if self.actuator.settings.metrics.naming != "micrometer":
+            if self.naming != "micrometer":
                 return {"names": sorted(families)}
             return {"names": sorted(dotted_names(families))}
         name = request.path[0]
@@ -82,7 +91,7 @@ class MetricsEndpoint(Endpoint):
 
     async def _collect(self, registry: CollectorRegistry) -> dict[str, _Family]:
         return await asyncio.get_running_loop().run_in_executor(
-            self.actuator.checker.executor, collect_families, registry)
+            self.executor(), collect_families, registry)
 
 
 class _Family:

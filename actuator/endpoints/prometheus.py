@@ -13,7 +13,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from actuator.endpoints.base import Endpoint, EndpointError, EndpointResponse, OperationRequest
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    import concurrent.futures
+
+    from actuator.metrics.registry import ActuatorMetrics
 
 TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text"
@@ -38,11 +40,16 @@ class PrometheusEndpoint(Endpoint):
     query_params: ClassVar[frozenset[str]] = frozenset({"name[]"})
     produces: ClassVar[tuple[str, ...]] = (TEXT, OPENMETRICS)
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(
+        self,
+        metrics: ActuatorMetrics,
+        executor: Callable[[], concurrent.futures.Executor],
+    ) -> None:
+        self.metrics = metrics
+        self.executor = executor
 
     async def read(self, request: OperationRequest) -> EndpointResponse:
-        metrics = self.actuator.metrics
+        metrics = self.metrics
         await metrics.refresh_health()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         encoding = choose_content_encoding(request.headers.get("accept-encoding"))
@@ -54,7 +61,7 @@ class PrometheusEndpoint(Endpoint):
         registry = metrics.scrape_registry
         # Rendering thousands of series takes milliseconds: keep it off the event loop.
         body = await asyncio.get_running_loop().run_in_executor(
-            self.actuator.checker.executor, render, registry, encoder, names, compress)
+            self.executor(), render, registry, encoder, names, compress)
         headers = {"Vary": "Accept, Accept-Encoding"}
         if compress:
             headers["Content-Encoding"] = "gzip"

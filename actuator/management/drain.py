@@ -104,6 +104,10 @@ class SignalDrain:
                     "/".join(s.name for s in self.signals), self.period)
         return True
 
+    def previous_handler(self, sig: signal.Signals) -> _Handler:
+        """The handler ``sig`` had before ``install()`` (the server's own, usually)."""
+        return self._previous.get(sig, signal.SIG_DFL)
+
     def uninstall(self) -> None:
         """Give the signals back to the handlers found at ``install()``; cancel a pending
         hand-over."""
@@ -149,7 +153,7 @@ class SignalDrain:
         if self._draining and not self._handed_over:
             logger.info("Drain over: handing %s to the server", sig.name)
         self._handed_over = True
-        previous = self._previous.get(sig, signal.SIG_DFL)
+        previous = self.previous_handler(sig)
         if callable(previous):
             previous(sig.value, frame)
         elif previous == signal.SIG_IGN:
@@ -169,7 +173,7 @@ def _server_handler(sig: signal.Signals = signal.SIGTERM) -> _Handler:
     handler: _Handler = signal.getsignal(sig)
     drain = getattr(handler, "__self__", None)
     if isinstance(drain, SignalDrain):
-        handler = drain._previous.get(sig, signal.SIG_DFL)
+        handler = drain.previous_handler(sig)
     return handler
 
 

@@ -15,18 +15,13 @@ checker, so each scrape sees results no older than the indicators' own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from actuator.endpoints.health import _aggregate
-from actuator.health.checker import HealthCheck
 from actuator.health.result import Health
+from actuator.health.service import HealthService, aggregate
 from actuator.health.status import Status
-
-if TYPE_CHECKING:
-    from actuator.core import Actuator
 
 OVERALL = "actuator_health_status"
 GROUP = "actuator_health_group_status"
@@ -37,22 +32,21 @@ _NEVER_RAN = Health.unknown()
 class HealthCollector:
     """A prometheus-client collector over an actuator's indicators and groups."""
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, health: HealthService) -> None:
+        self.health = health
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        actuator = self.actuator
-        registrations = actuator.registrations
+        registrations = self.health.registrations
         results = {leaf: leaf.last_result or _NEVER_RAN
                    for r in registrations for leaf in r.leaves()}
-        root = actuator.root_health_group
-        statuses = {r.name: _aggregate(r.node, results, root).status for r in registrations}
+        root = self.health.root_group
+        statuses = {r.name: aggregate(r.node, results, root).status for r in registrations}
         overall, groups, indicators = self._families()
         _add(overall, (), root.aggregator.aggregate(statuses.values()))
-        for name, group in sorted(actuator.health_groups.items()):
+        for name, group in sorted(self.health.groups.items()):
             members = [statuses[r.name] for r in group.members(registrations)]
             _add(groups, (name,), group.aggregator.aggregate(members))
         for name, status in statuses.items():
@@ -73,9 +67,3 @@ class HealthCollector:
 
 def _add(family: GaugeMetricFamily, labels: tuple[str, ...], status: Status) -> None:
     family.add_metric([*labels, status.code], 1.0 if status == Status.UP else 0.0)
-
-
-def health_checks(actuator: Actuator) -> Iterator[HealthCheck]:
-    """Every leaf check, for refreshing before a scrape."""
-    for registration in actuator.registrations:
-        yield from registration.leaves()

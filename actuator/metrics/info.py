@@ -11,15 +11,15 @@ count it by ``version`` to follow a rollout.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import InfoMetricFamily, Metric
 
 from actuator.info.buildinfo import read_build_file
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.settings import InfoSettings
 
 logger = logging.getLogger("actuator.metrics")
 
@@ -29,8 +29,9 @@ NAME = "application"
 class InfoCollector:
     """A prometheus-client collector for ``application_info``; reads the build file once."""
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, settings: InfoSettings, app_info: Callable[[], Mapping[str, Any]]) -> None:
+        self.settings = settings
+        self.app_info = app_info
         self._labels: dict[str, str] | None = None
 
     def describe(self) -> Iterable[Metric]:
@@ -38,7 +39,7 @@ class InfoCollector:
 
     def collect(self) -> Iterable[Metric]:
         if self._labels is None:
-            app = self.actuator.app_info
+            app = self.app_info()
             self._labels = {
                 "name": str(app.get("name", "")),
                 "version": str(app.get("version", "")),
@@ -48,7 +49,7 @@ class InfoCollector:
                                  value=self._labels)]
 
     def _commit(self) -> str:
-        info = self.actuator.settings.info
+        info = self.settings
         commit = info.git.get("commit")
         if not commit:
             try:

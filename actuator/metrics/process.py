@@ -31,7 +31,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from actuator.health.indicators.event_loop import EventLoopLagIndicator
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.health.checker import HealthChecker
+    from actuator.health.service import HealthService
 
 _POOL = "actuator"
 
@@ -48,8 +49,9 @@ def register_process_collectors(registry: CollectorRegistry) -> None:
 class RuntimeCollector:
     """The event-loop lag measured by the core, and the actuator's thread pool usage."""
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, health: HealthService, checker: HealthChecker) -> None:
+        self.health = health
+        self.checker = checker
 
     def describe(self) -> Iterable[Metric]:
         return [*self._loop_families(), *self._pool_families()]
@@ -63,7 +65,7 @@ class RuntimeCollector:
             lag.add_metric([], measured.lag)
             worst.add_metric([], measured.max_lag)
             families += [lag, worst]
-        stats = self.actuator.checker.pool_stats()
+        stats = self.checker.pool_stats()
         active, size, limit, queued = self._pool_families()
         active.add_metric([_POOL], stats.busy)
         size.add_metric([_POOL], stats.threads)
@@ -72,7 +74,7 @@ class RuntimeCollector:
         return [*families, active, size, limit, queued]
 
     def _loop_indicator(self) -> EventLoopLagIndicator | None:
-        for registration in self.actuator.registrations:
+        for registration in self.health.registrations:
             if isinstance(registration.source, EventLoopLagIndicator):
                 return registration.source
         return None

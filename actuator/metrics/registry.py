@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
-from actuator.metrics.health import HealthCollector, health_checks
+from actuator.metrics.health import HealthCollector
 from actuator.metrics.http import HttpServerMetrics
 from actuator.metrics.info import InfoCollector
 from actuator.metrics.multiprocess import multiprocess_dir, multiprocess_registry
@@ -16,7 +17,8 @@ from actuator.metrics.process import RuntimeCollector, register_process_collecto
 from actuator.metrics.system import SystemCollector
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.health.service import HealthService
+    from actuator.settings import ActuatorSettings
 
 
 class ActuatorMetrics:
@@ -39,27 +41,34 @@ class ActuatorMetrics:
         multiprocess_dir: ``PROMETHEUS_MULTIPROC_DIR`` when in multiprocess mode.
     """
 
-    def __init__(self, actuator: Actuator, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: ActuatorSettings,
+        health: HealthService,
+        app_info: Callable[[], Mapping[str, Any]],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         if registry is not None and not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client CollectorRegistry, "
                             f"got {type(registry).__name__}")
-        settings = actuator.settings.metrics
-        self.actuator = actuator
-        self.multiprocess_dir: Path | None = multiprocess_dir(required=settings.multiprocess)
+        metrics = settings.metrics
+        self.health = health
+        self._refreshes_health = metrics.health
+        self.multiprocess_dir: Path | None = multiprocess_dir(required=metrics.multiprocess)
         self.registry = registry if registry is not None else CollectorRegistry(
             auto_describe=True)
-        self.http = (HttpServerMetrics(self.registry, settings, actuator.settings.base_path)
-                     if settings.enabled else None)
-        shared: list[Collector] = [InfoCollector(actuator)]
-        if settings.health:
-            shared.append(HealthCollector(actuator))
+        self.http = (HttpServerMetrics(self.registry, metrics, settings.base_path)
+                     if metrics.enabled else None)
+        shared: list[Collector] = [InfoCollector(settings.info, app_info)]
+        if metrics.health:
+            shared.append(HealthCollector(health))
         for collector in shared:
             _register(self.registry, collector)
         if self.multiprocess_dir is None:
             self._scrape_registry = self.registry
-            if settings.process:
+            if metrics.process:
                 register_process_collectors(self.registry)
-                _register(self.registry, RuntimeCollector(actuator))
+                _register(self.registry, RuntimeCollector(health, health.checker))
                 _register(self.registry, SystemCollector())
         else:
             # Per-process series (CPU, memory, the event loop of one worker)
@@ -76,10 +85,9 @@ class ActuatorMetrics:
 
     async def refresh_health(self) -> None:
         """Run the health checks whose results are stale, so health gauges are current."""
-        if self.actuator.settings.metrics.health:
-            actuator = self.actuator
-            await actuator.checker.collect(health_checks(actuator),
-                                           actuator.settings.health.deadline)
+        if self._refreshes_health:
+            health = self.health
+            await health.checker.collect(health.checks(), health.settings.deadline)
 
 
 def _register(registry: CollectorRegistry, collector: Collector) -> None:

@@ -20,13 +20,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from actuator._handler import not_found_app, subpath_of
 from actuator.security.tls import tls_protocol_class
 from actuator.settings import ServerSettings
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.endpoints.registry import EndpointRegistry
+    from actuator.metrics.http import Handler
 
 # Where uvicorn reports its own listeners, so the line shows wherever uvicorn's do.
 server_logger = logging.getLogger("uvicorn.error")
@@ -68,19 +70,19 @@ class ManagementServer:
     """Serves an actuator on the host and port of ``settings``, on the running event loop.
 
     Created by the ``Actuator`` when ``management_server.enabled`` is set, and
-    started and stopped by the middleware with the app's lifespan (or by hand)::
+    started and stopped with the app's lifespan (or by hand)::
 
         actuator = Actuator(settings={"management_server": {"enabled": True, "port": 9090}})
         app = actuator.wrap(app)          # /actuator now answers on 127.0.0.1:9090 only
 
     Parameters:
-        actuator: the actuator to serve.
+        app: the ASGI app to serve (the actuator's ``ManagementApp``).
         settings: host, port, TLS files and client certificate policy.
     """
 
-    def __init__(self, actuator: Actuator, settings: ServerSettings) -> None:
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
         settings.check_files("management_server")
-        self.actuator = actuator
+        self.app = app
         self.settings = settings
         self._server: _Server | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -95,9 +97,7 @@ class ManagementServer:
         """Listen and serve. Idempotent; ``RuntimeError`` if the port cannot be bound."""
         if self._server is not None:
             return
-        from actuator.middleware import ManagementApp
-
-        config = uvicorn_config(ManagementApp(self.actuator), self.settings, lifespan="off",
+        config = uvicorn_config(self.app, self.settings, lifespan="off",
                                 log_config=None, log_level=None, proxy_headers=False,
                                 server_header=False,
                                 timeout_graceful_shutdown=_GRACEFUL_SECONDS)
@@ -134,3 +134,24 @@ class ManagementServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+class ManagementApp:
+    """The actuator alone, as the management server serves it: its base path, 404 elsewhere.
+
+    It takes no part in the lifespan: the app's lifespan, seen by the
+    middleware on the app's port, drives the actuator.
+    """
+
+    def __init__(self, handler: Handler, base_path: str, endpoints: EndpointRegistry) -> None:
+        self.handler = handler
+        self.base_path = base_path
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            subpath = subpath_of(scope, self.base_path, self.endpoints)
+            if subpath is not None:
+                await self.handler(scope, receive, send, subpath)
+                return
+        await not_found_app(scope, receive, send)

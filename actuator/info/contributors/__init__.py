@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from actuator.info.contributors.app import AppInfoContributor
@@ -9,7 +10,7 @@ from actuator.info.contributors.build import BuildInfoContributor, GitInfoContri
 from actuator.info.contributors.runtime import ProcessInfoContributor, os_info, python_info
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.settings import InfoSettings
 
 __all__ = [
     "AppInfoContributor",
@@ -22,11 +23,12 @@ __all__ = [
 ]
 
 
-def builtin_contributors(actuator: Actuator) -> dict[str, Any]:
-    info = actuator.settings.info
+def builtin_contributors(
+    info: InfoSettings, app_info: Callable[[], Mapping[str, Any]]
+) -> dict[str, Any]:
     return {
-        "app": AppInfoContributor(lambda: actuator.app_info),
-        "build": BuildInfoContributor(info, lambda: actuator.app_info),
+        "app": AppInfoContributor(app_info),
+        "build": BuildInfoContributor(info, app_info),
         "git": GitInfoContributor(info),
         "python": python_info,
         "os": os_info,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from actuator.core import Actuator
+    from actuator.settings import AccessSettings
 
 FEATURES: tuple[tuple[str, str, str], ...] = (
     # (feature, endpoint, operation)
@@ -31,14 +32,13 @@ class FeaturesContributor:
     the access control in front.)
     """
 
-    def __init__(self, actuator: Actuator) -> None:
-        self.actuator = actuator
+    def __init__(self, access: AccessSettings, exposed: Callable[[str], bool]) -> None:
+        self.access = access
+        self.exposed = exposed
 
     def contribute(self) -> dict[str, bool]:
-        actuator = self.actuator
-        access = actuator.settings.access
+        access = self.access
         return {
-            feature: actuator.exposed_endpoint(endpoint) is not None
-            and access.allows(endpoint, operation)
+            feature: self.exposed(endpoint) and access.allows(endpoint, operation)
             for feature, endpoint, operation in FEATURES
         }
