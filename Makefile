@@ -7,7 +7,7 @@ PORT ?= 8000
 # mkdocs-material prints a banner about its successor on every build; the build is what matters.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install demo system-deps test check lint format typecheck docs settings-table bench clean
+.PHONY: install demo fleet-demo system-deps test check lint format typecheck docs settings-table bench clean
 
 install: $(VENV)/.installed
 
@@ -19,7 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
+	@echo "(A fleet console with this app and 40 simulated instances: make fleet-demo)"
 	$(PY) examples/fastapi_app.py --host $(HOST) --port $(PORT)
+
+# The fleet console (docs/fleet.md) with simulated instances and the demo app pushing to it.
+fleet-demo: install
+	$(PY) examples/fleet_demo.py
 
 # The Debian packages the tests need (real servers), installed before anything else runs;
 # without root or sudo it stops here and names them.

@@ -4,6 +4,7 @@
 ``actuator hash-token``   make a bearer token (or a password) hash for security settings
 ``actuator serve``        run a standalone actuator (a sidecar) from a TOML file
 ``actuator settings``     check the ACTUATOR_* environment and print the settings it makes
+``actuator fleet ...``    the fleet console: serve it, list groups and instances
 """
 
 from __future__ import annotations
@@ -158,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
     settings.add_argument("--reference", action="store_true",
                           help="print the table of every setting instead")
     settings.set_defaults(run=_settings)
+
+    from actuator.fleet.cli import add_commands
+
+    add_commands(commands)
     return root
 
 

@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -60,6 +60,9 @@ from actuator.security.auth import Guard
 from actuator.security.credentials import Authenticator, SecurityContext
 from actuator.servers.management_server import ManagementApp, ManagementServer
 from actuator.settings import ActuatorSettings, load_settings
+
+if TYPE_CHECKING:
+    from actuator.fleet.pusher import FleetPusher
 
 logger = logging.getLogger("actuator")
 
@@ -141,6 +144,9 @@ class Actuator:
                                           self.management_server)
         self._standalone: ActuatorMiddleware | None = None
         self._add_builtins()
+        self.fleet_pusher: FleetPusher | None = None
+        if settings.fleet.url is not None:
+            self._add_fleet_pusher()
 
     def _add_builtins(self) -> None:
         """The built-in indicators, contributors and endpoints, once every part exists."""
@@ -287,6 +293,23 @@ class Actuator:
         For use from code (a CLI, a test); ignores show-details policies.
         """
         return await self._health.health(*path)
+
+    def _add_fleet_pusher(self) -> None:
+        from actuator.fleet.pusher import FleetPusher, registration_from_info
+
+        async def status() -> tuple[str, list[str]]:
+            health = await self.health()
+            components = getattr(health, "components", {})
+            return health.status.code, sorted(
+                name for name, c in components.items() if c.status.code != "UP")
+
+        async def registration() -> dict[str, Any]:
+            return registration_from_info(await self.info())
+
+        pusher = FleetPusher(self.settings.fleet, status=status, registration=registration)
+        self.availability.on_change(lambda _: pusher.poke())
+        self._background.watch(pusher)  # started and stopped with the app
+        self.fleet_pusher = pusher
 
     # -- info -----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pydantic import (
     ByteSize,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -659,6 +660,53 @@ class MetricsSettings(_Section):
         return value
 
 
+class FleetSettings(_Section):
+    """Push this instance's status to a fleet console (``actuator fleet serve``).
+
+    Unset ``url``: nothing is pushed. The token is a credential: it is never
+    shown (``SecretStr``; the env endpoint masks ``*TOKEN*`` variables too)::
+
+        ACTUATOR_FLEET__URL=https://fleet.example.com ACTUATOR_FLEET__TOKEN=...
+    """
+
+    url: str | None = Field(
+        default=None, description="the fleet console's base URL (unset: do not push)"
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="the console's ingest token (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+    heartbeat: float = Field(
+        default=30.0, ge=1, le=3600, description="seconds between heartbeats"
+    )
+    check_interval: float = Field(
+        default=5.0, ge=0.1, le=3600,
+        description="seconds between local health checks; a change is pushed at once",
+    )
+    timeout: float = Field(default=5.0, gt=0, le=60, description="deadline per call, seconds")
+    instance_id: str | None = Field(
+        default=None, description="stable instance id (default: host, pid and start time)"
+    )
+    management_url: str | None = Field(
+        default=None, description="where the console reaches this actuator (shown in the fleet)"
+    )
+
+    @field_validator("url", "management_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value[:80]!r}")
+        return value.rstrip("/") if value else value
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,200}", value):
+            raise ValueError("letters, digits and '_.:@-', at most 200")
+        return value
+
+
 class ActuatorSettings(BaseSettings):
     """Every setting of an actuator. See the table in docs/configuration.md.
 
@@ -693,6 +741,7 @@ class ActuatorSettings(BaseSettings):
     shutdown: ShutdownSettings = ShutdownSettings()
     env: EnvSettings = EnvSettings()
     metrics: MetricsSettings = MetricsSettings()
+    fleet: FleetSettings = FleetSettings()
     drain_period: float = Field(
         default=0.0,
         ge=0,

@@ -48,6 +48,8 @@ COMPOSITION_ROOTS = frozenset(
         "actuator.cli",
         "actuator.__main__",
         "actuator.servers.sidecar",
+        # The fleet console is an app with its own actuator, as the sidecar is.
+        "actuator.fleet.app",
     }
 )
 

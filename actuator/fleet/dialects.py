@@ -59,6 +59,14 @@ class Dialect:
         """A condition: the JSON object in ``column`` has ``key`` equal to ``value``."""
         raise NotImplementedError
 
+    facts_table = False
+    """Whether instance facts are also kept in ``fleet_facts`` rows, for indexed filters."""
+
+    def instance_fact(self, prefix: str, key: str, value: str) -> tuple[str, list[Any]]:
+        """A condition on the instance row ``prefix`` (``""`` or ``"i."``): fact ``key`` is
+        ``value``."""
+        return self.fact_equals(f"{prefix}facts", key, value)
+
     def like(self) -> str:
         raise NotImplementedError
 
@@ -150,7 +158,8 @@ class PostgreSQL(Dialect):
         return "ILIKE"
 
     def schema(self) -> list[list[str]]:
-        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True)]
+        # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
+        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True), []]
 
     def lock_schema(self, conn: Any) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")

@@ -27,7 +27,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 UP = "UP"
 DOWN = "DOWN"
@@ -45,7 +52,7 @@ MAX_BATCH = 5000
 """Updates in one ingest request."""
 
 FACT_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
-_ID = r"^[A-Za-z0-9_.:@/-]+$"
+_ID = r"^[A-Za-z0-9_.:@-]+$"
 
 StatusCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=32)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_ID)]
@@ -97,11 +104,13 @@ class InstanceUpdate(BaseModel):
                 raise ValueError(f"fact {key!r} is longer than 200 characters")
         return value
 
-    def model_post_init(self, context: Any, /) -> None:
+    @model_validator(mode="after")
+    def _required(self) -> InstanceUpdate:
         if self.type != "deregister" and self.status is None:
             raise ValueError(f"a {self.type} update needs a status")
         if self.type == "register" and self.service is None:
             raise ValueError("a register update needs a service")
+        return self
 
 
 class IngestBatch(BaseModel):

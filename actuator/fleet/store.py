@@ -243,7 +243,7 @@ class SqlStore:
                         result.accepted += 1
                         continue
                     status = u.status or ""
-                    components = json.dumps(u.components)
+                    components = json.dumps(u.components) if u.components else "[]"
                     if u.type == "register":
                         facts = {k: fact_text(v) for k, v in u.facts.items()}
                         values = self.grouping.values(u.service or "", facts)
@@ -359,6 +359,14 @@ class SqlStore:
             conn, "UPDATE fleet_instances SET last_seen = ?, components = ? WHERE id = ?", beats
         )
         d.run_many(conn, "DELETE FROM fleet_instances WHERE id = ?", gone)
+        if d.facts_table:
+            ids = [(r[0],) for r in registers] + list(gone)
+            d.run_many(conn, "DELETE FROM fleet_facts WHERE instance_id = ?", ids)
+            d.run_many(
+                conn,
+                "INSERT INTO fleet_facts (instance_id, key, value) VALUES (?, ?, ?)",
+                [(r[0], k, v) for r in registers for k, v in json.loads(r[12]).items()],
+            )
 
     def _regroup(
         self,
@@ -484,9 +492,15 @@ class SqlStore:
         with d.transaction(conn):
             forgotten = d.run(
                 conn,
-                "DELETE FROM fleet_instances WHERE last_seen < ? RETURNING group_id",
+                "DELETE FROM fleet_instances WHERE last_seen < ? RETURNING group_id, id",
                 (now - forget_after,),
             )
+            if d.facts_table:
+                d.run_many(
+                    conn,
+                    "DELETE FROM fleet_facts WHERE instance_id = ?",
+                    [(row[1],) for row in forgotten],
+                )
             silent = d.run(
                 conn,
                 f"""
@@ -557,7 +571,7 @@ class SqlStore:
             clauses.append("group_id = ?")
             params.append(query.group)
         for key, value in query.facts.items():
-            clause, extra = d.fact_equals("facts", key, value)
+            clause, extra = d.instance_fact("", key, value)
             clauses.append(clause)
             params += extra
         if query.text:
@@ -582,7 +596,7 @@ class SqlStore:
             if key in self.grouping.keys[1:]:
                 clause, extra = d.fact_equals("keys", key, value)
             else:
-                inner, extra = d.fact_equals("i.facts", key, value)
+                inner, extra = d.instance_fact("i.", key, value)
                 clause = (
                     f"EXISTS (SELECT 1 FROM fleet_instances i "
                     f"WHERE i.group_id = fleet_groups.id AND {inner})"

@@ -161,6 +161,7 @@ CREDENTIAL_SAMPLES: dict[str, Any] = {
     "security.tokens": {"scraper": hash_token("s" * 43)},
     "security.users": {"sre.bob": hash_password("correct horse", n=16)},
     "management_server.ssl_keyfile": KEY_FILE,
+    "fleet.token": "fleet-ingest-token-0123456789abcdef",
 }
 
 

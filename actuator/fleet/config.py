@@ -1,0 +1,150 @@
+"""The console's configuration: a ``fleet.toml`` file, every key optional.
+
+::
+
+    database = "sqlite:///fleet.db"     # or postgresql://user@host/db
+    disconnect_after = 300              # seconds of silence before DISCONNECTED
+    forget_after = 604800               # seconds of silence before an instance is removed
+
+    [ingest_tokens]                     # who may push updates: name -> sha256 token hash
+    gateway = "sha256:9f86d08..."       # `actuator hash-token --generate`
+
+    [grouping]
+    keys = ["service", "environment", "application"]
+    down_threshold = 20                 # DOWN only when more than 20% are DOWN
+
+    [[pull.sets]]                       # instances the console polls (see actuator.fleet.pull)
+    name = "legacy"
+    urls = ["http://10.0.0.7:8080/actuator"]
+
+    [server]                            # where the console listens (host, port, TLS)
+    port = 8090
+
+    [settings]                          # the console's own actuator: who may read
+    security.tokens = { ops = "sha256:..." }
+    security.roles.read = ["ops"]
+
+Readers need the ``read`` role of the console's own security settings
+(``[settings] security...``, or ``ACTUATOR_SECURITY__*`` variables), exactly
+as for an actuator's endpoints; adding ``fleet`` to ``security.anonymous``
+opens reading to anyone. Ingest needs one of ``ingest_tokens``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+
+from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.pull import PullConfig
+from actuator.security.credentials import check_token_hash
+from actuator.settings import ServerSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupingConfig(_Config):
+    keys: list[str] = Field(
+        default_factory=lambda: ["service", "environment", "application"],
+        description="'service' then fact names: instances sharing them form a group",
+    )
+    down_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="unset: a group is DOWN if any instance is; else the percentage DOWN above "
+        "which it is",
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="service name or group id -> its own down_threshold"
+    )
+
+    def build(self) -> Grouping:
+        return Grouping(tuple(self.keys), self.down_threshold, dict(self.thresholds))
+
+
+class HistoryConfig(_Config):
+    keep: int = Field(default=100_000, ge=10, description="status changes kept (newest)")
+    max_age: float = Field(default=30 * 86400, gt=0, description="seconds a change is kept")
+
+
+class ConsoleServer(ServerSettings):
+    port: int = Field(default=8090, ge=0, le=65535, description="its port (0: any free port)")
+
+
+class ConsoleConfig(_Config):
+    """Everything ``actuator fleet serve`` reads from its TOML file (see the module docstring)."""
+
+    database: str = Field(
+        default="sqlite:///fleet.db", description="sqlite:///path (default) or postgresql://..."
+    )
+    disconnect_after: float = Field(default=300, gt=0, le=30 * 86400)
+    forget_after: float = Field(default=7 * 86400, gt=0)
+    sweep_interval: float = Field(default=10, gt=0, le=3600)
+    page_size: int = Field(default=50, ge=1, le=10_000)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    max_body: ByteSize = Field(default=ByteSize(8 * 1024 * 1024), gt=0)
+    ingest_tokens: dict[str, str] = Field(default_factory=dict)
+    grouping: GroupingConfig = GroupingConfig()
+    history: HistoryConfig = HistoryConfig()
+    server: ConsoleServer = ConsoleServer()
+    pull: PullConfig = PullConfig()
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ingest_tokens")
+    @classmethod
+    def _tokens(cls, value: dict[str, str]) -> dict[str, str]:
+        checked = {}
+        for name, hashed in value.items():
+            if not FACT_KEY.match(name):
+                raise ValueError(f"token name {name!r}: letters, digits, '_', '.', '-'")
+            try:
+                checked[name] = check_token_hash(hashed)
+            except ValueError as exc:
+                raise ValueError(f"ingest_tokens.{name}: {exc}") from None
+        return checked
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.forget_after <= self.disconnect_after:
+            raise ValueError("forget_after must be longer than disconnect_after")
+        if self.page_size > self.max_page_size:
+            raise ValueError("page_size must not exceed max_page_size")
+        self.grouping.build()  # raises naming grouping.keys / thresholds
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> ConsoleConfig:
+    """A validated ``ConsoleConfig``; ``ValueError`` naming each bad key otherwise."""
+    try:
+        return ConsoleConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: invalid configuration:"]
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+            lines.append(f"  {where}: {error['msg']}")
+        raise ValueError("\n".join(lines)) from None
+
+
+def load_config(path: str | os.PathLike[str] | None) -> ConsoleConfig:
+    """The file's configuration, or the defaults when ``path`` is ``None``."""
+    if path is None:
+        return ConsoleConfig()
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,507 @@
+"""The fleet console at scale: a simulator of N instances against a real console.
+
+    python -m benchmarks.fleet                       # SQLite, 100,000 instances, 60 s ingest
+    python -m benchmarks.fleet --postgres            # the same on a temporary PostgreSQL
+    python -m benchmarks.fleet -n 10000 --duration 10   # a quick look
+
+It starts ``actuator fleet serve`` (a real uvicorn process) on a fresh
+database, registers N instances through the HTTP batch ingest, then sends
+status updates for ``--duration`` seconds (1% of each batch changing status,
+the rest heartbeats) and reports:
+
+- instances held and the console's RSS (from /proc) after registration and ingest;
+- updates/s acknowledged, and the console's CPU time per update (from /proc);
+- zero lost: the counts per status the API answers equal what the simulator
+  last sent for every instance, and every instance is there;
+- query latency (p50/p95, client-measured over HTTP, sequential) at N instances:
+  the first page of groups sorted by status, instances filtered by one fact and
+  a status, and whole-fleet counts.
+
+Targets (issue 12): 100k instances under 500 MB RSS; >= 20,000 updates/s for
+60 s on SQLite, none lost; query p95 <= 100 ms, counts <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from actuator import hash_token  # noqa: E402
+
+INGEST_TOKEN = "bench-ingest-token-0123456789abcdef"
+READ_TOKEN = "bench-read-token-0123456789abcdef"
+SERVICES = 500
+TEAMS = 50
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def instance(i: int) -> dict[str, Any]:
+    return {
+        "type": "register",
+        "id": f"i{i:06d}",
+        "status": "UP",
+        "service": f"svc-{i % SERVICES:03d}",
+        "version": "1.0" if i % 10 else "1.1",
+        "url": f"http://10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:8080/actuator",
+        "facts": {
+            "environment": "prod" if (i // SERVICES) % 2 else "staging",
+            "application": "shop",
+            "team": f"team-{i % TEAMS:02d}",
+            "region": ("eu", "us", "ap")[i % 3],
+        },
+    }
+
+
+class Console:
+    def __init__(self, database: str, workdir: Path, extra: str = "") -> None:
+        config = workdir / "fleet.toml"
+        config.write_text(
+            f"sweep_interval = 30\nmax_page_size = 500\n[ingest_tokens]\n"
+            f'bench = "{hash_token(INGEST_TOKEN)}"\n'
+            f'[settings.security]\ntokens = {{ ops = "{hash_token(READ_TOKEN)}" }}\n'
+            f'roles.read = ["ops"]\n' + extra
+        )
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (workdir / "console.log").open("wb")
+        env = {
+            **os.environ,
+            "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "actuator",
+                "fleet",
+                "serve",
+                "--config",
+                str(config),
+                "--database",
+                database,
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/actuator/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("the console did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def post_all(
+    client: httpx.AsyncClient, bodies: list[bytes], concurrency: int
+) -> tuple[int, int]:
+    """Send every body, ``concurrency`` at a time; (updates accepted, requests failed)."""
+    queue = list(reversed(bodies))
+    accepted = failed = 0
+    headers = {"authorization": f"Bearer {INGEST_TOKEN}", "content-type": "application/json"}
+
+    async def worker() -> None:
+        nonlocal accepted, failed
+        while queue:
+            body = queue.pop()
+            answer = await client.post("/fleet/api/ingest", content=body, headers=headers)
+            if answer.status_code == 200:
+                accepted += answer.json()["accepted"]
+            else:
+                failed += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, failed
+
+
+async def register(client: httpx.AsyncClient, n: int, batch: int, concurrency: int) -> float:
+    bodies = [
+        json.dumps({"updates": [instance(i) for i in range(start, min(n, start + batch))]}).encode()
+        for start in range(0, n, batch)
+    ]
+    started = time.perf_counter()
+    accepted, failed = await post_all(client, bodies, concurrency)
+    if accepted != n or failed:
+        raise RuntimeError(f"registration: {accepted} of {n} accepted, {failed} requests failed")
+    return time.perf_counter() - started
+
+
+async def ingest(
+    client: httpx.AsyncClient,
+    n: int,
+    batch: int,
+    duration: float,
+    concurrency: int,
+    statuses: list[str],
+    rng: random.Random,
+) -> dict[str, Any]:
+    """Status updates for ``duration`` s: each batch is a slice of the fleet, 1% changing."""
+    headers = {"authorization": f"Bearer {INGEST_TOKEN}", "content-type": "application/json"}
+    sent = accepted = failed = requests = 0
+    cursor = 0
+    lock = asyncio.Lock()
+    deadline = time.perf_counter() + duration
+
+    def next_body() -> bytes:
+        nonlocal cursor
+        start, cursor = cursor, (cursor + batch) % n
+        ids = [(start + k) % n for k in range(batch)]
+        for i in rng.sample(ids, max(1, batch // 100)):
+            statuses[i] = "DOWN" if statuses[i] == "UP" else "UP"
+        return json.dumps(
+            {
+                "updates": [
+                    {
+                        "type": "status",
+                        "id": f"i{i:06d}",
+                        "status": statuses[i],
+                        "components": ["db"] if statuses[i] == "DOWN" else [],
+                    }
+                    for i in ids
+                ]
+            }
+        ).encode()
+
+    async def worker() -> None:
+        nonlocal sent, accepted, failed, requests
+        while time.perf_counter() < deadline:
+            async with lock:  # bodies are built in order, so the last sent status wins
+                body = next_body()
+                sent += batch
+            answer = await client.post("/fleet/api/ingest", content=body, headers=headers)
+            requests += 1
+            if answer.status_code == 200:
+                accepted += answer.json()["accepted"]
+            else:
+                failed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "sent": sent,
+        "accepted": accepted,
+        "failed_requests": failed,
+        "requests": requests,
+        "seconds": elapsed,
+        "rate": accepted / elapsed,
+    }
+
+
+async def timed(
+    client: httpx.AsyncClient, path: str, params: dict[str, Any], rounds: int, pid: int = 0
+) -> dict[str, float]:
+    headers = {"authorization": f"Bearer {READ_TOKEN}"}
+    samples = []
+    cpu = cpu_seconds(pid) if pid else 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        answer = await client.get(path, params=params, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+    samples.sort()
+    # Console CPU per request: what contention on a shared machine distorts least.
+    cpu_ms = (cpu_seconds(pid) - cpu) / rounds * 1000 if pid else float("nan")
+    return {
+        "p50": statistics.median(samples),
+        "p95": samples[int(len(samples) * 0.95) - 1],
+        "max": samples[-1],
+        "cpu_ms": cpu_ms,
+    }
+
+
+async def run(args: argparse.Namespace, database: str, workdir: Path) -> dict[str, Any]:
+    console = Console(database, workdir)
+    pid = console.process.pid
+    report: dict[str, Any] = {"database": database.split(":", 1)[0], "instances": args.n}
+    try:
+        limits = httpx.Limits(max_connections=args.concurrency + 2)
+        async with httpx.AsyncClient(base_url=console.url, timeout=120, limits=limits) as client:
+            cpu0 = cpu_seconds(pid)
+            report["register_seconds"] = await register(
+                client, args.n, args.batch, args.concurrency
+            )
+            report["rss_after_register_mb"] = rss_mb(pid)
+            statuses = ["UP"] * args.n
+            cpu1 = cpu_seconds(pid)
+            result = await ingest(
+                client,
+                args.n,
+                args.batch,
+                args.duration,
+                args.concurrency,
+                statuses,
+                random.Random(12),
+            )
+            cpu2 = cpu_seconds(pid)
+            report["ingest"] = result
+            report["register_cpu_us_per_update"] = (cpu1 - cpu0) / args.n * 1e6
+            report["ingest_cpu_us_per_update"] = (cpu2 - cpu1) / max(1, result["accepted"]) * 1e6
+            report["rss_after_ingest_mb"] = rss_mb(pid)
+
+            counts = (
+                await client.get(
+                    "/fleet/api/counts", headers={"authorization": f"Bearer {READ_TOKEN}"}
+                )
+            ).json()
+            expected = {s: statuses.count(s) for s in set(statuses)}
+            report["counted_back"] = counts["instances"]
+            report["lost"] = (
+                counts["instances"]["total"] != args.n
+                or counts["instances"]["statuses"] != expected
+                or result["accepted"] != result["sent"]
+            )
+
+            rounds = args.rounds
+            groups = await client.get(
+                "/fleet/api/groups", headers={"authorization": f"Bearer {READ_TOKEN}"}
+            )
+            first_group = groups.json()["items"][0]["id"]
+            report["queries_ms"] = {
+                "groups by status, first page": await timed(
+                    client, "/fleet/api/groups", {"sort": "status", "limit": 50}, rounds, pid
+                ),
+                "instances where team + status": await timed(
+                    client,
+                    "/fleet/api/instances",
+                    {"where": "team=team-07", "status": "DOWN", "limit": 50},
+                    rounds,
+                    pid,
+                ),
+                "instances where region, sorted by status": await timed(
+                    client,
+                    "/fleet/api/instances",
+                    {"where": "region=eu", "sort": "status", "order": "desc", "limit": 50},
+                    rounds,
+                    pid,
+                ),
+                "one group with its instances": await timed(
+                    client, f"/fleet/api/groups/{first_group}", {"limit": 50}, rounds, pid
+                ),
+                "counts": await timed(client, "/fleet/api/counts", {}, rounds, pid),
+            }
+    finally:
+        console.stop()
+    return report
+
+
+TARGETS_APP = """
+import asyncio
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    parts = scope["path"].split("/")       # /t/<n>/actuator/health
+    if int(parts[2]) % 10 == 0:
+        await asyncio.sleep(3600)           # 10% of the targets hang
+    body = b'{"status":"UP"}' if parts[-1] == "health" else b'{"app":{"name":"legacy"}}'
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+
+async def pull(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """``--targets`` targets (10% hanging) polled every ``--interval`` s by a real console."""
+    (workdir / "bench_targets.py").write_text(TARGETS_APP)
+    port = _free_port()
+    targets = subprocess.Popen(  # noqa: ASYNC220 (set-up, before anything is timed)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_targets:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+        ],
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(workdir)},
+    )
+    (workdir / "targets.txt").write_text(
+        "".join(f"http://127.0.0.1:{port}/t/{i}/actuator\n" for i in range(args.targets))
+    )
+    extra = (
+        f"\n[pull]\ninterval = {args.interval}\ntimeout = 2\nconcurrency = 500\n"
+        f'resolve_every = 3600\n[[pull.sets]]\nname = "legacy"\n'
+        f'file = "{workdir / "targets.txt"}"\n'
+    )
+    console = Console(f"sqlite:///{workdir / 'pull.db'}", workdir, extra=extra)
+    headers = {"authorization": f"Bearer {READ_TOKEN}"}
+    report: dict[str, Any] = {"targets": args.targets, "interval": args.interval}
+    try:
+        healthy = args.targets - args.targets // 10
+        async with httpx.AsyncClient(base_url=console.url, timeout=30) as client:
+            started = time.monotonic()
+            while True:
+                counts = (await client.get("/fleet/api/counts", headers=headers)).json()
+                if counts["instances"]["total"] >= healthy or time.monotonic() - started > 120:
+                    break
+                await asyncio.sleep(1)
+            report["all_healthy_registered_after_s"] = time.monotonic() - started
+            cpu0, t0 = cpu_seconds(console.process.pid), time.monotonic()
+            await asyncio.sleep(args.interval * 3)
+            # Every healthy target heard from within one interval (plus a tick) of now.
+            stale = (
+                await client.get(
+                    "/fleet/api/instances", headers=headers, params={"sort": "lastSeen", "limit": 1}
+                )
+            ).json()["items"][0]
+            now = time.time()
+            seen = datetime.fromisoformat(stale["lastSeen"].replace("Z", "+00:00")).timestamp()
+            report["oldest_last_seen_s"] = now - seen
+            report["registered"] = counts["instances"]["total"]
+            report["console_cpu_share"] = (cpu_seconds(console.process.pid) - cpu0) / (
+                time.monotonic() - t0
+            )
+            report["rss_mb"] = rss_mb(console.process.pid)
+    finally:
+        console.stop()
+        targets.kill()  # its hanging requests would hold a graceful shutdown forever
+        targets.wait(30)
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    ingest = report["ingest"]
+    print(f"\n== {report['database']}: {report['instances']:,} instances ==")
+    print(
+        f"registration: {report['register_seconds']:.1f} s "
+        f"({report['instances'] / report['register_seconds']:,.0f}/s, "
+        f"{report['register_cpu_us_per_update']:.0f} us CPU per registration)"
+    )
+    print(
+        f"RSS after registration {report['rss_after_register_mb']:.0f} MB, after ingest "
+        f"{report['rss_after_ingest_mb']:.0f} MB"
+    )
+    print(
+        f"ingest: {ingest['accepted']:,} updates in {ingest['seconds']:.1f} s = "
+        f"{ingest['rate']:,.0f} updates/s ({ingest['requests']} requests, "
+        f"{ingest['failed_requests']} failed), "
+        f"{report['ingest_cpu_us_per_update']:.1f} us console CPU per update"
+    )
+    print(f"counted back: {report['counted_back']}  lost: {'YES' if report['lost'] else 'none'}")
+    for name, figures in report["queries_ms"].items():
+        print(
+            f"  {name:45s} p50 {figures['p50']:6.1f} ms  p95 {figures['p95']:6.1f} ms  "
+            f"max {figures['max']:6.1f} ms  console CPU {figures['cpu_ms']:5.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=100_000, help="instances (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of ingest")
+    parser.add_argument("--batch", type=int, default=1000, help="updates per request")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    parser.add_argument("--rounds", type=int, default=200, help="requests per query figure")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--pull", action="store_true", help="also the pull-mode figure")
+    parser.add_argument("--targets", type=int, default=5000, help="pull targets (10%% hang)")
+    parser.add_argument("--interval", type=float, default=10.0, help="pull interval, seconds")
+    parser.add_argument("--skip-ingest", action="store_true", help="only the pull figure")
+    parser.add_argument("--json", metavar="FILE", help="write the reports as JSON")
+    args = parser.parse_args()
+    print(
+        f"{machine()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; n={args.n:,}, "
+        f"batch={args.batch}, concurrency={args.concurrency}, {args.duration:.0f} s ingest"
+    )
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.pull:
+            figures = asyncio.run(pull(args, workdir))
+            reports.append({"pull": figures})
+            print(
+                f"\n== pull: {figures['targets']:,} targets, 10% hanging, every "
+                f"{figures['interval']:g} s =="
+            )
+            print(
+                f"healthy targets registered after {figures['all_healthy_registered_after_s']:.1f}"
+                f" s ({figures['registered']:,}); oldest lastSeen of a healthy target "
+                f"{figures['oldest_last_seen_s']:.1f} s; console CPU "
+                f"{figures['console_cpu_share']:.0%} of a core; RSS {figures['rss_mb']:.0f} MB"
+            )
+        if args.skip_ingest:
+            args.postgres = False
+        else:
+            reports.append(asyncio.run(run(args, f"sqlite:///{workdir / 'fleet.db'}", workdir)))
+            print_report(reports[-1])
+        if args.postgres:
+            from tests.support.postgres import PostgresServer
+
+            with PostgresServer() as server:
+                url = server.create_database("fleet_bench")
+                reports.append(asyncio.run(run(args, url, workdir)))
+                print_report(reports[-1])
+    if args.json:
+        Path(args.json).write_text(json.dumps(reports, indent=2))
+
+
+if __name__ == "__main__":
+    main()
