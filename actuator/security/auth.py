@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import Scope
 
+from actuator._pool import DaemonThreadPool
 from actuator.endpoints.base import Operation
 from actuator.sanitizer import loggable
 from actuator.security.attempts import Busy, FailedAttempts, PasswordChecks
@@ -86,6 +87,10 @@ class Guard:
         self._verified: dict[bytes, str] = {}
         self._decoy: PasswordHash | None = None
         self._password_checks = PasswordChecks(settings.max_password_checks)
+        # scrypt runs on threads of its own, as many as may run at once: each thread's
+        # malloc arena keeps the 16 MiB it used, so a few threads keep memory bounded
+        # where the default executor's dozens would not.
+        self._scrypt_pool: DaemonThreadPool | None = None
         self._failures = FailedAttempts(settings.max_failed_attempts,
                                         settings.failed_attempts_window)
         realm = settings.realm
@@ -215,7 +220,11 @@ class Guard:
             raise AuthError(503, "Too many password checks at once; retry shortly",
                             headers={"Retry-After": "1"}) from None
         try:
-            matched = await asyncio.to_thread(stored.verify, password)
+            if self._scrypt_pool is None:
+                self._scrypt_pool = DaemonThreadPool(self.settings.max_password_checks,
+                                                     thread_name_prefix="actuator-scrypt")
+            matched = await asyncio.get_running_loop().run_in_executor(
+                self._scrypt_pool, stored.verify, password)
         finally:
             self._password_checks.release()
         if not matched or user not in self._users:

@@ -32,6 +32,7 @@ class Verifications:
         self.calls = 0
         self.running = 0
         self.most = 0
+        self.threads: set[str] = set()
         self._lock = threading.Lock()
         self._real = PasswordHash.verify
 
@@ -40,6 +41,7 @@ class Verifications:
             self.calls += 1
             self.running += 1
             self.most = max(self.most, self.running)
+            self.threads.add(threading.current_thread().name)
         try:
             time.sleep(self.seconds)
             return self._real(stored, password)
@@ -108,6 +110,9 @@ async def test_only_a_few_password_checks_run_at_once(monkeypatch: pytest.Monkey
             http.get("/actuator/info", headers=basic("ops", f"guess{i}")) for i in range(20)))
     await actuator.shutdown()
     assert slow.most == 2
+    # On two threads of their own: each keeps the memory scrypt used in its malloc arena.
+    assert len(slow.threads) == 2
+    assert all(name.startswith("actuator-scrypt") for name in slow.threads)
     assert {a.status_code for a in answers} <= {401, 503}
     assert sum(a.status_code == 401 for a in answers) >= 10  # most waited for a slot
 
