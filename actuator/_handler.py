@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
@@ -20,6 +20,7 @@ from actuator._http import (
     negotiate,
     read_body,
     send_response,
+    send_stream,
 )
 from actuator._results import safe_traceback
 from actuator.endpoints.base import (
@@ -244,6 +245,9 @@ class ActuatorHandler:
             await send_response(send, result.status, result.body,
                                 result.media_type or "application/octet-stream",
                                 headers=headers, head=head)
+        elif isinstance(result.body, AsyncIterable):
+            await send_stream(send, result.status, result.body, result.media_type or
+                              "application/octet-stream", headers=headers, head=head)
         elif isinstance(result.body, str):
             await send_response(send, result.status, result.body.encode("utf-8"),
                                 result.media_type or "text/plain; charset=utf-8",

@@ -8,7 +8,7 @@ import enum
 import json
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import PurePath
 from typing import Any
@@ -178,6 +178,36 @@ async def send_response(
     raw.extend(headers)
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def send_stream(
+    send: Send,
+    status: int,
+    chunks: AsyncIterable[bytes],
+    media_type: str | None,
+    *,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    head: bool = False,
+) -> None:
+    """An answer whose body comes in chunks (a file), never held whole in memory.
+
+    ``headers`` should hold the Content-Length. ``chunks`` is closed
+    (``aclose()``, when it has one) however the answer ends, a HEAD included.
+    """
+    raw = [NO_STORE]
+    if media_type is not None:
+        raw.append((b"content-type", media_type.encode("latin-1")))
+    raw.extend(headers)
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        if not head:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from actuator._background import BackgroundWork
 from actuator._calls import GuardedCall
 from actuator._handler import ActuatorHandler, not_found_app
+from actuator._spring_endpoints import SpringEndpoints
 from actuator.endpoints.base import Endpoint
 from actuator.endpoints.env import EnvEndpoint
 from actuator.endpoints.health import HealthEndpoint
@@ -71,7 +72,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Fact = str | int | float | bool
 
 
-class Actuator:
+class Actuator(SpringEndpoints):
     """The operational surface of one ASGI application.
 
     ::
@@ -193,6 +194,12 @@ class Actuator:
         for name, contributor in contributors.items():
             if name not in settings.info.exclude:
                 self.add_contributor(name, contributor)
+        self._init_spring_endpoints(
+            settings, self.environment, self.checker,
+            checks=lambda: [leaf for r in self.registrations for leaf in r.leaves()],
+            application=self._resolve_app_info,
+            add_endpoint=self.add_endpoint, remember_hooks=self._background.watch)
+        self._lifespan.on_startup_message = self.startup_timeline.lifespan_started
 
     # -- health ---------------------------------------------------------------
 
@@ -553,4 +560,7 @@ class ActuatorMiddleware(Middleware):
 
     def __init__(self, app: ASGIApp, *, actuator: Actuator | None = None) -> None:
         self.actuator = actuator if actuator is not None else Actuator()
-        super().__init__(app, **self.actuator._mount(app))
+        parts = self.actuator._mount(app)
+        if app is not not_found_app:
+            app = self.actuator.record_http_exchanges(app)  # as is, unless httpexchanges is exposed
+        super().__init__(app, **parts)

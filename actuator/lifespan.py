@@ -8,6 +8,7 @@ and the first request, and delegates nothing else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +47,8 @@ class ActuatorLifespan:
         self.management_server = management_server
         self.seen = False
         """Whether the server ran the lifespan (then the first request proves nothing)."""
+        self.on_startup_message: Callable[[], None] = lambda: None
+        """Called when the server sends ``lifespan.startup`` (the start-up timeline)."""
 
     async def on_first_request(self) -> None:
         """Servers run the lifespan before accepting requests, so a request that
@@ -92,6 +95,7 @@ class ActuatorLifespan:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 state["startup_received"] = True
+                self.on_startup_message()
             elif message["type"] == "lifespan.shutdown":
                 availability.begin_shutdown()
             return message

@@ -585,6 +585,68 @@ class EnvSettings(_Section):
     _split = field_validator("mask_keys", mode="before")(_split_list)
 
 
+HttpExchangeInclude = Literal[
+    "time_taken", "principal", "remote_address", "request_headers", "response_headers"
+]
+"""What each recorded exchange holds beyond timestamp, method, uri and status."""
+
+
+class HttpExchangesSettings(_Section):
+    """Recent requests kept for ``/actuator/httpexchanges`` (recorded only while it is exposed).
+
+    Headers are recorded only when ``include`` names them; credentials in them
+    (``Authorization``, cookies, anything the env masking calls secret) are masked.
+    """
+
+    capacity: int = Field(
+        default=100, ge=1, le=100_000, description="exchanges kept; the oldest go first"
+    )
+    include: Annotated[list[HttpExchangeInclude], NoDecode] = Field(
+        default_factory=lambda: list[HttpExchangeInclude](["time_taken"]),
+        description="time_taken, principal, remote_address, request_headers, response_headers",
+    )
+
+    _split = field_validator("include", mode="before")(_split_list)
+
+
+class LogfileSettings(_Section):
+    """The file ``/actuator/logfile`` serves: this path, else the first logging FileHandler's."""
+
+    path: Path | None = Field(
+        default=None, description="log file to serve (default: the root logger's FileHandler)"
+    )
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _no_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class StartupSettings(_Section):
+    """The start-up timeline of ``/actuator/startup``."""
+
+    first_health_check: bool = Field(
+        default=True,
+        description="run every indicator once after start-up (when startup is exposed) and time it",
+    )
+
+
+class ConfigpropsSettings(_Section):
+    """What ``/actuator/configprops`` reveals. Credentials are masked whatever this says."""
+
+    show_values: ShowPolicy = Field(
+        default="never", description="never, when_authorized (read role) or always"
+    )
+
+
+class AuditEventsSettings(_Section):
+    """The in-memory store behind ``/actuator/auditevents``."""
+
+    capacity: int = Field(
+        default=1000, ge=1, le=1_000_000, description="audit events kept; the oldest go first"
+    )
+
+
 class MetricsSettings(_Section):
     """HTTP server metrics and what ``/actuator/prometheus`` and ``/actuator/metrics`` serve.
 
@@ -741,6 +803,11 @@ class ActuatorSettings(BaseSettings):
     shutdown: ShutdownSettings = ShutdownSettings()
     env: EnvSettings = EnvSettings()
     metrics: MetricsSettings = MetricsSettings()
+    httpexchanges: HttpExchangesSettings = HttpExchangesSettings()
+    logfile: LogfileSettings = LogfileSettings()
+    startup: StartupSettings = StartupSettings()
+    configprops: ConfigpropsSettings = ConfigpropsSettings()
+    auditevents: AuditEventsSettings = AuditEventsSettings()
     fleet: FleetSettings = FleetSettings()
     drain_period: float = Field(
         default=0.0,

@@ -268,7 +268,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"""  curl -X POST {base}/loggers/orders {auth} -d '{{"configuredLevel": "DEBUG"}}'""")
     print(f"  curl -X POST {base}/shutdown {auth}")
     print(flush=True)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # The console as before, and a file that /actuator/logfile serves (Spring Boot Admin's
+    # log view): the actuator finds the file of a logging.FileHandler on its own.
+    log_file = os.path.splitext(args.db)[0] + ".log"
+    print(f"Logs also go to {log_file} (served at {base}/logfile)\n", flush=True)
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s",
+                        handlers=[logging.StreamHandler(), file_handler])
     uvicorn.run(demo, host=args.host, port=args.port)
 
 

@@ -59,6 +59,8 @@ class EndpointResponse:
     """An explicit answer, for when plain JSON with status 200 is not enough.
 
     ``body`` may be JSON-able data, ``str`` or ``bytes`` (then give ``media_type``),
+    an async iterable of ``bytes`` chunks sent as they come (give ``media_type``
+    and a ``Content-Length`` header; an ``aclose()`` it has is always called),
     or ``None`` for no content.
     """
 
@@ -174,6 +176,14 @@ class Endpoint:
 
     async def delete(self, request: OperationRequest) -> Any:
         raise NotImplementedError
+
+    def available(self) -> bool:
+        """Whether the discovery page lists the endpoint now (default: always).
+
+        Spring Boot lists ``logfile`` only when there is a log file; an endpoint
+        with nothing to show may say so here. It is still served when asked.
+        """
+        return True
 
     async def startup(self) -> None:
         """Called when the app starts (lifespan startup)."""

@@ -19,7 +19,7 @@ def discovery_links(
     """
     links: dict[str, dict[str, object]] = {"self": {"href": base_url, "templated": False}}
     for endpoint in endpoints:
-        if not visible(endpoint.name):
+        if not visible(endpoint.name) or not endpoint.available():
             continue
         href = f"{base_url}/{endpoint.name}"
         links[endpoint.name] = {"href": href, "templated": False}
