@@ -66,11 +66,13 @@ def negotiate(accept: str | None, offered: Sequence[str], default: str | None = 
     2. At equal quality, a type the client names beats one it reaches only
        through a wildcard, and of the types it names the one it lists first
        wins (Spring sorts the accepted types stably).
-    3. Types reached through the same wildcard (``*/*``, ``application/*``)
-       go in ``offered`` order.
+    3. Types reached only through a wildcard (``*/*``, ``application/*``)
+       go ``default`` first, then in ``offered`` order.
 
-    A missing or empty Accept header gets ``default`` (else ``offered[0]``):
-    a client that states no preference gets plain JSON, as the design says.
+    A missing or empty Accept header gets ``default`` (else ``offered[0]``),
+    and so does a wildcard: a client that names no actuator type (curl, a
+    browser, a Kubernetes probe) gets plain JSON, as the design says; Spring
+    Boot Admin names v3 first and gets it.
     """
     if not offered:
         return None
@@ -100,8 +102,9 @@ def negotiate(accept: str | None, offered: Sequence[str], default: str | None = 
             continue
         spec, q, position = match
         # Larger is better: quality, then specificity, then the client's order,
-        # then the server's.
-        key = (q, spec, -position, -rank)
+        # then the server's (the default first among wildcard matches).
+        server_rank = -1 if spec < 2 and media == fallback else rank
+        key = (q, spec, -position, -server_rank)
         if best_key is None or key > best_key:
             best, best_key = media, key
     return best

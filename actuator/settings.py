@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from actuator.health.aggregator import DEFAULT_ORDER
 from actuator.health.status import Status
 from actuator.security.credentials import check_password_hash, check_token_hash
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 logger = logging.getLogger("actuator")
 
@@ -1004,3 +1010,19 @@ def settings_markdown() -> str:
         cell = f"`{default}`" if default else ""
         lines.append(f"| `{setting}` | `{env}` | {cell} | {description.replace('|', '/')} |")
     return "\n".join(lines)
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A TOML file's tables; ``ValueError`` naming the file when it cannot be read or parsed.
+
+    One reader for every config file the package takes (the sidecar's, the fleet console's).
+    """
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
+    return data

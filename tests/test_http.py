@@ -25,14 +25,14 @@ TEXT = "text/plain"
         # A named type beats one reached through a wildcard at the same q.
         (f"*/*, {JSON}", JSON),
         (f"application/*, {V2}", V2),
-        # Through a wildcard alone: the server's order, v3 then v2 then JSON.
-        ("*/*", V3),
-        ("application/*", V3),
-        (f"*/*;q=0.9, {V3};q=0", V2),
+        # Through a wildcard alone: the default (plain JSON), then v3, v2.
+        ("*/*", JSON),
+        ("application/*", JSON),
+        (f"*/*;q=0.9, {V3};q=0", JSON),
         (f"*/*;q=0.9, {V3};q=0, {V2};q=0", JSON),
         # The most specific range sets the quality (RFC 9110).
         (f"application/*;q=0.1, {JSON};q=0.8", JSON),
-        ("text/html, */*;q=0.8", V3),
+        ("text/html, */*;q=0.8", JSON),
         (" , ", JSON),
     ],
 )

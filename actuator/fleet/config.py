@@ -33,8 +33,6 @@ opens reading to anyone. Ingest needs one of ``ingest_tokens``.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
@@ -42,12 +40,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
 from actuator.security.credentials import check_token_hash
-from actuator.settings import ServerSettings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+from actuator.settings import ServerSettings, read_toml
 
 
 class _Config(BaseModel):
@@ -139,12 +132,4 @@ def load_config(path: str | os.PathLike[str] | None) -> ConsoleConfig:
     """The file's configuration, or the defaults when ``path`` is ``None``."""
     if path is None:
         return ConsoleConfig()
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the config file: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path), str(path))

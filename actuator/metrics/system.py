@@ -60,12 +60,15 @@ class _Rate:
 
     ``read`` gives ``(used, elapsed)`` counters; a reading is taken only once
     ``elapsed`` grew by ``window``, so two scrapes in a row do not measure noise.
+    The first reading is measured from ``baseline`` (the counters' origin: the
+    process start, or boot), so the meter has a value from the first scrape on.
     """
 
-    def __init__(self, read: Callable[[], tuple[float, float] | None], window: float) -> None:
+    def __init__(self, read: Callable[[], tuple[float, float] | None], window: float,
+                 baseline: tuple[float, float]) -> None:
         self._read = read
         self._window = window
-        self._last = read()
+        self._last: tuple[float, float] | None = baseline
         self._value: float | None = None
         self._lock = threading.Lock()
 
@@ -75,7 +78,7 @@ class _Rate:
             if current is None or last is None:
                 return None
             used, elapsed = current[0] - last[0], current[1] - last[1]
-            if elapsed > 0 and elapsed >= self._window:
+            if elapsed > 0 and (elapsed >= self._window or self._value is None):
                 self._value = min(1.0, max(0.0, used / elapsed))
                 self._last = current
             return self._value
@@ -88,10 +91,13 @@ class SystemCollector:
         self._started = process_start_time()
         self._cpus = cpu_count()
         cpus = self._cpus
-        self._process = _Rate(lambda: (time.process_time() / cpus, time.monotonic()), _MIN_WINDOW)
-        # /proc/stat counts clock ticks (usually 100 a second) on every online CPU.
+        started_monotonic = time.monotonic() - max(0.0, time.time() - self._started)
+        self._process = _Rate(lambda: (time.process_time() / cpus, time.monotonic()), _MIN_WINDOW,
+                              baseline=(0.0, started_monotonic))
+        # /proc/stat counts clock ticks (usually 100 a second) on every online CPU since boot.
         ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._system = _Rate(system_cpu_times, _MIN_WINDOW * ticks * (os.cpu_count() or 1))
+        self._system = _Rate(system_cpu_times, _MIN_WINDOW * ticks * (os.cpu_count() or 1),
+                             baseline=(0.0, 0.0))
 
     def describe(self) -> Iterable[Metric]:
         return [_gauge(name, text) for name, text in _DESCRIPTIONS.items()]

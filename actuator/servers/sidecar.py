@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,12 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actuator.core import Actuator
 from actuator.health.indicator import Indicator
-from actuator.settings import ActuatorSettings, ServerSettings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+from actuator.settings import ActuatorSettings, ServerSettings, read_toml
 
 # The indicator's own deadline leaves a margin inside the check's timeout, so
 # a slow dependency reports its own reason instead of a generic timeout.
@@ -162,15 +156,7 @@ def parse_config(data: Mapping[str, Any], source: str = "config") -> SidecarConf
 
 def load_config(path: str | os.PathLike[str]) -> SidecarConfig:
     """Read and validate a sidecar TOML file; ``ValueError`` with the file and key otherwise."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the config file: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path), str(path))
 
 
 def build_actuator(config: SidecarConfig, source: str = "config") -> Actuator:

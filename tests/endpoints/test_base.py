@@ -108,7 +108,7 @@ async def test_read_write_delete_with_path_selectors() -> None:
     assert request.operation == "read"
     assert request.security.authenticated is False
     # httpx sends Accept: */*, which gets Spring's first choice.
-    assert request.media_type == "application/vnd.spring-boot.actuator.v3+json"
+    assert request.media_type == "application/json"
 
 
 @pytest.mark.parametrize(

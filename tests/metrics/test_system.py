@@ -31,15 +31,24 @@ def test_cpu_count_is_the_cpus_the_process_may_use() -> None:
 
 
 def test_cpu_usage_is_a_share_measured_over_at_least_the_window() -> None:
-    readings = iter([(0.0, 0.0), (0.1, 0.5), (0.6, 1.0), (0.6, 2.0)])
-    rate = _Rate(lambda: next(readings), window=1.0)
-    assert rate.value() is None  # half a window: nothing measured yet
-    assert rate.value() == 0.6
-    assert rate.value() == 0.0
+    readings = iter([(0.1, 0.5), (0.6, 1.0), (0.6, 2.0), (1.6, 4.0)])
+    rate = _Rate(lambda: next(readings), window=1.0, baseline=(0.0, 0.0))
+    assert rate.value() == 0.2  # the first value is measured from the baseline
+    assert rate.value() == 0.2  # half a window later: not measured again
+    assert rate.value() == 0.5 / 1.5
+    assert rate.value() == 0.5
+
+
+def test_cpu_usage_has_a_value_from_the_first_scrape_on() -> None:
+    """Spring Boot Admin lists the process panel only when the meter is there."""
+    collector = SystemCollector()
+    values = _values(collector)
+    assert 0.0 <= values["process_cpu_usage"] <= 1.0
+    assert 0.0 <= values["system_cpu_usage"] <= 1.0
 
 
 def test_cpu_usage_is_missing_rather_than_made_up_without_readings() -> None:
-    assert _Rate(lambda: None, window=1.0).value() is None
+    assert _Rate(lambda: None, window=1.0, baseline=(0.0, 0.0)).value() is None
 
 
 def test_a_busy_process_reports_cpu_usage_between_zero_and_one() -> None:
