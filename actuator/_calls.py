@@ -139,8 +139,9 @@ class GuardedCall(Generic[T]):
                 _running.pop(thread, None)
             took = time.monotonic() - started
             if took > timeout:
-                raise BlockedLoop(f"{self.name} blocked the event loop for {took:.1f} s "
-                                  f"(timeout {timeout:g}s)")
+                raise BlockedLoop(
+                    f"{self.name} blocked the event loop for {took:.1f} s (timeout {timeout:g}s)"
+                )
             if inspect.isawaitable(value):
                 return await self._await_leftover(value, timeout)
             return value
@@ -168,8 +169,10 @@ class GuardedCall(Generic[T]):
             raise CallTimeout(f"{self.name} did not answer within {timeout:g}s")
         value = task.result()
         if timed is not None and timed.longest_step > timeout:
-            raise BlockedLoop(f"{self.name} blocked the event loop for "
-                              f"{timed.longest_step:.1f} s (timeout {timeout:g}s)")
+            raise BlockedLoop(
+                f"{self.name} blocked the event loop for "
+                f"{timed.longest_step:.1f} s (timeout {timeout:g}s)"
+            )
         if inspect.isawaitable(value):
             # A sync callable that returned an awaitable (a lambda around a coroutine):
             # await it on the loop, within what is left of the timeout.
@@ -187,8 +190,10 @@ class GuardedCall(Generic[T]):
             age = time.monotonic() - self._straggler_since
             failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             failed.set_exception(
-                StillRunning(f"{self.name} is still running its previous call, started "
-                             f"{age:.1f}s ago; no new call started")
+                StillRunning(
+                    f"{self.name} is still running its previous call, started "
+                    f"{age:.1f}s ago; no new call started"
+                )
             )
             return failed
         context = contextvars.copy_context()

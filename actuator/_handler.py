@@ -59,14 +59,21 @@ _ALLOW: Mapping[Operation, tuple[str, ...]] = {
 }
 _HOST = re.compile(r"[A-Za-z0-9.\-_\[\]:]+\Z")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_JSON_BODY_TYPES = ("application/json", "application/vnd.spring-boot.actuator.v3+json",
-                    "application/vnd.spring-boot.actuator.v2+json")
+_JSON_BODY_TYPES = (
+    "application/json",
+    "application/vnd.spring-boot.actuator.v3+json",
+    "application/vnd.spring-boot.actuator.v2+json",
+)
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str,
-                 headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -118,11 +125,15 @@ class ActuatorHandler:
         try:
             await self._handle(scope, receive, tracked, subpath, head)
         except _Reject as exc:
-            headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                       for k, v in exc.headers]
-            await send_response(send, exc.status, error_body(exc.status, exc.message, path,
-                                                             **exc.extra),
-                                JSON, headers=headers, head=head)
+            headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers]
+            await send_response(
+                send,
+                exc.status,
+                error_body(exc.status, exc.message, path, **exc.extra),
+                JSON,
+                headers=headers,
+                head=head,
+            )
         except ClientDisconnected:
             return
         except Exception as exc:
@@ -131,12 +142,17 @@ class ActuatorHandler:
             logger.error("Request failed: %s\n%s", describe_request(scope), safe_traceback(exc))
             if started:
                 raise
-            await send_response(send, 500, error_body(500, "The actuator failed on this "
-                                                      "request; see the server log", path),
-                                JSON, head=head)
+            await send_response(
+                send,
+                500,
+                error_body(500, "The actuator failed on this request; see the server log", path),
+                JSON,
+                head=head,
+            )
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send, subpath: str,
-                      head: bool) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, subpath: str, head: bool
+    ) -> None:
         guard = self.guard
         base_path = self.settings.base_path
         segments = self._segments(scope, subpath)
@@ -151,17 +167,23 @@ class ActuatorHandler:
                 await _send_options(send, frozenset({"read"}))
                 return
             if operation != "read":
-                raise _Reject(405, f"Method {method} not allowed on the discovery page",
-                              {"Allow": allow_header(frozenset({"read"}))})
+                raise _Reject(
+                    405,
+                    f"Method {method} not allowed on the discovery page",
+                    {"Allow": allow_header(frozenset({"read"}))},
+                )
             caller = await self._caller(scope)
             self._reject_unexpected(query, frozenset())
             self._reject_get_body(headers)
             media_type = self._negotiate(headers, JSON_TYPES)
             access = self.settings.access
             links = discovery_links(
-                self.endpoints.all_exposed(), base_url(scope, base_path),
-                lambda endpoint: access.allows(endpoint, "read")
-                and guard.may(caller, endpoint, "read"))
+                self.endpoints.all_exposed(),
+                base_url(scope, base_path),
+                lambda endpoint: (
+                    access.allows(endpoint, "read") and guard.may(caller, endpoint, "read")
+                ),
+            )
             await send_response(send, 200, json_bytes({"_links": links}), media_type, head=head)
             return
 
@@ -185,8 +207,9 @@ class ActuatorHandler:
             await _send_options(send, operations)
             return
         if operation is None or operation not in operations:
-            raise _Reject(405, f"Method {method} not allowed here",
-                          {"Allow": allow_header(operations)})
+            raise _Reject(
+                405, f"Method {method} not allowed here", {"Allow": allow_header(operations)}
+            )
         self._check_access(name, operation)
         anonymous = operation == "read" and self.settings.security.anonymous_reads(name)
         caller = await self._caller(scope, not anonymous or endpoint.needs_identity())
@@ -218,12 +241,14 @@ class ActuatorHandler:
             _audit(operation, caller, scope, exc.status)
             raise _Reject(exc.status, exc.message, **exc.extra) from None
         except Exception as exc:
-            logger.error("Endpoint %r failed on %s\n%s", name, describe_request(scope),
-                         safe_traceback(exc))
+            logger.error(
+                "Endpoint %r failed on %s\n%s", name, describe_request(scope), safe_traceback(exc)
+            )
             _audit(operation, caller, scope, 500)
             raise _Reject(500, f"Endpoint {name!r} failed; see the server log") from None
-        _audit(operation, caller, scope,
-               result.status if isinstance(result, EndpointResponse) else 200)
+        _audit(
+            operation, caller, scope, result.status if isinstance(result, EndpointResponse) else 200
+        )
         await self._send_result(send, result, media_type, head)
 
     async def _caller(self, scope: Scope, verify_passwords: bool = True) -> SecurityContext:
@@ -237,24 +262,48 @@ class ActuatorHandler:
         if not isinstance(result, EndpointResponse):
             await send_response(send, 200, json_bytes(result), media_type, head=head)
             return
-        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                   for k, v in result.headers.items()]
+        headers = [
+            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
+            for k, v in result.headers.items()
+        ]
         if result.body is None:
             await send_response(send, result.status, b"", None, headers=headers, head=head)
         elif isinstance(result.body, bytes):
-            await send_response(send, result.status, result.body,
-                                result.media_type or "application/octet-stream",
-                                headers=headers, head=head)
+            await send_response(
+                send,
+                result.status,
+                result.body,
+                result.media_type or "application/octet-stream",
+                headers=headers,
+                head=head,
+            )
         elif isinstance(result.body, AsyncIterable):
-            await send_stream(send, result.status, result.body, result.media_type or
-                              "application/octet-stream", headers=headers, head=head)
+            await send_stream(
+                send,
+                result.status,
+                result.body,
+                result.media_type or "application/octet-stream",
+                headers=headers,
+                head=head,
+            )
         elif isinstance(result.body, str):
-            await send_response(send, result.status, result.body.encode("utf-8"),
-                                result.media_type or "text/plain; charset=utf-8",
-                                headers=headers, head=head)
+            await send_response(
+                send,
+                result.status,
+                result.body.encode("utf-8"),
+                result.media_type or "text/plain; charset=utf-8",
+                headers=headers,
+                head=head,
+            )
         else:
-            await send_response(send, result.status, json_bytes(result.body),
-                                result.media_type or media_type, headers=headers, head=head)
+            await send_response(
+                send,
+                result.status,
+                json_bytes(result.body),
+                result.media_type or media_type,
+                headers=headers,
+                head=head,
+            )
 
     def _segments(self, scope: Scope, subpath: str) -> list[str]:
         limit = self.settings.max_path_length
@@ -286,8 +335,9 @@ class ActuatorHandler:
             # unquote() would keep "%zz" as it is: say so rather than guess what was meant.
             raise _Reject(400, "Query string is not valid percent-encoded UTF-8")
         try:
-            pairs = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True,
-                                           errors="strict")
+            pairs = urllib.parse.parse_qsl(
+                raw.decode("ascii"), keep_blank_values=True, errors="strict"
+            )
         except (UnicodeDecodeError, ValueError):
             raise _Reject(400, "Query string is not valid percent-encoded UTF-8") from None
         query: dict[str, tuple[str, ...]] = {}
@@ -303,16 +353,22 @@ class ActuatorHandler:
             return
         level = access.level(name)
         what = "any operation" if level == "none" else "write operations"
-        raise _Reject(403, f"Access to {what} on endpoint {name!r} is disabled "
-                           f"(access level {level!r}; see ACTUATOR_ACCESS__ENDPOINTS)")
+        raise _Reject(
+            403,
+            f"Access to {what} on endpoint {name!r} is disabled "
+            f"(access level {level!r}; see ACTUATOR_ACCESS__ENDPOINTS)",
+        )
 
     @staticmethod
     def _reject_unexpected(query: Mapping[str, Any], accepted: frozenset[str]) -> None:
         unexpected = sorted(set(query) - accepted)
         if unexpected:
             accepted_text = ", ".join(sorted(accepted)) if accepted else "none"
-            raise _Reject(400, f"Unexpected query parameter {unexpected[0]!r} "
-                               f"(accepted: {accepted_text})", parameter=unexpected[0])
+            raise _Reject(
+                400,
+                f"Unexpected query parameter {unexpected[0]!r} (accepted: {accepted_text})",
+                parameter=unexpected[0],
+            )
 
     @staticmethod
     def _reject_get_body(headers: Headers) -> None:
@@ -322,11 +378,13 @@ class ActuatorHandler:
 
     @staticmethod
     def _negotiate(headers: Headers, produces: tuple[str, ...]) -> str:
-        media_type = negotiate(headers.get("accept"), produces,
-                               default=JSON if JSON in produces else None)
+        media_type = negotiate(
+            headers.get("accept"), produces, default=JSON if JSON in produces else None
+        )
         if media_type is None:
-            raise _Reject(406, f"Cannot answer with any accepted media type; "
-                               f"available: {', '.join(produces)}")
+            raise _Reject(
+                406, f"Cannot answer with any accepted media type; available: {', '.join(produces)}"
+            )
         return media_type
 
     @staticmethod
@@ -351,8 +409,9 @@ class ActuatorHandler:
         except UnicodeDecodeError:
             raise _Reject(400, "Request body is not valid UTF-8") from None
         except json.JSONDecodeError as exc:
-            raise _Reject(400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} "
-                               f"column {exc.colno}") from None
+            raise _Reject(
+                400, f"Malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
         except RecursionError:
             raise _Reject(400, f"JSON body nested deeper than {MAX_BODY_DEPTH} levels") from None
         except ValueError as exc:
@@ -367,16 +426,21 @@ def _deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests lists or objects more than ``limit`` deep (no recursion)."""
     level: list[Any] = [value]
     for _ in range(limit):
-        level = [child for item in level if isinstance(item, (list, dict))
-                 for child in (item.values() if isinstance(item, dict) else item)]
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
         if not level:
             return False
     return any(isinstance(item, (list, dict)) for item in level)
 
 
 async def _send_options(send: Send, operations: frozenset[Operation]) -> None:
-    await send_response(send, 200, b"", None,
-                        headers=[(b"allow", allow_header(operations).encode("latin-1"))])
+    await send_response(
+        send, 200, b"", None, headers=[(b"allow", allow_header(operations).encode("latin-1"))]
+    )
 
 
 def _reject_for(error: AuthError) -> _Reject:
@@ -393,10 +457,22 @@ def _audit(operation: Operation, caller: SecurityContext, scope: Scope, status: 
     if operation != "read":
         who = loggable(caller.principal or "anonymous")
         roles = sorted(caller.roles)
-        access_log.info("%s by %s (roles: %s) -> %d", describe_request(scope), who,
-                        ", ".join(roles) or "none", status,
-                        extra={"audit": {"action": operation, "request": describe_request(scope),
-                                         "who": who, "roles": roles, "status": status}})
+        access_log.info(
+            "%s by %s (roles: %s) -> %d",
+            describe_request(scope),
+            who,
+            ", ".join(roles) or "none",
+            status,
+            extra={
+                "audit": {
+                    "action": operation,
+                    "request": describe_request(scope),
+                    "who": who,
+                    "roles": roles,
+                    "status": status,
+                }
+            },
+        )
 
 
 def subpath_of(scope: Scope, base_path: str, endpoints: EndpointRegistry) -> str | None:
@@ -406,10 +482,10 @@ def subpath_of(scope: Scope, base_path: str, endpoints: EndpointRegistry) -> str
     # some do not. Strip it only as a whole prefix: root_path "/act" is not in "/actuator".
     root_path: str = scope.get("root_path", "").rstrip("/")
     if root_path and (path == root_path or path.startswith(root_path + "/")):
-        path = path[len(root_path):]
+        path = path[len(root_path) :]
     if not path.startswith(base_path):
         return None
-    rest = path[len(base_path):]
+    rest = path[len(base_path) :]
     if rest and rest[0] != "/":
         return None
     if not base_path:
@@ -425,8 +501,13 @@ async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The app behind a standalone actuator: a JSON 404 for anything outside the base path."""
     if scope["type"] == "http":
         path = scope.get("path", "")
-        await send_response(send, 404, error_body(404, "Not found", path), "application/json",
-                            head=scope.get("method") == "HEAD")
+        await send_response(
+            send,
+            404,
+            error_body(404, "Not found", path),
+            "application/json",
+            head=scope.get("method") == "HEAD",
+        )
     elif scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1000})
     elif scope["type"] == "lifespan":

@@ -53,8 +53,7 @@ def _accept_ranges(accept: str) -> list[tuple[str, str, float, int]]:
     return ranges
 
 
-def negotiate(accept: str | None, offered: Sequence[str], default: str | None = None
-              ) -> str | None:
+def negotiate(accept: str | None, offered: Sequence[str], default: str | None = None) -> str | None:
     """The offered media type the client prefers, or ``None`` if it accepts none.
 
     ``offered`` is the server's order of preference. The rule, as Spring MVC
@@ -144,11 +143,16 @@ def _finite(value: Any) -> Any:
 def json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON; anything unusual becomes a string, NaN and infinity become null."""
     try:
-        text = json.dumps(data, default=_default, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":"))
+        text = json.dumps(
+            data, default=_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
     except ValueError:
-        text = json.dumps(_finite(json.loads(json.dumps(data, default=_default))),
-                          default=_default, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(
+            _finite(json.loads(json.dumps(data, default=_default))),
+            default=_default,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
     return text.encode("utf-8")
 
 
@@ -158,8 +162,9 @@ def error_body(status: int, message: str, path: str, **extra: Any) -> bytes:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = "Error"
-    return json_bytes({"status": status, "error": reason, "message": message, "path": path,
-                       **extra})
+    return json_bytes(
+        {"status": status, "error": reason, "message": message, "path": path, **extra}
+    )
 
 
 async def send_response(

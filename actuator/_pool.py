@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_WorkItem = tuple["concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...],
-                  dict[str, Any]]
+_WorkItem = tuple[
+    "concurrent.futures.Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]
+]
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,12 @@ class DaemonThreadPool(concurrent.futures.Executor):
     def stats(self) -> PoolStats:
         """How the pool is used now, for metrics."""
         with self._lock:
-            return PoolStats(threads=len(self._threads), busy=self._busy,
-                             queued=max(0, self._queue.qsize() - self._shutdown),
-                             max_workers=self.max_workers)
+            return PoolStats(
+                threads=len(self._threads),
+                busy=self._busy,
+                queued=max(0, self._queue.qsize() - self._shutdown),
+                max_workers=self.max_workers,
+            )
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
@@ -68,7 +72,8 @@ class DaemonThreadPool(concurrent.futures.Executor):
             # An idle thread will take it; otherwise grow up to the bound (as ThreadPoolExecutor).
             if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
                 thread = threading.Thread(
-                    target=self._work, name=f"{self.thread_name_prefix}_{len(self._threads)}",
+                    target=self._work,
+                    name=f"{self.thread_name_prefix}_{len(self._threads)}",
                     daemon=True,
                 )
                 thread.start()

@@ -52,8 +52,9 @@ def checked(value: Mapping[str, Any], limit: int) -> dict[str, Any]:
     except UnsafeResult:
         raise
     except Exception as exc:  # a cycle, deep nesting, or a str() that raises
-        raise UnsafeResult(f"could not be serialised: {describe_exception(exc)}",
-                           too_large=False) from None
+        raise UnsafeResult(
+            f"could not be serialised: {describe_exception(exc)}", too_large=False
+        ) from None
     if size > limit:
         raise UnsafeResult(f"{size} bytes as JSON, over the limit of {limit}", too_large=True)
     return shown

@@ -23,8 +23,13 @@ from actuator.__about__ import __version__
 def _build_info(args: argparse.Namespace) -> int:
     from actuator.info.buildinfo import generate_build_info, write_build_info
 
-    options: dict[str, Any] = {"name": args.name, "version": args.version, "group": args.group,
-               "artifact": args.artifact, "cwd": args.cwd}
+    options: dict[str, Any] = {
+        "name": args.name,
+        "version": args.version,
+        "group": args.group,
+        "artifact": args.artifact,
+        "cwd": args.cwd,
+    }
     if args.output == "-":
         print(json.dumps(generate_build_info(**options), indent=2, sort_keys=True))
         return 0
@@ -76,8 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
         config.server.check_files("server")
         print(f"{args.config}: OK")
         return 0
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(levelname)s:     %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
     serve(config, host=args.host, port=args.port, log_level=args.log_level, source=args.config)
     return 0
 
@@ -99,8 +105,12 @@ def parser() -> argparse.ArgumentParser:
         "when git or the checkout is not available. SOURCE_DATE_EPOCH, when set, "
         "fixes the build time.",
     )
-    build.add_argument("--output", "-o", default="build-info.json",
-                       help="file to write, '-' for standard output (default: %(default)s)")
+    build.add_argument(
+        "--output",
+        "-o",
+        default="build-info.json",
+        help="file to write, '-' for standard output (default: %(default)s)",
+    )
     build.add_argument("--name", help="application name")
     build.add_argument("--version", dest="version", help="application version")
     build.add_argument("--group", help="group or organisation")
@@ -118,15 +128,19 @@ def parser() -> argparse.ArgumentParser:
         "could see it.",
         epilog="examples:\n"
         "  actuator hash-token --generate           # new random token and its hash\n"
-        "  printf %s \"$TOKEN\" | actuator hash-token  # hash an existing token\n"
+        '  printf %s "$TOKEN" | actuator hash-token  # hash an existing token\n'
         "  actuator hash-token --password           # asks for a password, prints its hash",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mode = hashing.add_mutually_exclusive_group()
-    mode.add_argument("--generate", action="store_true",
-                      help="make a new random token and print it with its hash")
-    mode.add_argument("--password", action="store_true",
-                      help="hash a password for HTTP basic (scrypt) instead of a token")
+    mode.add_argument(
+        "--generate", action="store_true", help="make a new random token and print it with its hash"
+    )
+    mode.add_argument(
+        "--password",
+        action="store_true",
+        help="hash a password for HTTP basic (scrypt) instead of a token",
+    )
     hashing.set_defaults(run=_hash_token)
 
     serve = commands.add_parser(
@@ -136,16 +150,20 @@ def parser() -> argparse.ArgumentParser:
         "(http, tcp, disk, command, file), info sections, security and TLS declared in a TOML "
         "file. See docs/deployment.md (Sidecar) for the file format.",
     )
-    serve.add_argument("--config", "-c", required=True, metavar="FILE",
-                       help="the TOML configuration file")
+    serve.add_argument(
+        "--config", "-c", required=True, metavar="FILE", help="the TOML configuration file"
+    )
     serve.add_argument("--host", help="listen address (overrides [server] host)")
-    serve.add_argument("--port", type=int, help="listen port (overrides [server] port; "
-                       "0 picks a free one)")
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"],
-                       help="log level (default: %(default)s)")
-    serve.add_argument("--check", action="store_true",
-                       help="validate the configuration and exit")
+    serve.add_argument(
+        "--port", type=int, help="listen port (overrides [server] port; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (default: %(default)s)",
+    )
+    serve.add_argument("--check", action="store_true", help="validate the configuration and exit")
     serve.set_defaults(run=_serve)
 
     settings = commands.add_parser(
@@ -156,8 +174,9 @@ def parser() -> argparse.ArgumentParser:
         "when one is invalid). --reference prints every setting with its variable, default "
         "and meaning, as a Markdown table.",
     )
-    settings.add_argument("--reference", action="store_true",
-                          help="print the table of every setting instead")
+    settings.add_argument(
+        "--reference", action="store_true", help="print the table of every setting instead"
+    )
     settings.set_defaults(run=_settings)
 
     from actuator.fleet.cli import add_commands

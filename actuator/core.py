@@ -122,8 +122,9 @@ class Actuator(SpringEndpoints):
         self.availability = Availability()
         self.checker = HealthChecker(max_threads=settings.health.max_threads)
         server = settings.management_server
-        self._health = HealthService(settings.health, self.checker,
-                                     loop_in_liveness=server.enabled and server.thread)
+        self._health = HealthService(
+            settings.health, self.checker, loop_in_liveness=server.enabled and server.thread
+        )
         self._info = InfoContributors(settings.info.timeout, self._executor)
         self._endpoints = EndpointRegistry(settings.exposure)
         self._authenticators: list[Authenticator] = []
@@ -133,14 +134,20 @@ class Actuator(SpringEndpoints):
         if settings.management_server.enabled:
             self.management_server = ManagementServer(
                 ManagementApp(self._handler, settings.base_path, self._endpoints),
-                server, thread=server.thread)
+                server,
+                thread=server.thread,
+            )
         self.overload: ConcurrencyLimiter | None = None
         """The limiter of the app's requests in flight, when ``overload.enabled`` is set."""
         if settings.overload.enabled:
             self.overload = build_limiter(settings.overload)
         self.metrics = ActuatorMetrics(
-            settings, self._health, self._resolve_app_info, registry,
-            collectors=[OverloadCollector(self.overload)] if self.overload is not None else [])
+            settings,
+            self._health,
+            self._resolve_app_info,
+            registry,
+            collectors=[OverloadCollector(self.overload)] if self.overload is not None else [],
+        )
         self.host_app: ASGIApp | None = None
         """The app the actuator middleware wraps (what ``/mappings`` describes)."""
         self.pause_control = PauseControl(self.availability, settings.pause)
@@ -150,10 +157,12 @@ class Actuator(SpringEndpoints):
         self.environment.add_source(SYSTEM_PROPERTIES, system_properties)
         self._facts: dict[str, Fact] = {}
         self.add_facts(settings.info.facts)
-        self._background = BackgroundWork(self._health, self.checker, self._endpoints,
-                                          self.availability, settings.drain_period)
-        self._lifespan = ActuatorLifespan(self._background, self.availability,
-                                          self.management_server)
+        self._background = BackgroundWork(
+            self._health, self.checker, self._endpoints, self.availability, settings.drain_period
+        )
+        self._lifespan = ActuatorLifespan(
+            self._background, self.availability, self.management_server
+        )
         self._standalone: ActuatorMiddleware | None = None
         self._add_builtins()
         self.fleet_pusher: FleetPusher | None = None
@@ -171,21 +180,36 @@ class Actuator(SpringEndpoints):
         if health.ping.enabled:
             self.add_indicator("ping", ping)
         if health.disk_space.enabled:
-            self.add_indicator("diskSpace", DiskSpaceIndicator(
-                health.disk_space.path, threshold=health.disk_space.threshold))
+            self.add_indicator(
+                "diskSpace",
+                DiskSpaceIndicator(health.disk_space.path, threshold=health.disk_space.threshold),
+            )
         if health.event_loop.enabled:
             loop = health.event_loop
-            self.add_indicator("eventLoop", EventLoopLagIndicator(
-                threshold=loop.threshold, interval=loop.interval, recent=loop.recent,
-                watchdog=loop.watchdog))
+            self.add_indicator(
+                "eventLoop",
+                EventLoopLagIndicator(
+                    threshold=loop.threshold,
+                    interval=loop.interval,
+                    recent=loop.recent,
+                    watchdog=loop.watchdog,
+                ),
+            )
         if self.overload is not None:
             overload = settings.overload
-            self.add_indicator("overload", OverloadIndicator(
-                self.overload, mode=overload.mode,
-                out_of_service_after=overload.out_of_service_after),
-                groups=["readiness"] if overload.readiness else [], blocking=False)
-        for name, contributor in builtin_contributors(settings.info,
-                                                      self._resolve_app_info).items():
+            self.add_indicator(
+                "overload",
+                OverloadIndicator(
+                    self.overload,
+                    mode=overload.mode,
+                    out_of_service_after=overload.out_of_service_after,
+                ),
+                groups=["readiness"] if overload.readiness else [],
+                blocking=False,
+            )
+        for name, contributor in builtin_contributors(
+            settings.info, self._resolve_app_info
+        ).items():
             if name not in settings.info.exclude:
                 self.add_contributor(name, contributor)
         self.add_endpoint(HealthEndpoint(self._health, self._resolve_app_info))
@@ -202,21 +226,29 @@ class Actuator(SpringEndpoints):
             self.add_endpoint(ShutdownEndpoint(self.shutdown_control))
         self.add_endpoint(EnvEndpoint(self.environment))
         self.add_endpoint(ThreadDumpEndpoint())
-        self.add_endpoint(MappingsEndpoint(lambda: self.host_app, self._endpoints,
-                                           settings.base_path, self._resolve_app_info))
+        self.add_endpoint(
+            MappingsEndpoint(
+                lambda: self.host_app, self._endpoints, settings.base_path, self._resolve_app_info
+            )
+        )
         contributors: dict[str, Contributor] = {
-            "features": FeaturesContributor(settings.access, self._endpoints.is_exposed,
-                                           overload=self.overload is not None),
+            "features": FeaturesContributor(
+                settings.access, self._endpoints.is_exposed, overload=self.overload is not None
+            ),
             "facts": FactsContributor(lambda: self._facts),
         }
         for name, contributor in contributors.items():
             if name not in settings.info.exclude:
                 self.add_contributor(name, contributor)
         self._init_spring_endpoints(
-            settings, self.environment, self.checker,
+            settings,
+            self.environment,
+            self.checker,
             checks=lambda: [leaf for r in self.registrations for leaf in r.leaves()],
             application=self._resolve_app_info,
-            add_endpoint=self.add_endpoint, remember_hooks=self._background.watch)
+            add_endpoint=self.add_endpoint,
+            remember_hooks=self._background.watch,
+        )
         self._lifespan.on_startup_message = self.startup_timeline.lifespan_started
 
     # -- health ---------------------------------------------------------------
@@ -235,8 +267,16 @@ class Actuator(SpringEndpoints):
         """Register the decorated function as an indicator. See ``add_indicator``."""
 
         def decorate(fn: F) -> F:
-            self.add_indicator(name, fn, groups=groups, tags=tags, timeout=timeout, ttl=ttl,
-                               interval=interval, blocking=blocking)
+            self.add_indicator(
+                name,
+                fn,
+                groups=groups,
+                tags=tags,
+                timeout=timeout,
+                ttl=ttl,
+                interval=interval,
+                blocking=blocking,
+            )
             return fn
 
         return decorate
@@ -269,9 +309,16 @@ class Actuator(SpringEndpoints):
             blocking: sync indicators run in the actuator's thread pool; pass
                 ``False`` for a cheap sync function to call it on the event loop.
         """
-        registration = self._health.add(name, indicator, groups=groups, tags=tags,
-                                        timeout=timeout, ttl=ttl, interval=interval,
-                                        blocking=blocking)
+        registration = self._health.add(
+            name,
+            indicator,
+            groups=groups,
+            tags=tags,
+            timeout=timeout,
+            ttl=ttl,
+            interval=interval,
+            blocking=blocking,
+        )
         self._background.watch(indicator, registration.leaves())
 
     def remove_indicator(self, name: str) -> None:
@@ -295,10 +342,14 @@ class Actuator(SpringEndpoints):
     ) -> None:
         """Declare a health group (served at ``/health/{name}``); see ``GroupSettings``."""
         self._health.add_group(
-            name, include=list(include), exclude=list(exclude), show_details=show_details,
+            name,
+            include=list(include),
+            exclude=list(exclude),
+            show_details=show_details,
             show_components=show_components,
             status_order=None if status_order is None else list(status_order),
-            http_mapping=None if http_mapping is None else dict(http_mapping))
+            http_mapping=None if http_mapping is None else dict(http_mapping),
+        )
 
     @property
     def registrations(self) -> list[Registration]:
@@ -326,7 +377,8 @@ class Actuator(SpringEndpoints):
             health = await self.health()
             components = getattr(health, "components", {})
             return health.status.code, sorted(
-                name for name, c in components.items() if c.status.code != "UP")
+                name for name, c in components.items() if c.status.code != "UP"
+            )
 
         async def registration() -> dict[str, Any]:
             return registration_from_info(await self.info())
@@ -360,7 +412,8 @@ class Actuator(SpringEndpoints):
     def _resolve_app_info(self) -> Mapping[str, Any]:
         if self._app_info is None:
             self._app_info = resolve_app_info(
-                self.settings.info.app, self._name, self._version, self._description)
+                self.settings.info.app, self._name, self._version, self._description
+            )
         return self._app_info
 
     async def info(self) -> dict[str, Any]:
@@ -402,8 +455,7 @@ class Actuator(SpringEndpoints):
         self._authenticators.append(authenticator)
         return authenticator
 
-    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True
-                           ) -> SecurityContext:
+    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True) -> SecurityContext:
         """The caller of a request, from hooks, credentials or a TLS client certificate.
 
         Raises ``actuator.security.auth.AuthError`` (401) for invalid credentials, 429
@@ -543,9 +595,11 @@ class Actuator(SpringEndpoints):
             if not isinstance(key, str) or not key:
                 raise TypeError(f"fact names must be non-empty strings, got {key!r}")
             if not isinstance(value, (str, int, float, bool)) or (
-                    isinstance(value, float) and not math.isfinite(value)):
-                raise TypeError(f"fact {key!r} must be a string, number or boolean, "
-                                f"got {type(value).__name__}")
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                raise TypeError(
+                    f"fact {key!r} must be a string, number or boolean, got {type(value).__name__}"
+                )
         self._facts.update(merged)
 
     @property

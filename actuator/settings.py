@@ -607,9 +607,7 @@ class OverloadSettings(_Section):
     retry_after_jitter: int = Field(
         default=2, ge=0, le=86400, description="random extra Retry-After seconds, 0 up to this"
     )
-    exempt: StrList = Field(
-        default_factory=list, description="path prefixes never limited"
-    )
+    exempt: StrList = Field(default_factory=list, description="path prefixes never limited")
     bad_deadline: Literal["reject", "ignore"] = Field(
         default="reject",
         description="a malformed deadline header: reject (400) or ignore",
@@ -620,9 +618,7 @@ class OverloadSettings(_Section):
         le=86400,
         description="seconds of shedding before the overload indicator is OUT_OF_SERVICE",
     )
-    readiness: bool = Field(
-        default=False, description="the overload indicator joins readiness"
-    )
+    readiness: bool = Field(default=False, description="the overload indicator joins readiness")
 
     _split = field_validator("exempt", mode="before")(_split_list)
 
@@ -833,11 +829,11 @@ class FleetSettings(_Section):
         description="the console's ingest token (a credential, never shown)",
         json_schema_extra=CREDENTIAL,
     )
-    heartbeat: float = Field(
-        default=30.0, ge=1, le=3600, description="seconds between heartbeats"
-    )
+    heartbeat: float = Field(default=30.0, ge=1, le=3600, description="seconds between heartbeats")
     check_interval: float = Field(
-        default=5.0, ge=0.1, le=3600,
+        default=5.0,
+        ge=0.1,
+        le=3600,
         description="seconds between local health checks; a change is pushed at once",
     )
     timeout: float = Field(default=5.0, gt=0, le=60, description="deadline per call, seconds")

@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def serve(app: str, env: Mapping[str, str] | None = None,
-          args: Sequence[str] = ("--workers", "1", "--log-level", "warning",
-                                 "--no-access-log")) -> Iterator[UvicornProcess]:
+def serve(
+    app: str,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = ("--workers", "1", "--log-level", "warning", "--no-access-log"),
+) -> Iterator[UvicornProcess]:
     """A uvicorn subprocess, one worker, on a free loopback port."""
     # uvicorn's "Uvicorn running on" line is logged at info level; keep it.
     args = [a for a in args if a not in ("--log-level", "warning")]
@@ -54,8 +56,9 @@ class Reply:
 class Connection:
     """A keep-alive HTTP/1.1 connection with no client-side overhead worth measuring."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 host: str) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
         self.reader, self.writer, self.host = reader, writer, host
 
     @classmethod
@@ -115,8 +118,15 @@ def pinned(command: Sequence[str], cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu), *command]
 
 
-def load(url: str, *, seconds: float, pid: int | None = None, connections: int = 64,
-         threads: int = 1, cpu: int | None = None) -> Load:
+def load(
+    url: str,
+    *,
+    seconds: float,
+    pid: int | None = None,
+    connections: int = 64,
+    threads: int = 1,
+    cpu: int | None = None,
+) -> Load:
     """Run wrk against ``url``; with ``pid``, also the server's CPU time over the run.
 
     CPU per request is far steadier than requests per second on a shared
@@ -127,9 +137,12 @@ def load(url: str, *, seconds: float, pid: int | None = None, connections: int =
         raise SystemExit("wrk is needed: apt-get install wrk")
     before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
-        pinned(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
-               cpu),
-        capture_output=True, text=True, check=True,
+        pinned(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", url], cpu
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     used = cpu_seconds(pid) - before if pid is not None else 0.0
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -151,12 +164,15 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def median(values: Sequence[float]) -> float:

@@ -49,8 +49,7 @@ async def _latencies(port: int, path: str, count: int, timeout: float) -> list[f
 def health_latency(app: str, count: int) -> dict[str, float]:
     with serve(app, {"BENCH_SCENARIO": "twenty"}) as server:
         seconds = asyncio.run(_latencies(server.port or 0, PATHS[app], count, 30))
-    return {"p50": percentile(seconds, 50), "p95": percentile(seconds, 95),
-            "max": max(seconds)}
+    return {"p50": percentile(seconds, 50), "p95": percentile(seconds, 95), "max": max(seconds)}
 
 
 async def _one(port: int, path: str, timeout: float) -> tuple[float | None, bytes]:
@@ -103,8 +102,12 @@ def single_flight(app: str, clients: int) -> dict[str, Any]:
         seconds = asyncio.run(_burst(port, READINESS[app], clients, 30))
         runs = asyncio.run(_runs(port))
     answered = [s for s in seconds if s is not None]
-    return {"runs": runs, "answered": len(answered), "max": max(answered, default=float("nan")),
-            "p50": percentile(answered, 50) if answered else float("nan")}
+    return {
+        "runs": runs,
+        "answered": len(answered),
+        "max": max(answered, default=float("nan")),
+        "p50": percentile(answered, 50) if answered else float("nan"),
+    }
 
 
 def passthrough(seconds: float, rounds: int) -> dict[str, tuple[float, float]]:
@@ -117,8 +120,10 @@ def passthrough(seconds: float, rounds: int) -> dict[str, tuple[float, float]]:
                 load(server.url + "/items/1", seconds=1)  # warm up
                 pid = server.process.pid if server.process is not None else None
                 runs[app].append(load(server.url + "/items/1", seconds=seconds, pid=pid))
-    return {app: (median([r.rate for r in values]), median([r.cpu_per_request for r in values]))
-            for app, values in runs.items()}
+    return {
+        app: (median([r.rate for r in values]), median([r.cpu_per_request for r in values]))
+        for app, values in runs.items()
+    }
 
 
 def memory(app: str, requests: int) -> tuple[int, int, int]:
@@ -154,25 +159,46 @@ def main() -> None:
 
     ours = health_latency(ACTUATOR, 10 if quick else 100)
     theirs = health_latency(PYCTUATOR, 5 if quick else 20)
-    print(_row("/health, 20 indicators x 50 ms: p50", ms(ours["p50"]), ms(theirs["p50"]),
-               "p50 <= 70 ms"))
+    print(
+        _row(
+            "/health, 20 indicators x 50 ms: p50",
+            ms(ours["p50"]),
+            ms(theirs["p50"]),
+            "p50 <= 70 ms",
+        )
+    )
     print(_row("/health, 20 indicators x 50 ms: p95", ms(ours["p95"]), ms(theirs["p95"]), ""))
 
     ours_hung, body = hung_indicator(ACTUATOR, 5)
     theirs_hung, _ = hung_indicator(PYCTUATOR, 5)
     status = json.loads(body)["status"] if body else "-"
-    print(_row("/health, one indicator never returns (timeout 0.5 s)",
-               f"{ms(ours_hung)}, {status}",
-               ms(theirs_hung) + (" in 5 s" if theirs_hung is None else ""), "<= 600 ms, DOWN"))
+    print(
+        _row(
+            "/health, one indicator never returns (timeout 0.5 s)",
+            f"{ms(ours_hung)}, {status}",
+            ms(theirs_hung) + (" in 5 s" if theirs_hung is None else ""),
+            "<= 600 ms, DOWN",
+        )
+    )
 
     clients = 100 if quick else 500
     ours_sf, theirs_sf = single_flight(ACTUATOR, clients), single_flight(PYCTUATOR, clients)
-    print(_row(f"{clients} concurrent readiness requests, 100 ms indicator: runs",
-               ours_sf["runs"], theirs_sf["runs"], "<= 2"))
-    print(_row(f"{clients} concurrent readiness requests: slowest answer",
-               ms(ours_sf["max"]) + f" ({ours_sf['answered']}/{clients} answered)",
-               ms(theirs_sf["max"]) + f" ({theirs_sf['answered']}/{clients} answered)",
-               "<= 500 ms, all answered"))
+    print(
+        _row(
+            f"{clients} concurrent readiness requests, 100 ms indicator: runs",
+            ours_sf["runs"],
+            theirs_sf["runs"],
+            "<= 2",
+        )
+    )
+    print(
+        _row(
+            f"{clients} concurrent readiness requests: slowest answer",
+            ms(ours_sf["max"]) + f" ({ours_sf['answered']}/{clients} answered)",
+            ms(theirs_sf["max"]) + f" ({theirs_sf['answered']}/{clients} answered)",
+            "<= 500 ms, all answered",
+        )
+    )
 
     measured = passthrough(2 if quick else 6, 1 if quick else 5)
     bare_rate, bare_cpu = measured[BARE]
@@ -181,14 +207,25 @@ def main() -> None:
         rate, cpu = measured[app]
         return f"{rate:.0f}/s: {rate / bare_rate:.1%} (by CPU: {bare_cpu / cpu:.1%})"
 
-    print(_row("app requests through the middleware (HTTP metrics off), vs bare app",
-               versus_bare(ACTUATOR), versus_bare(PYCTUATOR),
-               f">= 97% of bare ({bare_rate:.0f}/s)"))
+    print(
+        _row(
+            "app requests through the middleware (HTTP metrics off), vs bare app",
+            versus_bare(ACTUATOR),
+            versus_bare(PYCTUATOR),
+            f">= 97% of bare ({bare_rate:.0f}/s)",
+        )
+    )
 
     for app, name in ((ACTUATOR, "asgi-actuator"), (PYCTUATOR, "pyctuator")):
         before, after, total = memory(app, 10_000 if quick else 100_000)
-        print(_row(f"RSS over {total:,.0f} /health requests ({name})",
-                   f"{before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB", "", "flat"))
+        print(
+            _row(
+                f"RSS over {total:,.0f} /health requests ({name})",
+                f"{before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB",
+                "",
+                "flat",
+            )
+        )
 
 
 if __name__ == "__main__":

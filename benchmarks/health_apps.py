@@ -49,20 +49,26 @@ def _actuator_app() -> Any:
     actuator = Actuator(name="bench", settings={"health": {"max_threads": 8}})
     if SCENARIO == "twenty":
         for n in range(20):
+
             async def slow() -> Health:
                 await asyncio.sleep(0.05)
                 return Health.up()
+
             actuator.add_indicator(f"slow{n}", slow)
     elif SCENARIO == "hung":
+
         async def hung() -> Health:
             await asyncio.Event().wait()
             return Health.up()
+
         actuator.add_indicator("hung", hung, timeout=0.5)
     elif SCENARIO == "singleflight":
+
         async def hundred() -> Health:
             _count()
             await asyncio.sleep(0.1)
             return Health.up()
+
         actuator.add_indicator("database", hundred, groups=["readiness"])
     app = _app()
     app.add_middleware(ActuatorMiddleware, actuator=actuator)
@@ -98,9 +104,13 @@ def _pyctuator_app() -> Any:
             return HealthStatus(Status.UP, HealthDetails())
 
     app = _app()
-    pyctuator = Pyctuator(app, "bench", app_url="http://127.0.0.1:1",
-                          pyctuator_endpoint_url="http://127.0.0.1:1/pyctuator",
-                          registration_url=None)
+    pyctuator = Pyctuator(
+        app,
+        "bench",
+        app_url="http://127.0.0.1:1",
+        pyctuator_endpoint_url="http://127.0.0.1:1/pyctuator",
+        registration_url=None,
+    )
     if SCENARIO == "twenty":
         for n in range(20):
             pyctuator.register_health_provider(Provider(f"slow{n}", 0.05))
@@ -117,8 +127,11 @@ def _bare_app() -> Any:
 
 def __getattr__(name: str) -> Any:
     # Build only the app a server asks for: importing pyctuator costs the others nothing.
-    factories = {"actuator_app": _actuator_app, "pyctuator_app": _pyctuator_app,
-                 "bare_app": _bare_app}
+    factories = {
+        "actuator_app": _actuator_app,
+        "pyctuator_app": _pyctuator_app,
+        "bare_app": _bare_app,
+    }
     if name in factories:
         app = factories[name]()
         globals()[name] = app

@@ -42,10 +42,18 @@ SMALL, LARGE = 200, 1200
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 SCOPE: dict[str, Any] = {
-    "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-    "method": "GET", "scheme": "http", "path": "/items/1", "raw_path": b"/items/1",
-    "root_path": "", "query_string": b"", "headers": [(b"host", b"bench")],
-    "server": ("bench", 80), "client": ("127.0.0.1", 1),
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/items/1",
+    "raw_path": b"/items/1",
+    "root_path": "",
+    "query_string": b"",
+    "headers": [(b"host", b"bench")],
+    "server": ("bench", 80),
+    "client": ("127.0.0.1", 1),
 }
 
 
@@ -55,7 +63,8 @@ async def drive(app: Any, requests: int) -> None:
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await inbox.put({"type": "lifespan.startup"})
     lifespan = asyncio.ensure_future(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put))
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
+    )
     await outbox.get()
 
     async def receive() -> dict[str, Any]:
@@ -82,16 +91,31 @@ def count(target: str, requests: int) -> int:
     """Instructions callgrind counts for a process that serves ``requests`` requests."""
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT),
-                                                                   os.environ.get("PYTHONPATH")))),
-           "PYTHONHASHSEED": "0",
-           # The heartbeat is time-driven: under valgrind's 50x slow-down it would
-           # beat 50 times as often per request as it really does.
-           "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        "PYTHONHASHSEED": "0",
+        # The heartbeat is time-driven: under valgrind's 50x slow-down it would
+        # beat 50 times as often per request as it really does.
+        "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false",
+    }
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-m", "benchmarks.instructions", "--drive", target, str(requests)],
-        capture_output=True, text=True, env=env, check=True, cwd=ROOT,
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-m",
+            "benchmarks.instructions",
+            "--drive",
+            target,
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
     )
     match = _COLLECTED.search(result.stderr)
     if match is None:
@@ -105,15 +129,37 @@ def count_server(target: str, requests: int) -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: apt-get install valgrind")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT),
-                                                                   os.environ.get("PYTHONPATH")))),
-           "PYTHONHASHSEED": "0",
-           "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        "PYTHONHASHSEED": "0",
+        "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false",
+    }
     process = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     try:
         asyncio.run(_client(port, requests, startup_timeout=600))
@@ -157,10 +203,12 @@ def per_request(targets: Sequence[str], *, server: bool = False) -> dict[str, fl
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", help="module:app or module:factory")
-    parser.add_argument("--server", action="store_true",
-                        help="count a real uvicorn serving over loopback (targets: factories)")
-    parser.add_argument("--drive", nargs=2, metavar=("TARGET", "REQUESTS"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="count a real uvicorn serving over loopback (targets: factories)",
+    )
+    parser.add_argument("--drive", nargs=2, metavar=("TARGET", "REQUESTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.drive:
         asyncio.run(drive(load_app(args.drive[0]), int(args.drive[1])))

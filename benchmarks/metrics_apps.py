@@ -102,9 +102,14 @@ def _routes(count: int) -> Starlette:
 
 def _scraped(routes: int, max_uri_tags: int) -> Starlette:
     app = _routes(routes)
-    actuator = Actuator(name="bench", settings={
-        **EXPOSED, "security": {"anonymous": ["health", "prometheus"]},
-        "metrics": {"max_uri_tags": max_uri_tags}})
+    actuator = Actuator(
+        name="bench",
+        settings={
+            **EXPOSED,
+            "security": {"anonymous": ["health", "prometheus"]},
+            "metrics": {"max_uri_tags": max_uri_tags},
+        },
+    )
     app.add_middleware(ActuatorMiddleware, actuator=actuator)
     return app
 

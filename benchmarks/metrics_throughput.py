@@ -59,21 +59,44 @@ LABELS = {
 
 # -- 1. throughput under wrk ----------------------------------------------------------
 
-def throughput(names: list[str], seconds: float, rounds: int, connections: int
-               ) -> dict[str, tuple[float, float]]:
+
+def throughput(
+    names: list[str], seconds: float, rounds: int, connections: int
+) -> dict[str, tuple[float, float]]:
     """Best requests/s and best server CPU seconds per request, per app.
 
     Each server runs pinned to CPU 0 and wrk to CPU 1 (on a machine with two
     or more), as in issue 10: the server's work is what is measured, not its
     fight with the load generator for a core.
     """
-    servers = {name: UvicornProcess(
-        f"benchmarks.metrics_apps:{name}",
-        command=pinned([sys.executable, "-m", "uvicorn", f"benchmarks.metrics_apps:{name}",
-                        "--factory", "--no-access-log", "--workers", "1", "--loop", "uvloop",
-                        "--http", "httptools", "--host", "127.0.0.1", "--port", "0"], 0),
-        startup_timeout=120)
-        for name in names}
+    servers = {
+        name: UvicornProcess(
+            f"benchmarks.metrics_apps:{name}",
+            command=pinned(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"benchmarks.metrics_apps:{name}",
+                    "--factory",
+                    "--no-access-log",
+                    "--workers",
+                    "1",
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                ],
+                0,
+            ),
+            startup_timeout=120,
+        )
+        for name in names
+    }
     try:
         for server in servers.values():
             server.start()
@@ -85,10 +108,19 @@ def throughput(names: list[str], seconds: float, rounds: int, connections: int
             for name in order:
                 server = servers[name]
                 pid = server.process.pid if server.process is not None else None
-                results[name].append(load(server.url + "/items/1", seconds=seconds,
-                                          connections=connections, pid=pid, cpu=1))
-        return {name: (max(r.rate for r in runs), min(r.cpu_per_request for r in runs))
-                for name, runs in results.items()}
+                results[name].append(
+                    load(
+                        server.url + "/items/1",
+                        seconds=seconds,
+                        connections=connections,
+                        pid=pid,
+                        cpu=1,
+                    )
+                )
+        return {
+            name: (max(r.rate for r in runs), min(r.cpu_per_request for r in runs))
+            for name, runs in results.items()
+        }
     finally:
         for server in servers.values():
             server.stop()
@@ -96,12 +128,22 @@ def throughput(names: list[str], seconds: float, rounds: int, connections: int
 
 # -- 2. in-process overhead -----------------------------------------------------------
 
+
 async def per_request_us(app: Any, requests: int) -> float:
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/items/1",
-             "raw_path": b"/items/1", "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"bench")], "server": ("bench", 80),
-             "client": ("127.0.0.1", 1)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/items/1",
+        "raw_path": b"/items/1",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"bench")],
+        "server": ("bench", 80),
+        "client": ("127.0.0.1", 1),
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -129,6 +171,7 @@ async def overhead(names: list[str], requests: int, rounds: int) -> dict[str, fl
 
 # -- report ---------------------------------------------------------------------------
 
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -138,10 +181,14 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def environment() -> str:
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
-                         for name in ("starlette", "fastapi", "prometheus-client"))
-    return (f"Python {platform.python_version()}, uvicorn {importlib.metadata.version('uvicorn')} "
-            f"({loop}, {http}), {versions}, {platform.machine()}, {os.cpu_count()} CPUs")
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}"
+        for name in ("starlette", "fastapi", "prometheus-client")
+    )
+    return (
+        f"Python {platform.python_version()}, uvicorn {importlib.metadata.version('uvicorn')} "
+        f"({loop}, {http}), {versions}, {platform.machine()}, {os.cpu_count()} CPUs"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,13 +216,26 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([LABELS[bare], f"{rate:,.0f}", "100%", f"{cpu * 1e6:.0f}", "100%"])
             for name in others:
                 other_rate, other_cpu = measured[name]
-                rows.append([LABELS[name], f"{other_rate:,.0f}", f"{other_rate / rate:.0%}",
-                             f"{other_cpu * 1e6:.0f}", f"{cpu / other_cpu:.0%}"])
-        print(f"Throughput, uvicorn 1 worker, wrk -t1 -c{args.connections} "
-              f"-d{args.duration:g}s, server on CPU 0 and wrk on CPU 1, "
-              f"best of {args.rounds} interleaved rounds:\n")
-        print(table(["app", "requests/s", "of bare", "server CPU µs/request",
-                     "of bare (by CPU)"], rows) + "\n")
+                rows.append(
+                    [
+                        LABELS[name],
+                        f"{other_rate:,.0f}",
+                        f"{other_rate / rate:.0%}",
+                        f"{other_cpu * 1e6:.0f}",
+                        f"{cpu / other_cpu:.0%}",
+                    ]
+                )
+        print(
+            f"Throughput, uvicorn 1 worker, wrk -t1 -c{args.connections} "
+            f"-d{args.duration:g}s, server on CPU 0 and wrk on CPU 1, "
+            f"best of {args.rounds} interleaved rounds:\n"
+        )
+        print(
+            table(
+                ["app", "requests/s", "of bare", "server CPU µs/request", "of bare (by CPU)"], rows
+            )
+            + "\n"
+        )
 
     # In-process actuators start without a lifespan and are never shut down: no
     # heartbeat watchdog thread to outlive its event loop.
@@ -184,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for bare, others in PAIRS:
         rows.append([LABELS[bare], f"{took[bare]:.1f}", "-"])
-        rows += [[LABELS[name], f"{took[name]:.1f}", f"{took[name] - took[bare]:+.1f}"]
-                 for name in others]
+        rows += [
+            [LABELS[name], f"{took[name]:.1f}", f"{took[name] - took[bare]:+.1f}"]
+            for name in others
+        ]
     print(f"Per request in-process (ASGI call, no server), best of 7 x {requests:,} requests:\n")
     print(table(["app", "µs/request", "overhead µs"], rows) + "\n")
 
@@ -194,4 +256,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

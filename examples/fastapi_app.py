@@ -62,7 +62,7 @@ DEMO_TOKEN = os.environ.get("DEMO_TOKEN") or generate_token()
 WRITABLE = ("loggers", "pause", "resume", "flip", "shutdown")
 
 ACTUATOR_SETTINGS: dict[str, Any] = {
-    "exposure": {"include": ["*"]},        # every endpoint, including ones added later
+    "exposure": {"include": ["*"]},  # every endpoint, including ones added later
     "health": {"show_details": "always"},  # production: "when_authorized"
     # Write operations are off unless an endpoint's access says otherwise.
     "access": {"endpoints": dict.fromkeys(WRITABLE, "unrestricted")},
@@ -121,8 +121,13 @@ class OrderStore:
                 "INSERT INTO orders (item, quantity, created_at) VALUES (?, ?, ?)",
                 (item, quantity, created_at),
             )
-        return {"id": cursor.lastrowid, "item": item, "quantity": quantity, "status": "new",
-                "created_at": created_at}
+        return {
+            "id": cursor.lastrowid,
+            "item": item,
+            "quantity": quantity,
+            "status": "new",
+            "created_at": created_at,
+        }
 
     def ship_new(self) -> int:
         """Mark every new order shipped; how many were."""
@@ -145,8 +150,9 @@ class OrderStore:
         """The ``database`` indicator: the same query a connection pool validates with."""
         with self._connect() as db:
             db.execute("SELECT 1").fetchone()
-        return Health.up(database="SQLite", version=sqlite3.sqlite_version,
-                         validationQuery="SELECT 1")
+        return Health.up(
+            database="SQLite", version=sqlite3.sqlite_version, validationQuery="SELECT 1"
+        )
 
     def contribute(self) -> dict[str, Any]:
         """The ``orders`` section of ``/actuator/info``."""
@@ -168,8 +174,12 @@ def create_app(db_path: str = DEFAULT_DB, payments_url: str | None = None) -> Fa
     store = OrderStore(db_path)
     payments_url = payments_url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/payments/health"
 
-    actuator = Actuator(name="orders", version="1.4.2",
-                        description="Takes and lists orders", settings=ACTUATOR_SETTINGS)
+    actuator = Actuator(
+        name="orders",
+        version="1.4.2",
+        description="Takes and lists orders",
+        settings=ACTUATOR_SETTINGS,
+    )
     actuator.add_indicator("database", store.health, groups=["readiness"], timeout=0.5)
     actuator.add_indicator("payments", HttpIndicator(payments_url, timeout=0.4))
     actuator.add_contributor("orders", store)
@@ -242,10 +252,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The orders demo service.")
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
-    parser.add_argument("--db", default=os.environ.get("ORDERS_DB", DEFAULT_DB),
-                        help="SQLite file (default: %(default)s)")
-    parser.add_argument("--payments-url", default=os.environ.get("PAYMENTS_URL"),
-                        help="URL the payments indicator checks (default: this app's stub)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("ORDERS_DB", DEFAULT_DB),
+        help="SQLite file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--payments-url",
+        default=os.environ.get("PAYMENTS_URL"),
+        help="URL the payments indicator checks (default: this app's stub)",
+    )
     args = parser.parse_args(argv)
 
     # A wildcard address is where the server listens, not where to send requests.
@@ -258,8 +274,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     for url in demo_urls(demo.state.actuator, root):
         print(f"  {url}")
     print(f"  {root}/orders")
-    print(f"  curl -X POST {root}/orders -H 'content-type: application/json' "
-          """-d '{"item": "book", "quantity": 2}'""")
+    print(
+        f"  curl -X POST {root}/orders -H 'content-type: application/json' "
+        """-d '{"item": "book", "quantity": 2}'"""
+    )
     base = root + demo.state.actuator.settings.base_path
     auth = f"-H 'Authorization: Bearer {DEMO_TOKEN}' -H 'content-type: application/json'"
     print("\nOperations that change something need the operator token (role full):")
@@ -274,8 +292,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Logs also go to {log_file} (served at {base}/logfile)\n", flush=True)
     file_handler = logging.FileHandler(log_file)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s",
-                        handlers=[logging.StreamHandler(), file_handler])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s:     %(name)s: %(message)s",
+        handlers=[logging.StreamHandler(), file_handler],
+    )
     uvicorn.run(demo, host=args.host, port=args.port)
 
 

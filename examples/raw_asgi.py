@@ -26,8 +26,13 @@ from actuator import Actuator
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"hello from a bare ASGI app\n"})
 
 

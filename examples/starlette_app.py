@@ -43,8 +43,7 @@ actuator = Actuator(
     settings={
         "exposure": {"include": ["health", "info"]},
         "security": {"anonymous": ["health", "info"]},
-        "health": {"show_details": "always",
-                   "groups": {"backends": {"include": ["tag:backend"]}}},
+        "health": {"show_details": "always", "groups": {"backends": {"include": ["tag:backend"]}}},
     },
 )
 actuator.add_indicator("cache", cache, groups=["readiness"], tags=["backend"], timeout=0.3)

@@ -24,8 +24,9 @@ class Echo(Endpoint):
 
 
 def setup() -> tuple[Actuator, RecordingApp, Any]:
-    actuator = light_actuator({"exposure": {"include": ["*"]},
-                               "access": {"endpoints": {"echo": "unrestricted"}}})
+    actuator = light_actuator(
+        {"exposure": {"include": ["*"]}, "access": {"endpoints": {"echo": "unrestricted"}}}
+    )
     actuator.add_endpoint(Echo())
     app = RecordingApp()
     return actuator, app, actuator.wrap(app)
@@ -43,8 +44,7 @@ def assert_error(answer: Answer, status: int, message: str, path: str) -> None:
     assert b'File "' not in answer.body
 
 
-async def assert_refused(status: int, message: str, method: str, path: str,
-                         **given: Any) -> Answer:
+async def assert_refused(status: int, message: str, method: str, path: str, **given: Any) -> Answer:
     """Send one request; it gets a JSON error and the app never sees it."""
     actuator, app, wrapped = setup()
     answer = await request(wrapped, method, path, **given)
@@ -80,8 +80,9 @@ async def test_unsafe_paths_are_400(path: str, raw_path: bytes, message: str) ->
 
 async def test_a_path_longer_than_8_kb_is_414() -> None:
     await assert_refused(414, "longer than 8192 bytes", "GET", "/actuator/health/" + "a" * 9000)
-    await assert_refused(414, "longer than 8192 bytes", "GET", "/actuator/health",
-                         query=b"x=" + b"a" * 9000)
+    await assert_refused(
+        414, "longer than 8192 bytes", "GET", "/actuator/health", query=b"x=" + b"a" * 9000
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,8 +98,9 @@ async def test_a_path_longer_than_8_kb_is_414() -> None:
         ("/actuator/health", b"a=\xc3\x28", "not valid percent-encoded UTF-8"),
     ],
 )
-async def test_bad_or_unexpected_query_strings_are_400(path: str, query: bytes,
-                                                       message: str) -> None:
+async def test_bad_or_unexpected_query_strings_are_400(
+    path: str, query: bytes, message: str
+) -> None:
     await assert_refused(400, message, "GET", path, query=query)
 
 
@@ -118,23 +120,31 @@ async def test_an_unexpected_query_parameter_is_named_in_the_body() -> None:
 )
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("path", ["/actuator", "/actuator/health", "/actuator/echo"])
-async def test_a_body_on_get_or_head_is_400(method: str, path: str,
-                                            headers: list[tuple[str, str]],
-                                            body: list[bytes]) -> None:
+async def test_a_body_on_get_or_head_is_400(
+    method: str, path: str, headers: list[tuple[str, str]], body: list[bytes]
+) -> None:
     await assert_refused(400, "must not have a body", method, path, headers=headers, body=body)
 
 
 async def test_an_oversized_body_is_413_by_length_or_by_counting() -> None:
     actuator, app, wrapped = setup()
     big = b"[" + b"1," * 40000 + b"1]"
-    by_length = await request(wrapped, "POST", "/actuator/echo", body=[big],
-                              headers=[("content-type", "application/json"),
-                                       ("content-length", str(len(big)))])
+    by_length = await request(
+        wrapped,
+        "POST",
+        "/actuator/echo",
+        body=[big],
+        headers=[("content-type", "application/json"), ("content-length", str(len(big)))],
+    )
     assert_error(by_length, 413, "larger than 65536 bytes", "/actuator/echo")
-    chunks = [big[i:i + 16384] for i in range(0, len(big), 16384)]
-    by_counting = await request(wrapped, "POST", "/actuator/echo", body=chunks,
-                                headers=[("content-type", "application/json"),
-                                         ("transfer-encoding", "chunked")])
+    chunks = [big[i : i + 16384] for i in range(0, len(big), 16384)]
+    by_counting = await request(
+        wrapped,
+        "POST",
+        "/actuator/echo",
+        body=chunks,
+        headers=[("content-type", "application/json"), ("transfer-encoding", "chunked")],
+    )
     assert_error(by_counting, 413, "larger than 65536 bytes", "/actuator/echo")
     assert app.http_calls == []
     await actuator.shutdown()
@@ -143,17 +153,26 @@ async def test_an_oversized_body_is_413_by_length_or_by_counting() -> None:
 @pytest.mark.parametrize(
     ("headers", "body", "status", "message"),
     [
-        ([("content-type", "application/json")], b'{"a": ', 400,
-         "Malformed JSON body: Expecting value at line 1 column 7"),
+        (
+            [("content-type", "application/json")],
+            b'{"a": ',
+            400,
+            "Malformed JSON body: Expecting value at line 1 column 7",
+        ),
         ([("content-type", "application/json")], b'{"a": "\xff"}', 400, "not valid UTF-8"),
         ([("content-type", "text/plain")], b'{"a": 1}', 415, "Content-Type: application/json"),
         ([], b'{"a": 1}', 415, "must be JSON"),
-        ([("content-type", "application/json"), ("content-length", "abc")], b"{}", 400,
-         "Invalid Content-Length"),
+        (
+            [("content-type", "application/json"), ("content-length", "abc")],
+            b"{}",
+            400,
+            "Invalid Content-Length",
+        ),
     ],
 )
-async def test_bad_bodies_are_rejected(headers: list[tuple[str, str]], body: bytes, status: int,
-                                       message: str) -> None:
+async def test_bad_bodies_are_rejected(
+    headers: list[tuple[str, str]], body: bytes, status: int, message: str
+) -> None:
     actuator, _, wrapped = setup()
     answer = await request(wrapped, "POST", "/actuator/echo", headers=headers, body=[body])
     assert_error(answer, status, message, "/actuator/echo")
@@ -163,8 +182,13 @@ async def test_bad_bodies_are_rejected(headers: list[tuple[str, str]], body: byt
 async def test_a_good_json_body_reaches_the_operation() -> None:
     actuator, _, wrapped = setup()
     payload = json.dumps({"level": "DEBUG"}).encode()
-    answer = await request(wrapped, "POST", "/actuator/echo", body=[payload],
-                           headers=[("content-type", "application/json; charset=utf-8")])
+    answer = await request(
+        wrapped,
+        "POST",
+        "/actuator/echo",
+        body=[payload],
+        headers=[("content-type", "application/json; charset=utf-8")],
+    )
     assert answer.status == 200
     assert answer.json() == {"body": {"level": "DEBUG"}}
     empty = await request(wrapped, "POST", "/actuator/echo")
@@ -180,8 +204,10 @@ async def test_unsupported_methods_are_405(method: str) -> None:
 
 async def test_a_client_that_leaves_while_sending_its_body_gets_no_answer() -> None:
     actuator, app, wrapped = setup()
-    scope_messages = [{"type": "http.request", "body": b"{", "more_body": True},
-                      {"type": "http.disconnect"}]
+    scope_messages = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
     sent: list[Any] = []
 
     async def receive() -> Any:
@@ -201,8 +227,7 @@ async def test_a_client_that_leaves_while_sending_its_body_gets_no_answer() -> N
 
 async def test_a_garbage_host_header_does_not_reach_the_links() -> None:
     actuator, _, wrapped = setup()
-    answer = await request(wrapped, "GET", "/actuator",
-                           headers=[("host", "evil.example/<script>")])
+    answer = await request(wrapped, "GET", "/actuator", headers=[("host", "evil.example/<script>")])
     assert answer.json()["_links"]["self"]["href"] == "http://testserver:80/actuator"
     await actuator.shutdown()
 
@@ -220,8 +245,14 @@ async def test_a_garbage_host_header_does_not_reach_the_links() -> None:
 async def test_hostile_json_bodies_are_a_json_400_and_never_reach_the_app(
     body: bytes, message: str
 ) -> None:
-    await assert_refused(400, message, "POST", "/actuator/echo",
-                         headers=[("content-type", "application/json")], body=[body])
+    await assert_refused(
+        400,
+        message,
+        "POST",
+        "/actuator/echo",
+        headers=[("content-type", "application/json")],
+        body=[body],
+    )
 
 
 class Crash(Endpoint):

@@ -23,22 +23,49 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m actuator ...`` as a user runs it (in a Dockerfile, say)."""
-    return subprocess.run([sys.executable, "-m", "actuator", *args], cwd=cwd, env=os.environ,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "actuator", *args],
+        cwd=cwd,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
-def test_build_info_in_a_real_git_checkout(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_info_in_a_real_git_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = tmp_path / "repo"
     commit = init_repo(repo, "Release 1.4.2")
     git(repo, "tag", "v1.4.2")
     out = tmp_path / "image" / "build-info.json"
-    code = main(["build-info", "--cwd", str(repo), "-o", str(out), "--name", "orders",
-                 "--version", "1.4.2", "--group", "shop"])
+    code = main(
+        [
+            "build-info",
+            "--cwd",
+            str(repo),
+            "-o",
+            str(out),
+            "--name",
+            "orders",
+            "--version",
+            "1.4.2",
+            "--group",
+            "shop",
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text())
-    assert data["git"] == {"commit": commit, "branch": "main", "commit_time": COMMIT_DATE_UTC,
-                           "commit_message": "Release 1.4.2", "dirty": False, "tag": "v1.4.2"}
+    assert data["git"] == {
+        "commit": commit,
+        "branch": "main",
+        "commit_time": COMMIT_DATE_UTC,
+        "commit_message": "Release 1.4.2",
+        "dirty": False,
+        "tag": "v1.4.2",
+    }
     assert data["build"]["name"] == "orders"
     assert data["build"]["artifact"] == "orders"
     assert data["build"]["group"] == "shop"
@@ -72,14 +99,30 @@ def test_the_written_file_round_trips_into_springs_git_shape(tmp_path: Path) -> 
     repo = tmp_path / "repo"
     commit = init_repo(repo, "Ship it")
     out = tmp_path / "build-info.json"
-    assert main(["build-info", "--cwd", str(repo), "-o", str(out), "-q", "--name", "orders",
-                 "--version", "1.4.2"]) == 0
+    assert (
+        main(
+            [
+                "build-info",
+                "--cwd",
+                str(repo),
+                "-o",
+                str(out),
+                "-q",
+                "--name",
+                "orders",
+                "--version",
+                "1.4.2",
+            ]
+        )
+        == 0
+    )
     actuator = Actuator(settings={"info": {"build_file": out}})
     info = read_info(actuator)
-    assert info["git"] == {"branch": "main",
-                           "commit": {"id": commit[:7], "full": commit,
-                                      "time": COMMIT_DATE_UTC, "message": "Ship it"},
-                           "dirty": False}
+    assert info["git"] == {
+        "branch": "main",
+        "commit": {"id": commit[:7], "full": commit, "time": COMMIT_DATE_UTC, "message": "Ship it"},
+        "dirty": False,
+    }
     assert info["build"]["version"] == "1.4.2"
 
 
@@ -112,17 +155,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"actuator {__version__}"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["build-info", "--cwd", "missing-dir"], "actuator build-info: error: 'missing-dir' is not "
-                                             "a directory"),
-    (["build-info", "-o", "blocker/build-info.json"], "actuator build-info: error:"),
-    (["build-info", "--colour"], "unrecognized arguments: --colour"),
-    (["no-such-command"], "invalid choice: 'no-such-command'"),
-    ([], "the following arguments are required: COMMAND"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["build-info", "--cwd", "missing-dir"],
+            "actuator build-info: error: 'missing-dir' is not a directory",
+        ),
+        (["build-info", "-o", "blocker/build-info.json"], "actuator build-info: error:"),
+        (["build-info", "--colour"], "unrecognized arguments: --colour"),
+        (["no-such-command"], "invalid choice: 'no-such-command'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
 def test_errors_exit_2_with_a_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    args: list[str], message: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blocker").write_text("a file where a directory is needed")
@@ -141,7 +192,8 @@ def test_a_failing_command_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_settings_prints_what_the_environment_makes(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ACTUATOR_HEALTH__TIMEOUT", "0.3")
     monkeypatch.setenv("ACTUATOR_EXPOSURE__INCLUDE", "health,info")
     assert main(["settings"]) == 0
@@ -151,7 +203,8 @@ def test_settings_prints_what_the_environment_makes(
 
 
 def test_settings_names_an_invalid_variable(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ACTUATOR_HEALTH__SHOW_DETAILS", "sometimes")
     assert main(["settings"]) == 2
     error = capsys.readouterr().err

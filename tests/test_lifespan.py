@@ -58,9 +58,18 @@ async def test_readiness_goes_init_then_up_then_out_of_service_with_the_lifespan
     await asyncio.wait_for(gates.starting.wait(), 5)
 
     async with client_for(app) as client:
-        assert await probe(client, "readiness") == (503, {"status": "INIT", "components": {
-            "readinessState": {"status": "INIT",
-                               "details": {"reason": "application is starting"}}}})
+        assert await probe(client, "readiness") == (
+            503,
+            {
+                "status": "INIT",
+                "components": {
+                    "readinessState": {
+                        "status": "INIT",
+                        "details": {"reason": "application is starting"},
+                    }
+                },
+            },
+        )
         assert (await probe(client, "startup"))[0:1] == (503,)
         assert (await probe(client, "startup"))[1]["status"] == "INIT"
         assert (await probe(client, "liveness"))[0] == 200
@@ -69,8 +78,15 @@ async def test_readiness_goes_init_then_up_then_out_of_service_with_the_lifespan
         gates.start.set()
         assert await startup == {"type": "lifespan.startup.complete"}
         assert actuator.started
-        assert await probe(client, "readiness") == (200, {"status": "UP", "components": {
-            "readinessState": {"status": "UP", "details": {"state": "ACCEPTING_TRAFFIC"}}}})
+        assert await probe(client, "readiness") == (
+            200,
+            {
+                "status": "UP",
+                "components": {
+                    "readinessState": {"status": "UP", "details": {"state": "ACCEPTING_TRAFFIC"}}
+                },
+            },
+        )
         assert (await probe(client, "startup"))[0] == 200
 
         shutdown = asyncio.ensure_future(lifespan.shutdown())
@@ -78,7 +94,8 @@ async def test_readiness_goes_init_then_up_then_out_of_service_with_the_lifespan
         status, body = await probe(client, "readiness")
         assert (status, body["status"]) == (503, "OUT_OF_SERVICE")
         assert body["components"]["readinessState"]["details"] == {
-            "reason": "application is shutting down"}
+            "reason": "application is shutting down"
+        }
         assert (await probe(client, "liveness"))[0] == 200
         assert (await client.get("/other")).status_code == 200  # the app still serves
 

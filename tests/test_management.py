@@ -23,13 +23,16 @@ def test_management_settings_come_from_the_environment(monkeypatch: pytest.Monke
     assert settings.loggers.groups == {"db": ["sqlalchemy", "asyncpg"]}
 
 
-@pytest.mark.parametrize(("settings", "named"), [
-    ({"shutdown": {"max_jitter": -1}}, "shutdown.max_jitter"),
-    ({"shutdown": {"drain_period": "soon"}}, "shutdown.drain_period"),
-    ({"pause": {"retry_after": -5}}, "pause.retry_after"),
-    ({"env": {"show_values": "sometimes"}}, "env.show_values"),
-    ({"pause": {"gate": "on"}}, "pause.gate"),
-])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"shutdown": {"max_jitter": -1}}, "shutdown.max_jitter"),
+        ({"shutdown": {"drain_period": "soon"}}, "shutdown.drain_period"),
+        ({"pause": {"retry_after": -5}}, "pause.retry_after"),
+        ({"env": {"show_values": "sometimes"}}, "env.show_values"),
+        ({"pause": {"gate": "on"}}, "pause.gate"),
+    ],
+)
 def test_invalid_management_settings_fail_naming_the_setting(
     settings: dict[str, object], named: str
 ) -> None:

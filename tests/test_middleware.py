@@ -77,8 +77,9 @@ async def test_starlette_both_ways(style: str) -> None:
         app = Starlette(routes=routes)
         app.add_middleware(ActuatorMiddleware, actuator=actuator)
     else:
-        app = Starlette(routes=routes,
-                        middleware=[Middleware(ActuatorMiddleware, actuator=actuator)])
+        app = Starlette(
+            routes=routes, middleware=[Middleware(ActuatorMiddleware, actuator=actuator)]
+        )
     async with client_for(app, actuator) as client:
         assert (await client.get("/actuator/health/liveness")).json() == {"status": "UP"}
         assert (await client.get("/hello")).text == "hello"
@@ -86,8 +87,10 @@ async def test_starlette_both_ways(style: str) -> None:
 
 async def test_a_bare_asgi_app_wrapped_two_ways() -> None:
     actuator = light_actuator()
-    for wrapped in (actuator.wrap(RecordingApp()), ActuatorMiddleware(RecordingApp(),
-                                                                      actuator=actuator)):
+    for wrapped in (
+        actuator.wrap(RecordingApp()),
+        ActuatorMiddleware(RecordingApp(), actuator=actuator),
+    ):
         async with client_for(wrapped, actuator) as client:
             assert (await client.get("/actuator/health")).status_code == 200
             assert (await client.get("/x")).text == "app saw /x"
@@ -103,8 +106,17 @@ async def test_without_an_actuator_the_middleware_makes_one_from_the_environment
         assert (await client.get("/ops/health")).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/orders/1", "/actuatorfoo", "/actuator-x/health",
-                                  "/api/actuator/health", "/Actuator/health"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/orders/1",
+        "/actuatorfoo",
+        "/actuator-x/health",
+        "/api/actuator/health",
+        "/Actuator/health",
+    ],
+)
 async def test_requests_outside_the_base_path_reach_the_app_with_the_identical_scope(
     path: str,
 ) -> None:
@@ -130,11 +142,11 @@ async def test_requests_outside_the_base_path_reach_the_app_with_the_identical_s
 @pytest.mark.parametrize(
     ("root_path", "path", "served_by"),
     [
-        ("/api", "/api/actuator/health", "actuator"),   # path includes root_path (ASGI spec)
-        ("/api", "/actuator/health", "actuator"),       # path without it (older servers)
+        ("/api", "/api/actuator/health", "actuator"),  # path includes root_path (ASGI spec)
+        ("/api", "/actuator/health", "actuator"),  # path without it (older servers)
         ("/api/", "/api/actuator/health", "actuator"),
         ("/api", "/api/orders", "app"),
-        ("/act", "/actuator/health", "actuator"),       # "/act" is not a prefix of "/actuator"
+        ("/act", "/actuator/health", "actuator"),  # "/act" is not a prefix of "/actuator"
         ("/act", "/act/actuator/health", "actuator"),
         ("/api", "/apiactuator/health", "app"),
     ],
@@ -153,12 +165,25 @@ async def test_root_path_is_honoured(root_path: str, path: str, served_by: str) 
 
 async def websocket_exchange(app: Any, path: str, text: str) -> list[Any]:
     """One websocket conversation with ``app``, as a server drives it."""
-    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "scheme": "ws", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "headers": [(b"host", b"testserver")], "subprotocols": [],
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": text},
-                {"type": "websocket.disconnect", "code": 1000}]
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "subprotocols": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": text},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
     sent: list[Any] = []
 
     async def receive() -> Any:
@@ -187,8 +212,15 @@ async def test_websocket_routes_work_even_under_the_base_path() -> None:
 async def test_a_raw_websocket_scope_reaches_the_app_untouched() -> None:
     app = RecordingApp()
     actuator = light_actuator()
-    scope = {"type": "websocket", "path": "/actuator/health", "raw_path": b"/actuator/health",
-             "query_string": b"", "headers": [], "root_path": "", "subprotocols": []}
+    scope = {
+        "type": "websocket",
+        "path": "/actuator/health",
+        "raw_path": b"/actuator/health",
+        "query_string": b"",
+        "headers": [],
+        "root_path": "",
+        "subprotocols": [],
+    }
     incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "ping"}]
     sent: list[Any] = []
 
@@ -200,15 +232,26 @@ async def test_a_raw_websocket_scope_reaches_the_app_untouched() -> None:
 
     await actuator.wrap(app)(scope, receive, send)
     assert app.scopes == [scope]
-    assert sent == [{"type": "websocket.accept"},
-                    {"type": "websocket.send", "text": "echo ping"},
-                    {"type": "websocket.close", "code": 1000}]
+    assert sent == [
+        {"type": "websocket.accept"},
+        {"type": "websocket.send", "text": "echo ping"},
+        {"type": "websocket.close", "code": 1000},
+    ]
     assert not actuator.started  # a websocket is not proof the server skipped the lifespan
 
 
-@pytest.mark.parametrize("path", ["/actuator", "/actuator/", "/actuator/health",
-                                  "/actuator/health/liveness", "/actuator/info",
-                                  "/actuator/flags", "/actuator/nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/actuator",
+        "/actuator/",
+        "/actuator/health",
+        "/actuator/health/liveness",
+        "/actuator/info",
+        "/actuator/flags",
+        "/actuator/nope",
+    ],
+)
 async def test_head_works_wherever_get_does(path: str) -> None:
     actuator = light_actuator({"exposure": {"include": ["*"]}})
     actuator.add_endpoint(Flags())
@@ -257,9 +300,12 @@ async def test_an_unknown_endpoint_is_a_json_404() -> None:
         answer = await client.get("/actuator/nope/deeper")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
-    assert answer.json() == {"status": 404, "error": "Not Found",
-                             "message": "No endpoint named 'nope'",
-                             "path": "/actuator/nope/deeper"}
+    assert answer.json() == {
+        "status": 404,
+        "error": "Not Found",
+        "message": "No endpoint named 'nope'",
+        "path": "/actuator/nope/deeper",
+    }
     assert app.http_calls == []
 
 
@@ -292,13 +338,15 @@ async def test_endpoints_at_the_root_leave_every_other_path_to_the_app() -> None
         ({"include": ["health"], "exclude": ["*"]}, set()),
     ],
 )
-async def test_exposure_decides_which_endpoints_exist(exposure: dict[str, Any],
-                                                      exposed: set[str]) -> None:
+async def test_exposure_decides_which_endpoints_exist(
+    exposure: dict[str, Any], exposed: set[str]
+) -> None:
     actuator = light_actuator({"exposure": exposure})
     actuator.add_endpoint(Flags())
     if "*" in exposed:  # every registered endpoint with something to show, less those named "-"
-        exposed = {name for name, endpoint in actuator.endpoints.items()
-                   if endpoint.available()} - {name[1:] for name in exposed if name[0] == "-"}
+        exposed = {
+            name for name, endpoint in actuator.endpoints.items() if endpoint.available()
+        } - {name[1:] for name in exposed if name[0] == "-"}
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         for name in ("health", "info", "flags"):
             answer = await client.get(f"/actuator/{name}")
@@ -321,8 +369,7 @@ async def test_exposure_decides_which_endpoints_exist(exposure: dict[str, Any],
         ({"default": "none", "endpoints": {"flags": "read_only"}}, 200, 403),
     ],
 )
-async def test_access_levels_guard_operations(access: dict[str, Any], get: int,
-                                              post: int) -> None:
+async def test_access_levels_guard_operations(access: dict[str, Any], get: int, post: int) -> None:
     actuator = light_actuator({"exposure": {"include": ["flags"]}, "access": access})
     flags = Flags()
     actuator.add_endpoint(flags)
@@ -347,8 +394,6 @@ async def test_the_standalone_actuator_answers_404_outside_the_base_path() -> No
     assert head.content == b""
 
 
-
-
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
@@ -359,8 +404,7 @@ async def test_the_standalone_actuator_answers_404_outside_the_base_path() -> No
     ],
 )
 async def test_options_answers_200_with_allow_as_spring_mvc_does(path: str, allow: str) -> None:
-    actuator = light_actuator({"exposure": {"include": ["*"]},
-                               "security": {"anonymous": ["*"]}})
+    actuator = light_actuator({"exposure": {"include": ["*"]}, "security": {"anonymous": ["*"]}})
     actuator.add_endpoint(Flags())
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answer = await client.options(path)
@@ -376,8 +420,9 @@ async def test_options_on_an_unknown_endpoint_is_404() -> None:
 
 
 async def test_options_needs_the_role_its_get_needs() -> None:
-    actuator = light_actuator({"exposure": {"include": ["*"]},
-                               "security": {"anonymous": ["health"]}})
+    actuator = light_actuator(
+        {"exposure": {"include": ["*"]}, "security": {"anonymous": ["health"]}}
+    )
     actuator.add_endpoint(Flags())
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answer = await client.options("/actuator/flags")

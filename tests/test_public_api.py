@@ -63,7 +63,10 @@ async def test_the_issue_example_works_as_written() -> None:
     assert readiness.json() == {"status": "UP"}
     assert health.json()["status"] == "UP"
     assert (await actuator.health("readiness")).components.keys() == {  # type: ignore[union-attr]
-        "readinessState", "database", "cache"}
+        "readinessState",
+        "database",
+        "cache",
+    }
     info: dict[str, Any] = await actuator.info()
     assert info["team"] == {"owner": "payments"}
     assert info["app"] == {"name": "orders", "version": "1.4.2"}

@@ -21,8 +21,9 @@ def test_nested_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("value", ["health,info", " health , info ", '["health", "info"]'])
-def test_list_settings_take_a_comma_list_or_json(monkeypatch: pytest.MonkeyPatch,
-                                                 value: str) -> None:
+def test_list_settings_take_a_comma_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("ACTUATOR_EXPOSURE__INCLUDE", value)
     assert load_settings(None).exposure.include == ["health", "info"]
 
@@ -58,12 +59,21 @@ def test_an_actuator_settings_instance_is_used_as_given() -> None:
     [
         ("ACTUATOR_HEALTH__TIMEOUT", "fast", "health.timeout (ACTUATOR_HEALTH__TIMEOUT)"),
         ("ACTUATOR_HEALTH__TIMEOUT", "0", "health.timeout (ACTUATOR_HEALTH__TIMEOUT)"),
-        ("ACTUATOR_HEALTH__SHOW_DETAILS", "sometimes",
-         "health.show_details (ACTUATOR_HEALTH__SHOW_DETAILS)"),
-        ("ACTUATOR_HEALTH__STATUS_ORDER", "DOWN,not ok",
-         "health.status_order (ACTUATOR_HEALTH__STATUS_ORDER)"),
-        ("ACTUATOR_HEALTH__HTTP_MAPPING", '{"DOWN": 700}',
-         "health.http_mapping (ACTUATOR_HEALTH__HTTP_MAPPING)"),
+        (
+            "ACTUATOR_HEALTH__SHOW_DETAILS",
+            "sometimes",
+            "health.show_details (ACTUATOR_HEALTH__SHOW_DETAILS)",
+        ),
+        (
+            "ACTUATOR_HEALTH__STATUS_ORDER",
+            "DOWN,not ok",
+            "health.status_order (ACTUATOR_HEALTH__STATUS_ORDER)",
+        ),
+        (
+            "ACTUATOR_HEALTH__HTTP_MAPPING",
+            '{"DOWN": 700}',
+            "health.http_mapping (ACTUATOR_HEALTH__HTTP_MAPPING)",
+        ),
         ("ACTUATOR_HEALTH__MAX_THREADS", "0", "health.max_threads (ACTUATOR_HEALTH__MAX_THREADS)"),
         ("ACTUATOR_MAX_PATH_LENGTH", "10", "max_path_length (ACTUATOR_MAX_PATH_LENGTH)"),
         ("ACTUATOR_ACCESS__DEFAULT", "all", "access.default (ACTUATOR_ACCESS__DEFAULT)"),
@@ -84,8 +94,9 @@ def test_an_unknown_setting_in_code_raises() -> None:
         Actuator(settings={"health": {"timeut": 1}})
 
 
-def test_an_unknown_top_level_variable_is_warned_about(monkeypatch: pytest.MonkeyPatch,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unknown_top_level_variable_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("ACTUATOR_HEALTH_TIMEOUT", "0.3")  # one underscore: not nested
     with caplog.at_level(logging.WARNING, logger="actuator"):
         load_settings(None)
@@ -94,17 +105,28 @@ def test_an_unknown_top_level_variable_is_warned_about(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("/manage", "/manage"), ("/manage/", "/manage"), (" /a/b ", "/a/b"), ("/", ""),
-     ("/a.b-c~d_e", "/a.b-c~d_e")],
+    [
+        ("/manage", "/manage"),
+        ("/manage/", "/manage"),
+        (" /a/b ", "/a/b"),
+        ("/", ""),
+        ("/a.b-c~d_e", "/a.b-c~d_e"),
+    ],
 )
 def test_base_path_is_normalised(given: str, expected: str) -> None:
     assert load_settings({"base_path": given}).base_path == expected
 
 
-@pytest.mark.parametrize(("given", "message"), [
-    ("actuator", "must start with '/'"), ("/a b", "unreserved"), ("/a?b", "unreserved"),
-    ("/a//b", "unreserved"), ("/%2e", "unreserved"),
-])
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("actuator", "must start with '/'"),
+        ("/a b", "unreserved"),
+        ("/a?b", "unreserved"),
+        ("/a//b", "unreserved"),
+        ("/%2e", "unreserved"),
+    ],
+)
 def test_bad_base_paths_raise(given: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as raised:
         load_settings({"base_path": given})

@@ -42,8 +42,11 @@ class EnvEndpoint(Endpoint):
         if found is None:
             raise NotFound(f"No property named {request.path[0]!r}")
         _add_origins(found.get("propertySources", ()), request.path[0] if request.path else None)
-        return {"activeProfiles": active_profiles(), "defaultProfiles": list(DEFAULT_PROFILES),
-                **{k: v for k, v in found.items() if k != "activeProfiles"}}
+        return {
+            "activeProfiles": active_profiles(),
+            "defaultProfiles": list(DEFAULT_PROFILES),
+            **{k: v for k, v in found.items() if k != "activeProfiles"},
+        }
 
 
 def _add_origins(sources: Any, name: str | None) -> None:

@@ -75,7 +75,9 @@ class HealthEndpoint(Endpoint):
 
 
 def _spring(
-    component: HealthComponent, show_components: bool, show_details: bool,
+    component: HealthComponent,
+    show_components: bool,
+    show_details: bool,
     components_key: str = "components",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"status": component.status.code}
@@ -144,5 +146,3 @@ def _ietf(
     walk("", component)
     body["checks"] = checks
     return body
-
-

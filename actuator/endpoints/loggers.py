@@ -61,8 +61,12 @@ class LoggersEndpoint(Endpoint):
         try:
             self.levels.set(name, level, create=False, by=caller(request))
         except UnknownLevel as exc:
-            raise BadRequest(str(exc), field="configuredLevel", validLevels=list(LEVELS),
-                             coarseLevels=list(COARSE_LEVELS)) from None
+            raise BadRequest(
+                str(exc),
+                field="configuredLevel",
+                validLevels=list(LEVELS),
+                coarseLevels=list(COARSE_LEVELS),
+            ) from None
         except KeyError:
             raise NotFound(f"No logger or logger group named {name!r}") from None
         return EndpointResponse(status=204)

@@ -75,24 +75,35 @@ class MappingsEndpoint(Endpoint):
         app = self.host_app()
         routes = [] if app is None else app_routes(app)  # None: a standalone actuator
         base_path = self.base_path
-        handlers = [_mapping("Actuator root web endpoint", [base_path or "/"], ["GET", "HEAD"],
-                             produces=JSON_TYPES),
-                    *_endpoint_mappings(self.endpoints.all_exposed(), base_path),
-                    *(_route_mapping(route) for route in routes)]
+        handlers = [
+            _mapping(
+                "Actuator root web endpoint",
+                [base_path or "/"],
+                ["GET", "HEAD"],
+                produces=JSON_TYPES,
+            ),
+            *_endpoint_mappings(self.endpoints.all_exposed(), base_path),
+            *(_route_mapping(route) for route in routes),
+        ]
         context = str(self.app_info().get("name") or "application")
-        return {"contexts": {context: {
-            "mappings": {"dispatcherHandlers": {"webHandler": handlers}},
-            "parentId": None,
-        }}}
+        return {
+            "contexts": {
+                context: {
+                    "mappings": {"dispatcherHandlers": {"webHandler": handlers}},
+                    "parentId": None,
+                }
+            }
+        }
 
 
 _ACTUATOR_METHODS: dict[str, list[str]] = {
-    "read": ["GET", "HEAD"], "write": ["POST"], "delete": ["DELETE"],
+    "read": ["GET", "HEAD"],
+    "write": ["POST"],
+    "delete": ["DELETE"],
 }
 
 
-def _endpoint_mappings(endpoints: Iterable[Endpoint], base_path: str
-                       ) -> Iterable[dict[str, Any]]:
+def _endpoint_mappings(endpoints: Iterable[Endpoint], base_path: str) -> Iterable[dict[str, Any]]:
     """Spring's entries for the actuator's own endpoints, with and without their selector."""
     for endpoint in endpoints:
         paths: list[tuple[str, tuple[str, ...]]] = [(f"{base_path}/{endpoint.name}", ())]
@@ -105,8 +116,12 @@ def _endpoint_mappings(endpoints: Iterable[Endpoint], base_path: str
                     continue
                 methods = _ACTUATOR_METHODS[operation]
                 produces = [] if operation == "delete" else list(endpoint.produces)
-                yield _mapping(f"Actuator web endpoint '{endpoint.name}'", [pattern], methods,
-                               produces=produces)
+                yield _mapping(
+                    f"Actuator web endpoint '{endpoint.name}'",
+                    [pattern],
+                    methods,
+                    produces=produces,
+                )
 
 
 def _route_mapping(route: dict[str, Any]) -> dict[str, Any]:
@@ -119,13 +134,18 @@ def _route_mapping(route: dict[str, Any]) -> dict[str, Any]:
     if route.get("host"):
         headers.append({"name": "Host", "value": route["host"], "negated": False})
     pattern = path if kind != "mount" else f"{path.rstrip('/')}/**"
-    return _mapping(route.get("handler") or kind, [pattern], methods, headers=headers,
-                    route=route)
+    return _mapping(route.get("handler") or kind, [pattern], methods, headers=headers, route=route)
 
 
-def _mapping(handler: str, patterns: list[str], methods: list[str], *,
-             produces: Sequence[str] = (), headers: Sequence[Mapping[str, Any]] = (),
-             route: dict[str, Any] | None = None) -> dict[str, Any]:
+def _mapping(
+    handler: str,
+    patterns: list[str],
+    methods: list[str],
+    *,
+    produces: Sequence[str] = (),
+    headers: Sequence[Mapping[str, Any]] = (),
+    route: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     conditions = {
         "patterns": patterns,
         "methods": methods,
@@ -137,12 +157,19 @@ def _mapping(handler: str, patterns: list[str], methods: list[str], *,
     details: dict[str, Any] = {"requestMappingConditions": conditions}
     if route is not None:
         details["route"] = route
-    return {"predicate": _predicate(patterns, methods, produces, headers),
-            "handler": handler, "details": details}
+    return {
+        "predicate": _predicate(patterns, methods, produces, headers),
+        "handler": handler,
+        "details": details,
+    }
 
 
-def _predicate(patterns: list[str], methods: list[str], produces: Iterable[str],
-               headers: Iterable[Mapping[str, Any]]) -> str:
+def _predicate(
+    patterns: list[str],
+    methods: list[str],
+    produces: Iterable[str],
+    headers: Iterable[Mapping[str, Any]],
+) -> str:
     """The text Spring's ``RequestMappingInfo`` prints: ``{GET [/orders], produces [a || b]}``."""
     parts = []
     if methods:
@@ -197,23 +224,44 @@ def _describe(
     for route in routes:
         extra = {"host": host} if host else {}
         if isinstance(route, Route):
-            yield {"kind": "http", "path": prefix + route.path, "methods": _methods(route),
-                   "name": route.name, "handler": handler_name(route.endpoint), **extra}
+            yield {
+                "kind": "http",
+                "path": prefix + route.path,
+                "methods": _methods(route),
+                "name": route.name,
+                "handler": handler_name(route.endpoint),
+                **extra,
+            }
         elif isinstance(route, WebSocketRoute):
-            yield {"kind": "websocket", "path": prefix + route.path, "name": route.name,
-                   "handler": handler_name(route.endpoint), **extra}
+            yield {
+                "kind": "websocket",
+                "path": prefix + route.path,
+                "name": route.name,
+                "handler": handler_name(route.endpoint),
+                **extra,
+            }
         elif isinstance(route, Mount):
             inner = find_routes(route.app)
             if inner is None:
-                yield {"kind": "mount", "path": prefix + route.path or "/", "name": route.name,
-                       "handler": handler_name(route.app), **extra}
+                yield {
+                    "kind": "mount",
+                    "path": prefix + route.path or "/",
+                    "name": route.name,
+                    "handler": handler_name(route.app),
+                    **extra,
+                }
             else:
                 yield from _describe(inner, prefix + route.path, host)
         elif isinstance(route, Host):
             inner = find_routes(route.app)
             if inner is None:
-                yield {"kind": "mount", "path": prefix or "/", "name": route.name,
-                       "handler": handler_name(route.app), "host": route.host}
+                yield {
+                    "kind": "mount",
+                    "path": prefix or "/",
+                    "name": route.name,
+                    "handler": handler_name(route.app),
+                    "host": route.host,
+                }
             else:
                 yield from _describe(inner, prefix, route.host)
         elif callable(_attribute(route, "effective_route_contexts")):
@@ -223,12 +271,22 @@ def _describe(
                 if isinstance(inner, BaseRoute):
                     yield from _describe([inner], prefix, host)
                 else:
-                    yield {"kind": "http", "path": prefix + str(context.path),
-                           "methods": sorted(context.methods or ["*"]), "name": context.name,
-                           "handler": handler_name(context.endpoint), **extra}
+                    yield {
+                        "kind": "http",
+                        "path": prefix + str(context.path),
+                        "methods": sorted(context.methods or ["*"]),
+                        "name": context.name,
+                        "handler": handler_name(context.endpoint),
+                        **extra,
+                    }
         else:
-            yield {"kind": type(route).__name__, "path": prefix + str(_attribute(route, "path")),
-                   "name": _attribute(route, "name"), "handler": None, **extra}
+            yield {
+                "kind": type(route).__name__,
+                "path": prefix + str(_attribute(route, "path")),
+                "name": _attribute(route, "name"),
+                "handler": None,
+                **extra,
+            }
 
 
 def _methods(route: Route) -> list[str]:
@@ -247,8 +305,11 @@ def handler_name(obj: object) -> str:
     """``module.qualname`` of a function, class or method; of its class for other objects."""
     while isinstance(obj, functools.partial):
         obj = obj.func
-    target = obj if inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isclass(obj) \
+    target = (
+        obj
+        if inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isclass(obj)
         else type(obj)
+    )
     module = getattr(target, "__module__", None)
     qualname = getattr(target, "__qualname__", None) or repr(target)
     return f"{module}.{qualname}" if module else qualname

@@ -73,8 +73,10 @@ class MetricsEndpoint(Endpoint):
         metrics = self.metrics
         if not request.path:
             if request.query:
-                raise BadRequest("Tags select the series of one metric: "
-                                 "ask /metrics/{name}?tag=key:value", parameter="tag")
+                raise BadRequest(
+                    "Tags select the series of one metric: ask /metrics/{name}?tag=key:value",
+                    parameter="tag",
+                )
             families = await self._collect(metrics.scrape_registry)
             if self.naming != "micrometer":
                 return {"names": sorted(families)}
@@ -91,7 +93,8 @@ class MetricsEndpoint(Endpoint):
 
     async def _collect(self, registry: CollectorRegistry) -> dict[str, _Family]:
         return await asyncio.get_running_loop().run_in_executor(
-            self.executor(), collect_families, registry)
+            self.executor(), collect_families, registry
+        )
 
 
 class _Family:
@@ -110,8 +113,9 @@ def collect_families(registry: CollectorRegistry) -> dict[str, _Family]:
     for metric in registry.collect():
         family = families.get(metric.name)
         if family is None:
-            family = families[metric.name] = _Family(metric.name, metric.documentation,
-                                                     metric.type, metric.unit)
+            family = families[metric.name] = _Family(
+                metric.name, metric.documentation, metric.type, metric.unit
+            )
         family.samples.extend(s for s in metric.samples if not s.name.endswith("_created"))
     return families
 
@@ -134,7 +138,7 @@ def dotted_names(families: Mapping[str, _Family]) -> dict[str, _Family]:
         short = family.name
         for unit in _BASE_UNITS:
             if short.endswith("_" + unit) and len(short) > len(unit) + 1:
-                short = short[:-len(unit) - 1]
+                short = short[: -len(unit) - 1]
                 break
         dotted = _MICROMETER_NAMES.get(family.name) or short.replace("_", ".")
         if dotted in names:
@@ -150,16 +154,26 @@ def resolve(name: str, families: Mapping[str, _Family]) -> _Family | None:
         if found is not None:
             return found
     base = name.replace(".", "_")
-    for candidate in (name, base, base + "_seconds", base + "_bytes",
-                      base.removesuffix("_total"), base.removesuffix("_info")):
+    for candidate in (
+        name,
+        base,
+        base + "_seconds",
+        base + "_bytes",
+        base.removesuffix("_total"),
+        base.removesuffix("_info"),
+    ):
         family = families.get(candidate)
         if family is not None:
             return family
     return None
 
 
-def describe(family: _Family, tags: list[tuple[str, str]], name: str | None = None,
-             maximum: _Family | None = None) -> dict[str, Any]:
+def describe(
+    family: _Family,
+    tags: list[tuple[str, str]],
+    name: str | None = None,
+    maximum: _Family | None = None,
+) -> dict[str, Any]:
     """Spring's answer for one metric; ``name`` is the name asked for (Spring echoes it)."""
     samples = [s for s in family.samples if all(s.labels.get(k) == v for k, v in tags)]
     if tags and not samples:
@@ -174,20 +188,19 @@ def describe(family: _Family, tags: list[tuple[str, str]], name: str | None = No
                 available.setdefault(key, set()).add(value)
     measurements = _measurements(family, samples, unit)
     if family.kind in ("histogram", "gaugehistogram"):
-        measurements.append({"statistic": "MAX", "value": _maximum(family, samples, tags,
-                                                                    maximum)})
+        measurements.append({"statistic": "MAX", "value": _maximum(family, samples, tags, maximum)})
     return {
         "name": name or family.name,
         "description": family.documentation or None,
         "baseUnit": unit,
         "measurements": measurements,
-        "availableTags": [{"tag": key, "values": sorted(values)}
-                          for key, values in sorted(available.items())],
+        "availableTags": [
+            {"tag": key, "values": sorted(values)} for key, values in sorted(available.items())
+        ],
     }
 
 
-def _measurements(family: _Family, samples: list[Sample], unit: str | None
-                  ) -> list[dict[str, Any]]:
+def _measurements(family: _Family, samples: list[Sample], unit: str | None) -> list[dict[str, Any]]:
     def total(suffix: str) -> float:
         name = family.name + suffix
         return float(sum(s.value for s in samples if s.name == name))
@@ -197,19 +210,20 @@ def _measurements(family: _Family, samples: list[Sample], unit: str | None
     if family.kind in ("histogram", "summary", "gaugehistogram"):
         gauge = family.kind == "gaugehistogram"
         count, sum_ = ("_gcount", "_gsum") if gauge else ("_count", "_sum")
-        return [{"statistic": "COUNT", "value": total(count)},
-                {"statistic": "TOTAL_TIME" if unit == "seconds" else "TOTAL",
-                 "value": total(sum_)}]
+        return [
+            {"statistic": "COUNT", "value": total(count)},
+            {"statistic": "TOTAL_TIME" if unit == "seconds" else "TOTAL", "value": total(sum_)},
+        ]
     return [{"statistic": "VALUE", "value": float(sum(s.value for s in samples))}]
 
 
-def _maximum(family: _Family, samples: list[Sample], tags: list[tuple[str, str]],
-             maximum: _Family | None) -> float:
+def _maximum(
+    family: _Family, samples: list[Sample], tags: list[tuple[str, str]], maximum: _Family | None
+) -> float:
     """The MAX statistic: the ``_max`` gauge when the family has one, else the upper
     bound of the highest bucket holding an observation (``inf`` when that is ``+Inf``)."""
     if maximum is not None:
-        values = [s.value for s in maximum.samples
-                  if all(s.labels.get(k) == v for k, v in tags)]
+        values = [s.value for s in maximum.samples if all(s.labels.get(k) == v for k, v in tags)]
         if values:
             return float(max(values))
     bucket = family.name + ("_gbucket" if family.kind == "gaugehistogram" else "_bucket")

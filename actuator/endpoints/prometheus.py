@@ -61,8 +61,10 @@ class PrometheusEndpoint(Endpoint):
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         encoding = choose_content_encoding(request.headers.get("accept-encoding"))
         if encoding is None:
-            raise EndpointError("No acceptable content coding: Accept-Encoding refuses both "
-                                "gzip and identity", status=406)
+            raise EndpointError(
+                "No acceptable content coding: Accept-Encoding refuses both gzip and identity",
+                status=406,
+            )
         compress = encoding == "gzip"
         names = request.query.get("name[]")
         loop = asyncio.get_running_loop()
@@ -73,7 +75,8 @@ class PrometheusEndpoint(Endpoint):
             # event loop. Scrapes that arrive meanwhile (Prometheus replicas, a
             # dashboard) share this render instead of starting one each.
             rendering = self._rendering[key] = loop.run_in_executor(
-                self.executor(), render, metrics.scrape_registry, encoder, names, compress)
+                self.executor(), render, metrics.scrape_registry, encoder, names, compress
+            )
             rendering.add_done_callback(lambda done: self._forget(key, done))
         body = await asyncio.shield(rendering)
         headers = {"Vary": "Accept, Accept-Encoding"}
@@ -119,13 +122,18 @@ def choose_content_encoding(accept_encoding: str | None) -> str | None:
     return None
 
 
-def render(registry: CollectorRegistry, encoder: Callable[[Collector], bytes],
-           names: Iterable[str] | None = None, compress: bool = False) -> bytes:
+def render(
+    registry: CollectorRegistry,
+    encoder: Callable[[Collector], bytes],
+    names: Iterable[str] | None = None,
+    compress: bool = False,
+) -> bytes:
     """The exposition of ``registry`` (restricted to ``names``), gzipped if asked."""
     source: Collector = registry
     if names is not None:
         source = registry.restricted_registry(
-            {name + suffix for name in names for suffix in _SUFFIXES})
+            {name + suffix for name in names for suffix in _SUFFIXES}
+        )
     fmt = fast_format(encoder)
     body = encoder(source) if fmt is None else encode(source, fmt)
     return gzip.compress(body, compresslevel=6, mtime=0) if compress else body

@@ -51,11 +51,16 @@ _MAX_DEPTH = 256
 _NOT_MEASURED = -1
 
 # The innermost frame's (module, function) when a thread waits in the standard library.
-_WAITING_CALLS = frozenset({
-    ("threading", "wait"), ("threading", "acquire"), ("threading", "join"),
-    ("threading", "_wait_for_tstate_lock"), ("threading", "wait_for"),
-    ("selectors", "select"),
-})
+_WAITING_CALLS = frozenset(
+    {
+        ("threading", "wait"),
+        ("threading", "acquire"),
+        ("threading", "join"),
+        ("threading", "_wait_for_tstate_lock"),
+        ("threading", "wait_for"),
+        ("selectors", "select"),
+    }
+)
 _SOURCE_STATES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsleep\("), "TIMED_WAITING"),
     (re.compile(r"\.acquire\(|^with\b.*lock.*:", re.IGNORECASE), "BLOCKED"),
@@ -83,8 +88,9 @@ class ThreadDumpEndpoint(Endpoint):
     async def read(self, request: OperationRequest) -> Any:
         dump = thread_dump()
         if request.media_type == TEXT:
-            return EndpointResponse(format_thread_dump(dump),
-                                    media_type="text/plain; charset=utf-8")
+            return EndpointResponse(
+                format_thread_dump(dump), media_type="text/plain; charset=utf-8"
+            )
         return dump
 
 
@@ -97,24 +103,43 @@ def thread_dump() -> dict[str, Any]:
     for thread in threading.enumerate():
         named.add(thread.ident)
         frame = frames.get(thread.ident) if thread.ident else None
-        threads.append(_thread(thread.name, thread.ident, thread.native_id, thread.daemon,
-                               frame, alive=thread.is_alive(), current=thread.ident == me))
+        threads.append(
+            _thread(
+                thread.name,
+                thread.ident,
+                thread.native_id,
+                thread.daemon,
+                frame,
+                alive=thread.is_alive(),
+                current=thread.ident == me,
+            )
+        )
     for ident, frame in frames.items():
         if ident not in named:  # started with _thread, unknown to threading
-            threads.append(_thread(f"Dummy-{ident}", ident, None, True, frame, alive=True,
-                                   current=ident == me))
+            threads.append(
+                _thread(f"Dummy-{ident}", ident, None, True, frame, alive=True, current=ident == me)
+            )
     del frames
     return {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="milliseconds"),
+            timespec="milliseconds"
+        ),
         "pid": os.getpid(),
         "threads": threads,
         "tasks": _tasks(),
     }
 
 
-def _thread(name: str, ident: int | None, native_id: int | None, daemon: bool,
-            frame: FrameType | None, *, alive: bool, current: bool) -> dict[str, Any]:
+def _thread(
+    name: str,
+    ident: int | None,
+    native_id: int | None,
+    daemon: bool,
+    frame: FrameType | None,
+    *,
+    alive: bool,
+    current: bool,
+) -> dict[str, Any]:
     state, lock = ("RUNNABLE", None) if current or frame is None else thread_state(frame)
     if not alive:
         state, lock = "TERMINATED", None
@@ -149,8 +174,11 @@ def thread_state(frame: FrameType) -> tuple[str, str | None]:
         timeout = local.get("timeout")
         timed = timeout is not None and not (isinstance(timeout, (int, float)) and timeout < 0)
         waited_on = local.get("self")
-        lock = (f"{type(waited_on).__module__}.{type(waited_on).__qualname__}"
-                f"@{id(waited_on):x}") if waited_on is not None else None
+        lock = (
+            (f"{type(waited_on).__module__}.{type(waited_on).__qualname__}@{id(waited_on):x}")
+            if waited_on is not None
+            else None
+        )
         return ("TIMED_WAITING" if timed else "WAITING"), lock
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     for pattern, state in _SOURCE_STATES:
@@ -211,12 +239,18 @@ def _coroutine_frames(coro: object) -> list[tuple[FrameType, int]]:
     for _ in range(_MAX_DEPTH):
         if coro is None:
             break
-        frame = (getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-                 or getattr(coro, "ag_frame", None))
+        frame = (
+            getattr(coro, "cr_frame", None)
+            or getattr(coro, "gi_frame", None)
+            or getattr(coro, "ag_frame", None)
+        )
         if isinstance(frame, FrameType):
             found.append((frame, frame.f_lineno))
-        coro = (getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-                or getattr(coro, "ag_await", None))
+        coro = (
+            getattr(coro, "cr_await", None)
+            or getattr(coro, "gi_yieldfrom", None)
+            or getattr(coro, "ag_await", None)
+        )
     found.reverse()
     return found
 
@@ -249,12 +283,16 @@ def _qualname(coro: object) -> str:
 
 def format_thread_dump(dump: dict[str, Any]) -> str:
     """A dump from ``thread_dump()`` as text, in the style of ``faulthandler``."""
-    lines = [f"Thread dump of process {dump['pid']} at {dump['timestamp']} "
-             f"(most recent call first)", ""]
+    lines = [
+        f"Thread dump of process {dump['pid']} at {dump['timestamp']} (most recent call first)",
+        "",
+    ]
     for thread in dump["threads"]:
         daemon = ", daemon" if thread["daemon"] else ""
-        lines.append(f'Thread "{thread["threadName"]}" (id {thread["threadId"]}, '
-                     f'native id {thread["nativeId"]}{daemon}):')
+        lines.append(
+            f'Thread "{thread["threadName"]}" (id {thread["threadId"]}, '
+            f"native id {thread['nativeId']}{daemon}):"
+        )
         lines.extend(_format_stack(thread["stackTrace"]))
         lines.append("")
     tasks = dump["tasks"]
@@ -262,8 +300,9 @@ def format_thread_dump(dump: dict[str, Any]) -> str:
     lines.append("")
     for task in tasks:
         awaiting = f" awaiting {', '.join(task['awaiting'])}" if task["awaiting"] else ""
-        lines.append(f'Task "{task["name"]}" {task["state"]}{awaiting}: '
-                     f'coroutine {task["coroutine"]}')
+        lines.append(
+            f'Task "{task["name"]}" {task["state"]}{awaiting}: coroutine {task["coroutine"]}'
+        )
         lines.extend(_format_stack(task["stackTrace"]))
         lines.append("")
     return "\n".join(lines)
@@ -272,8 +311,9 @@ def format_thread_dump(dump: dict[str, Any]) -> str:
 def _format_stack(stack: list[dict[str, Any]]) -> list[str]:
     lines = []
     for frame in stack:
-        lines.append(f'  File "{frame["fileName"]}", line {frame["lineNumber"]}, '
-                     f'in {frame["methodName"]}')
+        lines.append(
+            f'  File "{frame["fileName"]}", line {frame["lineNumber"]}, in {frame["methodName"]}'
+        )
         source = linecache.getline(frame["fileName"], frame["lineNumber"]).strip()
         if source:
             lines.append(f"    {source}")

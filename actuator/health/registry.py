@@ -60,7 +60,11 @@ def build_node(
             raise ValueError(f"composite indicator {path!r} has no members")
         return {
             check_indicator_name(name): build_node(
-                f"{path}/{name}", member, timeout=timeout, ttl=ttl, interval=interval,
+                f"{path}/{name}",
+                member,
+                timeout=timeout,
+                ttl=ttl,
+                interval=interval,
                 blocking=blocking,
             )
             for name, member in indicator.items()

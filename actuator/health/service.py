@@ -40,8 +40,9 @@ class HealthService:
             thread of their own no longer wait on the app's loop: they read its heartbeat).
     """
 
-    def __init__(self, settings: HealthSettings, checker: HealthChecker, *,
-                 loop_in_liveness: bool = False) -> None:
+    def __init__(
+        self, settings: HealthSettings, checker: HealthChecker, *, loop_in_liveness: bool = False
+    ) -> None:
         self.settings = settings
         self.checker = checker
         self._registrations: dict[str, Registration] = {}

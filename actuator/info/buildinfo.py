@@ -31,10 +31,26 @@ from typing import Any
 logger = logging.getLogger("actuator.info")
 
 # Where CI systems put the commit and branch, tried in order when git is not at hand.
-COMMIT_VARIABLES = ("GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT",
-                    "CIRCLE_SHA1", "TRAVIS_COMMIT", "BITBUCKET_COMMIT", "SOURCE_COMMIT")
-BRANCH_VARIABLES = ("GIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH",
-                    "CIRCLE_BRANCH", "TRAVIS_BRANCH", "BITBUCKET_BRANCH", "SOURCE_BRANCH")
+COMMIT_VARIABLES = (
+    "GIT_COMMIT",
+    "GITHUB_SHA",
+    "CI_COMMIT_SHA",
+    "BUILDKITE_COMMIT",
+    "CIRCLE_SHA1",
+    "TRAVIS_COMMIT",
+    "BITBUCKET_COMMIT",
+    "SOURCE_COMMIT",
+)
+BRANCH_VARIABLES = (
+    "GIT_BRANCH",
+    "GITHUB_REF_NAME",
+    "CI_COMMIT_REF_NAME",
+    "BUILDKITE_BRANCH",
+    "CIRCLE_BRANCH",
+    "TRAVIS_BRANCH",
+    "BITBUCKET_BRANCH",
+    "SOURCE_BRANCH",
+)
 
 
 def _git(args: list[str], cwd: Path, *, explain: bool = False) -> str | None:
@@ -45,8 +61,9 @@ def _git(args: list[str], cwd: Path, *, explain: bool = False) -> str | None:
     it in a Docker build) should not lose the git section silently.
     """
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                                timeout=10, check=False)
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         logger.debug("git %s: %s", " ".join(args), exc)
         return None
@@ -69,8 +86,9 @@ def _utc(timestamp: str) -> str:
     return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def git_info(cwd: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
-             ) -> dict[str, Any]:
+def git_info(
+    cwd: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Flat git metadata of the checkout at ``cwd``, falling back to CI environment variables.
 
     ``{"commit", "commit_time", "commit_message", "branch", "dirty", "tag"}``,
@@ -103,8 +121,12 @@ def git_info(cwd: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = 
         if commit:
             info["commit"] = commit
         else:
-            logger.warning("No git commit found: %s is not a git checkout (or git is missing) "
-                           "and none of %s is set", where, ", ".join(COMMIT_VARIABLES))
+            logger.warning(
+                "No git commit found: %s is not a git checkout (or git is missing) "
+                "and none of %s is set",
+                where,
+                ", ".join(COMMIT_VARIABLES),
+            )
     if not branch or branch == "HEAD":  # detached HEAD names no branch
         branch = _first(env, BRANCH_VARIABLES)
     if branch:
@@ -120,8 +142,11 @@ def _build_time(env: Mapping[str, str]) -> str:
     # SOURCE_DATE_EPOCH (reproducible-builds.org) pins the time so identical inputs
     # give an identical file (and an identical image layer).
     epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
-    moment = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
-              if epoch.isdigit() else datetime.datetime.now(datetime.timezone.utc))
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        if epoch.isdigit()
+        else datetime.datetime.now(datetime.timezone.utc)
+    )
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -167,8 +192,14 @@ def write_build_info(path: str | os.PathLike[str], **kwargs: Any) -> dict[str, A
     data = generate_build_info(**kwargs)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp",
-                                     prefix=f".{target.name}.", encoding="utf-8") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=target.parent,
+        delete=False,
+        suffix=".tmp",
+        prefix=f".{target.name}.",
+        encoding="utf-8",
+    ) as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
         handle.write("\n")
     try:
@@ -214,8 +245,9 @@ def spring_git(git: Mapping[str, Any]) -> dict[str, Any]:
     a mapping (a file in Spring's shape) is kept as it is.
     """
     known = ("branch", "commit", "commit_time", "commit_message", "tag", "dirty")
-    result: dict[str, Any] = {key: value for key, value in git.items()
-                              if key not in known and value not in (None, "")}
+    result: dict[str, Any] = {
+        key: value for key, value in git.items() if key not in known and value not in (None, "")
+    }
     if git.get("branch"):
         result["branch"] = git["branch"]
     commit: dict[str, Any] = {}

@@ -75,8 +75,9 @@ async def _contribute(
         text = failure_text(raised)
         return _failed(name, call, sanitize_text(text), text, raised)
     if value is not None and not isinstance(value, Mapping):
-        text = failure_text(TypeError(
-            f"{call.name} returned {type(value).__name__}, expected a mapping"))
+        text = failure_text(
+            TypeError(f"{call.name} returned {type(value).__name__}, expected a mapping")
+        )
         return _failed(name, call, text, text, None)
     if value:
         try:
@@ -90,11 +91,16 @@ async def _contribute(
     return value
 
 
-def _failed(name: str, call: GuardedCall[object], text: str, key: str,
-            error: BaseException | None) -> dict[str, str]:
+def _failed(
+    name: str, call: GuardedCall[object], text: str, key: str, error: BaseException | None
+) -> dict[str, str]:
     # Logged once when a failure starts or changes, not on every request (as health does).
     if key != call.failure:
         call.failure = key
-        logger.warning("Info contributor %r failed: %s%s", name, text,
-                       f"\n{safe_traceback(error)}" if error is not None else "")
+        logger.warning(
+            "Info contributor %r failed: %s%s",
+            name,
+            text,
+            f"\n{safe_traceback(error)}" if error is not None else "",
+        )
     return {"error": text}

@@ -51,9 +51,14 @@ def audit(action: str, who: str, **details: Any) -> None:
     details = sanitize(details)
     # repr() escapes control characters in strings; loggable() does it for the rest.
     shown = ", ".join(f"{loggable(key)}={value!r}" for key, value in details.items())
-    logger.warning("%s by %s at %s%s", loggable(action), loggable(who), when,
-                   f" ({shown})" if shown else "",
-                   extra={"audit": {"action": action, "who": who, "when": when, **details}})
+    logger.warning(
+        "%s by %s at %s%s",
+        loggable(action),
+        loggable(who),
+        when,
+        f" ({shown})" if shown else "",
+        extra={"audit": {"action": action, "who": who, "when": when, **details}},
+    )
 
 
 class JsonAuditFormatter(logging.Formatter):

@@ -65,8 +65,12 @@ class SignalDrain:
         period: float,
         signals: Iterable[signal.Signals] = (signal.SIGTERM,),
     ) -> None:
-        if (isinstance(period, bool) or not isinstance(period, (int, float))
-                or not math.isfinite(period) or period < 0):
+        if (
+            isinstance(period, bool)
+            or not isinstance(period, (int, float))
+            or not math.isfinite(period)
+            or period < 0
+        ):
             raise ValueError(f"period must be a number of seconds >= 0, got {period!r}")
         self.availability = availability
         self.period = float(period)
@@ -100,8 +104,11 @@ class SignalDrain:
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._handle)
         self._installed = True
-        logger.info("Drain on %s installed: %gs of readiness OUT_OF_SERVICE before stopping",
-                    "/".join(s.name for s in self.signals), self.period)
+        logger.info(
+            "Drain on %s installed: %gs of readiness OUT_OF_SERVICE before stopping",
+            "/".join(s.name for s in self.signals),
+            self.period,
+        )
         return True
 
     def previous_handler(self, sig: signal.Signals) -> _Handler:
@@ -144,8 +151,11 @@ class SignalDrain:
             return
         self._draining = True
         self.availability.refuse_traffic(f"draining after {sig.name}", source=DRAIN_SOURCE)
-        logger.warning("%s received: readiness OUT_OF_SERVICE, serving for %gs before stopping",
-                       sig.name, self.period)
+        logger.warning(
+            "%s received: readiness OUT_OF_SERVICE, serving for %gs before stopping",
+            sig.name,
+            self.period,
+        )
         self._timer = self._loop.call_later(self.period, self._chain, sig, frame)
 
     def _chain(self, sig: signal.Signals, frame: FrameType | None) -> None:

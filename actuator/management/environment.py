@@ -33,8 +33,17 @@ from actuator.settings import ENV_PREFIX, ActuatorSettings, credential_settings
 
 logger = logging.getLogger("actuator.env")
 
-__all__ = ["ACTUATOR_SETTINGS", "MASK", "SECRET_FRAGMENTS", "SYSTEM_ENVIRONMENT", "Environment",
-           "Sanitizer", "Source", "flatten", "mask_url_passwords"]
+__all__ = [
+    "ACTUATOR_SETTINGS",
+    "MASK",
+    "SECRET_FRAGMENTS",
+    "SYSTEM_ENVIRONMENT",
+    "Environment",
+    "Sanitizer",
+    "Source",
+    "flatten",
+    "mask_url_passwords",
+]
 
 SYSTEM_ENVIRONMENT = "systemEnvironment"
 ACTUATOR_SETTINGS = "actuatorSettings"
@@ -42,6 +51,7 @@ ACTUATOR_SETTINGS = "actuatorSettings"
 Sanitizer = Callable[[str, str, Any], Any]
 """``sanitizer(source, key, value) -> value to show``."""
 Source = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested mappings as dotted names: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
@@ -88,8 +98,10 @@ class Environment:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"env source name must be a non-empty string, got {name!r}")
         if not (isinstance(source, Mapping) or callable(source)):
-            raise TypeError(f"env source {name!r} must be a mapping or a callable returning "
-                            f"one, got {type(source).__name__}")
+            raise TypeError(
+                f"env source {name!r} must be a mapping or a callable returning "
+                f"one, got {type(source).__name__}"
+            )
         with self._lock:
             if name in self._sources or name in (SYSTEM_ENVIRONMENT, ACTUATOR_SETTINGS):
                 raise ValueError(f"an env source named {name!r} already exists")
@@ -107,11 +119,13 @@ class Environment:
     def is_credential(self, source: str, key: str) -> bool:
         """Whether ``key`` of ``source`` is (or sets) a credential setting: masked always."""
         if source == ACTUATOR_SETTINGS:
-            return any(key == name or key.startswith(name + ".")
-                       for name in self._credential_settings)
+            return any(
+                key == name or key.startswith(name + ".") for name in self._credential_settings
+            )
         upper = key.upper()
-        return any(upper == name or upper.startswith(name + "__")
-                   for name in self._credential_variables)
+        return any(
+            upper == name or upper.startswith(name + "__") for name in self._credential_variables
+        )
 
     def sanitize(self, source: str, key: str, value: Any, *, show: bool) -> Any:
         """The value to show for ``key`` of ``source``."""
@@ -154,25 +168,34 @@ class Environment:
         property_sources = []
         for name, properties in self.sources():
             if isinstance(properties, BaseException):
-                property_sources.append({"name": name, "properties": {},
-                                         "error": describe_exception(properties)})
+                property_sources.append(
+                    {"name": name, "properties": {}, "error": describe_exception(properties)}
+                )
                 continue
-            property_sources.append({"name": name, "properties": {
-                key: {"value": self.sanitize(name, key, value, show=show)}
-                for key, value in properties.items()
-            }})
+            property_sources.append(
+                {
+                    "name": name,
+                    "properties": {
+                        key: {"value": self.sanitize(name, key, value, show=show)}
+                        for key, value in properties.items()
+                    },
+                }
+            )
         return {"activeProfiles": [], "propertySources": property_sources}
 
     def describe_property(self, key: str, *, show: bool) -> dict[str, Any] | None:
         """The ``/actuator/env/{key}`` answer, or ``None`` when no source holds ``key``."""
-        holders = [(name, self.sanitize(name, key, properties[key], show=show))
-                   for name, properties in self.sources()
-                   if isinstance(properties, Mapping) and key in properties]
+        holders = [
+            (name, self.sanitize(name, key, properties[key], show=show))
+            for name, properties in self.sources()
+            if isinstance(properties, Mapping) and key in properties
+        ]
         if not holders:
             return None
         return {
             "property": {"source": holders[0][0], "value": holders[0][1]},
             "activeProfiles": [],
-            "propertySources": [{"name": name, "property": {"value": value}}
-                                for name, value in holders],
+            "propertySources": [
+                {"name": name, "property": {"value": value}} for name, value in holders
+            ],
         }

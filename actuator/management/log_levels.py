@@ -49,8 +49,12 @@ _VALUES: Mapping[str, int] = {
     "OFF": OFF,
 }
 _ASCENDING: tuple[tuple[int, str], ...] = (
-    (TRACE, "TRACE"), (logging.DEBUG, "DEBUG"), (logging.INFO, "INFO"),
-    (logging.WARNING, "WARN"), (logging.ERROR, "ERROR"), (logging.CRITICAL, "FATAL"),
+    (TRACE, "TRACE"),
+    (logging.DEBUG, "DEBUG"),
+    (logging.INFO, "INFO"),
+    (logging.WARNING, "WARN"),
+    (logging.ERROR, "ERROR"),
+    (logging.CRITICAL, "FATAL"),
     (OFF, "OFF"),
 )
 
@@ -68,8 +72,10 @@ class UnknownLevel(ValueError):
     """A level name that is not one of ``LEVELS`` (or an accepted alias)."""
 
     def __init__(self, level: object) -> None:
-        super().__init__(f"Unknown log level {level!r}; valid levels: {', '.join(LEVELS)} "
-                         f"(case-insensitive, so also {', '.join(COARSE_LEVELS)})")
+        super().__init__(
+            f"Unknown log level {level!r}; valid levels: {', '.join(LEVELS)} "
+            f"(case-insensitive, so also {', '.join(COARSE_LEVELS)})"
+        )
 
 
 def parse_level(level: str | int) -> int:
@@ -134,15 +140,18 @@ class LogLevels:
     def add_group(self, name: str, members: Iterable[str]) -> None:
         """Create the group ``name``, or add ``members`` to it."""
         if not isinstance(name, str) or not name or name == ROOT or "/" in name:
-            raise ValueError(f"logger group name must be a non-empty name other than ROOT, "
-                             f"without '/'; got {name!r}")
+            raise ValueError(
+                f"logger group name must be a non-empty name other than ROOT, "
+                f"without '/'; got {name!r}"
+            )
         if isinstance(members, str):
             raise TypeError("members must be a list of logger names, not a string")
         members = list(members)
         for member in members:
             if not isinstance(member, str) or not member.strip():
-                raise ValueError(f"logger group {name!r}: member names must be non-empty "
-                                 f"strings, got {member!r}")
+                raise ValueError(
+                    f"logger group {name!r}: member names must be non-empty strings, got {member!r}"
+                )
         with self._lock:
             group = self._groups.setdefault(name, [])
             group.extend(m for m in members if m not in group)
@@ -167,8 +176,10 @@ class LogLevels:
         ``{"configuredLevel": ..., "members": [...]}``. ``KeyError`` if unknown."""
         with self._lock:
             if name in self._groups:
-                return {"configuredLevel": self._group_levels.get(name),
-                        "members": list(self._groups[name])}
+                return {
+                    "configuredLevel": self._group_levels.get(name),
+                    "members": list(self._groups[name]),
+                }
         if not self.exists(name):
             raise KeyError(name)
         return self._describe_logger(name)
@@ -177,17 +188,20 @@ class LogLevels:
         """The whole ``/actuator/loggers`` answer, in Spring Boot's shape."""
         loggers = {name: self._describe_logger(name) for name in self.logger_names()}
         with self._lock:
-            groups = {name: {"configuredLevel": self._group_levels.get(name),
-                             "members": list(members)}
-                      for name, members in sorted(self._groups.items())}
+            groups = {
+                name: {"configuredLevel": self._group_levels.get(name), "members": list(members)}
+                for name, members in sorted(self._groups.items())
+            }
         return {"levels": list(LEVELS), "loggers": loggers, "groups": groups}
 
     @staticmethod
     def _describe_logger(name: str) -> dict[str, Any]:
         logger = _existing_logger(name)
         configured = logger.level if logger is not None else logging.NOTSET
-        return {"configuredLevel": level_name(configured) if configured else None,
-                "effectiveLevel": level_name(_effective_level(name))}
+        return {
+            "configuredLevel": level_name(configured) if configured else None,
+            "effectiveLevel": level_name(_effective_level(name)),
+        }
 
     # -- changing ----------------------------------------------------------------
 

@@ -195,8 +195,9 @@ class PauseControl:
                     if inspect.isawaitable(result):
                         await result
                 except Exception:
-                    logger.exception("%s callback %r failed",
-                                     "on_pause" if paused else "on_resume", callback)
+                    logger.exception(
+                        "%s callback %r failed", "on_pause" if paused else "on_resume", callback
+                    )
 
     # -- lifecycle (called by the actuator) -------------------------------------
 
@@ -221,15 +222,21 @@ class PauseControl:
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
-            path = path[len(root_path):]
+            path = path[len(root_path) :]
         if settings.paths and not any(_under(path, prefix) for prefix in settings.paths):
             return False
-        headers = [(b"retry-after", str(settings.retry_after).encode())] \
-            if settings.retry_after else []
+        headers = (
+            [(b"retry-after", str(settings.retry_after).encode())] if settings.retry_after else []
+        )
         reason = self._state.reason or "paused"
-        await send_response(send, 503, error_body(503, f"Service paused: {reason}", scope["path"]),
-                            "application/json", headers=headers,
-                            head=scope.get("method") == "HEAD")
+        await send_response(
+            send,
+            503,
+            error_body(503, f"Service paused: {reason}", scope["path"]),
+            "application/json",
+            headers=headers,
+            head=scope.get("method") == "HEAD",
+        )
         return True
 
 

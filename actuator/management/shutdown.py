@@ -65,13 +65,17 @@ class ShutdownPlan:
         if self.supervisor is None:
             message = "Shutting down, bye..."
         elif self.signal_parent:
-            message = (f"Shutting down the whole server: worker process {self.pid} asks its "
-                       f"supervisor (process {self.supervisor}) to stop every worker, bye...")
+            message = (
+                f"Shutting down the whole server: worker process {self.pid} asks its "
+                f"supervisor (process {self.supervisor}) to stop every worker, bye..."
+            )
         else:
-            message = (f"Shutting down worker process {self.pid} only: its supervisor (process "
-                       f"{self.supervisor}, uvicorn --workers) starts a replacement, so the "
-                       f"service keeps running. Set shutdown.signal_parent to stop the whole "
-                       f"server.")
+            message = (
+                f"Shutting down worker process {self.pid} only: its supervisor (process "
+                f"{self.supervisor}, uvicorn --workers) starts a replacement, so the "
+                f"service keeps running. Set shutdown.signal_parent to stop the whole "
+                f"server."
+            )
         process: dict[str, Any] = {"pid": self.pid, "supervisor": self.supervisor}
         return {
             "message": message,
@@ -129,25 +133,45 @@ class ShutdownControl:
         drain = self.settings.drain_period if config.drain_period is None else config.drain_period
         jitter = secrets.SystemRandom().uniform(0, config.max_jitter) if config.max_jitter else 0.0
         now = datetime.datetime.now(datetime.timezone.utc)
-        plan = ShutdownPlan(drain, jitter, now + datetime.timedelta(seconds=drain + jitter), by,
-                            reason or None, pid=os.getpid(), supervisor=supervisor_pid(),
-                            signal_parent=config.signal_parent)
+        plan = ShutdownPlan(
+            drain,
+            jitter,
+            now + datetime.timedelta(seconds=drain + jitter),
+            by,
+            reason or None,
+            pid=os.getpid(),
+            supervisor=supervisor_pid(),
+            signal_parent=config.signal_parent,
+        )
         self._plan = plan
         self.availability.refuse_traffic(f"shutdown requested by {by}", source=SHUTDOWN_SOURCE)
-        audit("shutdown", by, delay=round(plan.delay, 3), stops=plan.stops, pid=plan.pid,
-              **({"reason": reason} if reason else {}))
+        audit(
+            "shutdown",
+            by,
+            delay=round(plan.delay, 3),
+            stops=plan.stops,
+            pid=plan.pid,
+            **({"reason": reason} if reason else {}),
+        )
         self._task = loop.create_task(self._run(plan), name="actuator-shutdown")
         return plan
 
     async def _run(self, plan: ShutdownPlan) -> None:
         await asyncio.sleep(plan.delay)
         if plan.stops == "server" and plan.supervisor is not None:
-            logger.warning("Shutdown requested by %s: asking the supervisor (process %d) to "
-                           "stop the whole server", loggable(plan.by), plan.supervisor)
+            logger.warning(
+                "Shutdown requested by %s: asking the supervisor (process %d) to "
+                "stop the whole server",
+                loggable(plan.by),
+                plan.supervisor,
+            )
             os.kill(plan.supervisor, signal.SIGTERM)
             return
-        logger.warning("Shutdown requested by %s: asking the %s to stop", loggable(plan.by),
-                       "worker" if plan.supervisor is not None else "server")
+        logger.warning(
+            "Shutdown requested by %s: asking the %s to stop",
+            loggable(plan.by),
+            "worker" if plan.supervisor is not None else "server",
+        )
         self.stop_server()
 
     async def stop(self) -> None:

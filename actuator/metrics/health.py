@@ -40,8 +40,9 @@ class HealthCollector:
 
     def collect(self) -> Iterable[Metric]:
         registrations = self.health.registrations
-        results = {leaf: leaf.last_result or _NEVER_RAN
-                   for r in registrations for leaf in r.leaves()}
+        results = {
+            leaf: leaf.last_result or _NEVER_RAN for r in registrations for leaf in r.leaves()
+        }
         root = self.health.root_group
         statuses = {r.name: aggregate(r.node, results, root).status for r in registrations}
         overall, groups, indicators = self._families()
@@ -56,12 +57,17 @@ class HealthCollector:
     @staticmethod
     def _families() -> list[GaugeMetricFamily]:
         return [
-            GaugeMetricFamily(OVERALL, "Aggregated health: 1 when UP, 0 otherwise",
-                              labels=["status"]),
-            GaugeMetricFamily(GROUP, "Health of each group: 1 when UP, 0 otherwise",
-                              labels=["group", "status"]),
-            GaugeMetricFamily(INDICATOR, "Health of each indicator: 1 when UP, 0 otherwise",
-                              labels=["indicator", "status"]),
+            GaugeMetricFamily(
+                OVERALL, "Aggregated health: 1 when UP, 0 otherwise", labels=["status"]
+            ),
+            GaugeMetricFamily(
+                GROUP, "Health of each group: 1 when UP, 0 otherwise", labels=["group", "status"]
+            ),
+            GaugeMetricFamily(
+                INDICATOR,
+                "Health of each indicator: 1 when UP, 0 otherwise",
+                labels=["indicator", "status"],
+            ),
         ]
 
 

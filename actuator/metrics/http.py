@@ -40,10 +40,16 @@ Series = HistogramSeries | Histogram
 
 OVERFLOW = "OVERFLOW"
 DISCONNECTED = "CLIENT_DISCONNECTED"
-_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-                      "CONNECT", "QUERY"))
-_OUTCOMES = {1: "INFORMATIONAL", 2: "SUCCESS", 3: "REDIRECTION", 4: "CLIENT_ERROR",
-             5: "SERVER_ERROR"}
+_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "QUERY")
+)
+_OUTCOMES = {
+    1: "INFORMATIONAL",
+    2: "SUCCESS",
+    3: "REDIRECTION",
+    4: "CLIENT_ERROR",
+    5: "SERVER_ERROR",
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,9 @@ class Naming:
     active_labels: tuple[str, ...]
     other_method: str
 
-    def values(self, method: str, uri: str, status: int | None, outcome: str,
-               error: BaseException | None) -> tuple[str, ...]:
+    def values(
+        self, method: str, uri: str, status: int | None, outcome: str, error: BaseException | None
+    ) -> tuple[str, ...]:
         status_text = "UNKNOWN" if status is None else str(status)
         if self is OTEL:
             if outcome == DISCONNECTED:
@@ -180,23 +187,44 @@ class HttpServerMetrics:
         base_path: the actuator's base path, for the ``uri`` of its own requests.
     """
 
-    def __init__(self, registry: CollectorRegistry, settings: MetricsSettings,
-                 base_path: str) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, settings: MetricsSettings, base_path: str
+    ) -> None:
         naming = self.naming = NAMINGS[settings.naming]
         try:
             # One process: the actuator's own histogram, cheaper to observe and to
             # scrape. Several: prometheus-client's, whose values the workers share.
             self._duration: LabelledHistogram | Histogram = (
-                LabelledHistogram(naming.duration, naming.duration_help, naming.labels,
-                                  unit="seconds", buckets=settings.buckets, registry=registry)
-                if values.ValueClass is values.MutexValue else
-                Histogram(naming.duration, naming.duration_help, naming.labels,
-                          unit="seconds", buckets=settings.buckets, registry=registry))
-            self._active = Gauge(naming.active, naming.active_help, naming.active_labels,
-                                 multiprocess_mode="livesum", registry=registry)
+                LabelledHistogram(
+                    naming.duration,
+                    naming.duration_help,
+                    naming.labels,
+                    unit="seconds",
+                    buckets=settings.buckets,
+                    registry=registry,
+                )
+                if values.ValueClass is values.MutexValue
+                else Histogram(
+                    naming.duration,
+                    naming.duration_help,
+                    naming.labels,
+                    unit="seconds",
+                    buckets=settings.buckets,
+                    registry=registry,
+                )
+            )
+            self._active = Gauge(
+                naming.active,
+                naming.active_help,
+                naming.active_labels,
+                multiprocess_mode="livesum",
+                registry=registry,
+            )
         except ValueError as exc:
-            raise ValueError(f"Cannot register the HTTP server metrics in the given registry "
-                             f"({exc}); is another Actuator using it?") from None
+            raise ValueError(
+                f"Cannot register the HTTP server metrics in the given registry "
+                f"({exc}); is another Actuator using it?"
+            ) from None
         self.max_uri_tags = settings.max_uri_tags
         self.include_actuator = settings.include_actuator
         self.base_path = base_path
@@ -217,8 +245,9 @@ class HttpServerMetrics:
         if values.ValueClass is not values.MutexValue:
             self._in_flight = _GaugeInFlight(self._active)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp,
-                       uri: str | None = None) -> None:
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, uri: str | None = None
+    ) -> None:
         """Run ``app`` for an HTTP request, timing it. ``uri`` overrides route resolution."""
         if self._exclude and self._excluded(scope):
             await app(scope, receive, send)
@@ -259,7 +288,8 @@ class HttpServerMetrics:
         series = self._completed.get(key)
         if series is None:
             series = self._completed[key] = self._series_for(
-                method, uri, status, outcome(status), None)
+                method, uri, status, outcome(status), None
+            )
         return series
 
     def _label_method(self, method: str) -> str:
@@ -307,13 +337,22 @@ class HttpServerMetrics:
     def _excluded(self, scope: Scope) -> bool:
         path = relative_path(scope)
         for prefix in self._exclude:
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"
-                                            or prefix.endswith("/")):
+            if path.startswith(prefix) and (
+                len(path) == len(prefix) or path[len(prefix)] == "/" or prefix.endswith("/")
+            ):
                 return True
         return False
 
-    def _record(self, scope: Scope, root_path: str, method: str, exchange: _Exchange,
-                start: float, error: BaseException | None, uri: str | None) -> None:
+    def _record(
+        self,
+        scope: Scope,
+        root_path: str,
+        method: str,
+        exchange: _Exchange,
+        start: float,
+        error: BaseException | None,
+        uri: str | None,
+    ) -> None:
         try:
             self._record_outcome(scope, root_path, method, exchange, start, error, uri)
         except Exception:
@@ -325,8 +364,16 @@ class HttpServerMetrics:
             self._broken = True
             logger.exception("Recording HTTP server metrics failed (logged once)")
 
-    def _record_outcome(self, scope: Scope, root_path: str, method: str, exchange: _Exchange,
-                        start: float, error: BaseException | None, uri: str | None) -> None:
+    def _record_outcome(
+        self,
+        scope: Scope,
+        root_path: str,
+        method: str,
+        exchange: _Exchange,
+        start: float,
+        error: BaseException | None,
+        uri: str | None,
+    ) -> None:
         end = exchange.end
         if end is None:
             end = perf_counter()
@@ -353,8 +400,9 @@ class HttpServerMetrics:
             uri = self._admit(uri)
         self._series_for(method, uri, status, result, error).observe(end - start)
 
-    def _series_for(self, method: str, uri: str, status: int | None, result: str,
-                    error: BaseException | None) -> Series:
+    def _series_for(
+        self, method: str, uri: str, status: int | None, result: str, error: BaseException | None
+    ) -> Series:
         labels = self.naming.values(method, uri, status, result, error)
         series = self._series.get(labels)
         if series is None:
@@ -370,7 +418,10 @@ class HttpServerMetrics:
                 logger.warning(
                     "More than %d distinct uri values in HTTP metrics: new ones are recorded "
                     "as uri=%r from now on (metrics.max_uri_tags; first refused: %r)",
-                    self.max_uri_tags, OVERFLOW, uri)
+                    self.max_uri_tags,
+                    OVERFLOW,
+                    uri,
+                )
             return OVERFLOW
         self._uris.add(uri)
         return uri
@@ -378,4 +429,3 @@ class HttpServerMetrics:
 
 def _is_disconnect(error: BaseException | None) -> bool:
     return isinstance(error, (ClientDisconnect, OSError, asyncio.CancelledError))
-

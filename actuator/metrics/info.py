@@ -45,8 +45,9 @@ class InfoCollector:
                 "version": str(app.get("version", "")),
                 "commit": self._commit(),
             }
-        return [InfoMetricFamily(NAME, "Application name, version and git commit",
-                                 value=self._labels)]
+        return [
+            InfoMetricFamily(NAME, "Application name, version and git commit", value=self._labels)
+        ]
 
     def _commit(self) -> str:
         info = self.settings

@@ -26,18 +26,23 @@ def multiprocess_dir(*, required: bool = False) -> Path | None:
     value = os.environ.get(ENV) or os.environ.get(ENV.lower())
     if not value:
         if required:
-            raise ValueError(f"metrics.multiprocess is on but {ENV} is not set: point it at an "
-                             f"empty writable directory before the server starts")
+            raise ValueError(
+                f"metrics.multiprocess is on but {ENV} is not set: point it at an "
+                f"empty writable directory before the server starts"
+            )
         return None
     path = Path(value)
     if not path.is_dir():
-        raise ValueError(f"{ENV}={value!r} is not a directory: create it (empty) before the "
-                         f"server starts")
+        raise ValueError(
+            f"{ENV}={value!r} is not a directory: create it (empty) before the server starts"
+        )
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"{ENV}={value!r} is not writable by this process")
     if values.ValueClass is values.MutexValue:
-        raise ValueError(f"{ENV} was set after prometheus_client was imported, so metrics stay "
-                         f"per process; set it in the environment before the process starts")
+        raise ValueError(
+            f"{ENV} was set after prometheus_client was imported, so metrics stay "
+            f"per process; set it in the environment before the process starts"
+        )
     return path
 
 

@@ -82,23 +82,29 @@ class RuntimeCollector:
     @staticmethod
     def _loop_families() -> list[GaugeMetricFamily]:
         return [
-            GaugeMetricFamily("asyncio_event_loop_lag_seconds",
-                              "How late the event loop ran its last heartbeat"),
-            GaugeMetricFamily("asyncio_event_loop_lag_seconds_max",
-                              "The worst event-loop lag in the indicator's window (default 60 s)"),
+            GaugeMetricFamily(
+                "asyncio_event_loop_lag_seconds", "How late the event loop ran its last heartbeat"
+            ),
+            GaugeMetricFamily(
+                "asyncio_event_loop_lag_seconds_max",
+                "The worst event-loop lag in the indicator's window (default 60 s)",
+            ),
         ]
 
     @staticmethod
     def _pool_families() -> list[GaugeMetricFamily]:
         labels = ["name"]
         return [
-            GaugeMetricFamily("executor_active_threads",
-                              "Threads of the pool running a task", labels=labels),
-            GaugeMetricFamily("executor_pool_size_threads",
-                              "Threads the pool has started", labels=labels),
-            GaugeMetricFamily("executor_pool_max_threads",
-                              "Most threads the pool may start", labels=labels),
-            GaugeMetricFamily("executor_queued_tasks",
-                              "Tasks waiting for a thread of the pool", labels=labels),
+            GaugeMetricFamily(
+                "executor_active_threads", "Threads of the pool running a task", labels=labels
+            ),
+            GaugeMetricFamily(
+                "executor_pool_size_threads", "Threads the pool has started", labels=labels
+            ),
+            GaugeMetricFamily(
+                "executor_pool_max_threads", "Most threads the pool may start", labels=labels
+            ),
+            GaugeMetricFamily(
+                "executor_queued_tasks", "Tasks waiting for a thread of the pool", labels=labels
+            ),
         ]
-

@@ -50,16 +50,20 @@ class ActuatorMetrics:
         collectors: Sequence[Collector] = (),
     ) -> None:
         if registry is not None and not isinstance(registry, CollectorRegistry):
-            raise TypeError(f"registry must be a prometheus_client CollectorRegistry, "
-                            f"got {type(registry).__name__}")
+            raise TypeError(
+                f"registry must be a prometheus_client CollectorRegistry, "
+                f"got {type(registry).__name__}"
+            )
         metrics = settings.metrics
         self.health = health
         self._refreshes_health = metrics.health
         self.multiprocess_dir: Path | None = multiprocess_dir(required=metrics.multiprocess)
-        self.registry = registry if registry is not None else CollectorRegistry(
-            auto_describe=True)
-        self.http = (HttpServerMetrics(self.registry, metrics, settings.base_path)
-                     if metrics.enabled else None)
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.http = (
+            HttpServerMetrics(self.registry, metrics, settings.base_path)
+            if metrics.enabled
+            else None
+        )
         shared: list[Collector] = [InfoCollector(settings.info, app_info)]
         if metrics.health:
             shared.append(HealthCollector(health))
@@ -96,5 +100,7 @@ def _register(registry: CollectorRegistry, collector: Collector) -> None:
     try:
         registry.register(collector)
     except ValueError as exc:
-        raise ValueError(f"Cannot register the actuator's metrics in the given registry ({exc}); "
-                         f"is another Actuator using it?") from None
+        raise ValueError(
+            f"Cannot register the actuator's metrics in the given registry ({exc}); "
+            f"is another Actuator using it?"
+        ) from None

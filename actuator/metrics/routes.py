@@ -31,7 +31,7 @@ def relative_path(scope: Scope) -> str:
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
     if root_path and path.startswith(root_path):
-        return path[len(root_path):]
+        return path[len(root_path) :]
     return path
 
 
@@ -81,7 +81,7 @@ class RouteTemplates:
         root_path = scope.get("root_path", "")
         if root_path == entry_root_path:
             return path
-        prefix = root_path[len(entry_root_path):] if root_path.startswith(entry_root_path) else ""
+        prefix = root_path[len(entry_root_path) :] if root_path.startswith(entry_root_path) else ""
         return self._prefix_template(scope, prefix) + path
 
     def _prefix_template(self, scope: Scope, prefix: str) -> str:
@@ -116,9 +116,14 @@ class RouteTemplates:
             return candidates[0] if candidates else None
         # One endpoint behind several routes: the one whose pattern fits the path.
         path = relative_path(scope)
-        return next((route for route in candidates
-                     if not isinstance(route, Mount) and route.path_regex.match(path)),
-                    candidates[0])
+        return next(
+            (
+                route
+                for route in candidates
+                if not isinstance(route, Mount) and route.path_regex.match(path)
+            ),
+            candidates[0],
+        )
 
 
 def _fastapi_context(scope: Scope) -> Any:
@@ -184,5 +189,6 @@ def _mount_template(routes: Iterable[Any], prefix: str) -> str | None:
 def _replace_params(prefix: str, path_params: Mapping[str, Any]) -> str:
     """A last resort for mounts the walk cannot see: put parameter names back."""
     values = {str(value): name for name, value in path_params.items()}
-    return "/".join(f"{{{values[segment]}}}" if segment in values else segment
-                    for segment in prefix.split("/"))
+    return "/".join(
+        f"{{{values[segment]}}}" if segment in values else segment for segment in prefix.split("/")
+    )

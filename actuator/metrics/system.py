@@ -64,8 +64,12 @@ class _Rate:
     process start, or boot), so the meter has a value from the first scrape on.
     """
 
-    def __init__(self, read: Callable[[], tuple[float, float] | None], window: float,
-                 baseline: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        read: Callable[[], tuple[float, float] | None],
+        window: float,
+        baseline: tuple[float, float],
+    ) -> None:
         self._read = read
         self._window = window
         self._last: tuple[float, float] | None = baseline
@@ -92,12 +96,16 @@ class SystemCollector:
         self._cpus = cpu_count()
         cpus = self._cpus
         started_monotonic = time.monotonic() - max(0.0, time.time() - self._started)
-        self._process = _Rate(lambda: (time.process_time() / cpus, time.monotonic()), _MIN_WINDOW,
-                              baseline=(0.0, started_monotonic))
+        self._process = _Rate(
+            lambda: (time.process_time() / cpus, time.monotonic()),
+            _MIN_WINDOW,
+            baseline=(0.0, started_monotonic),
+        )
         # /proc/stat counts clock ticks (usually 100 a second) on every online CPU since boot.
         ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._system = _Rate(system_cpu_times, _MIN_WINDOW * ticks * (os.cpu_count() or 1),
-                             baseline=(0.0, 0.0))
+        self._system = _Rate(
+            system_cpu_times, _MIN_WINDOW * ticks * (os.cpu_count() or 1), baseline=(0.0, 0.0)
+        )
 
     def describe(self) -> Iterable[Metric]:
         return [_gauge(name, text) for name, text in _DESCRIPTIONS.items()]

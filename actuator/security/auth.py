@@ -43,8 +43,13 @@ _CACHE_LIMIT = 1024
 class AuthError(Exception):
     """A refused request: 401 (no valid identity) or 403 (identity lacks the role)."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None,
-                 challenges: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        challenges: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -78,10 +83,11 @@ class Guard:
     def __init__(self, settings: SecuritySettings, hooks: list[Authenticator]) -> None:
         self.settings = settings
         self.hooks = hooks
-        self._tokens = [(name, bytes.fromhex(hashed.removeprefix("sha256:")))
-                        for name, hashed in settings.tokens.items()]
-        self._users = {name: PasswordHash.parse(hashed) for name, hashed in
-                       settings.users.items()}
+        self._tokens = [
+            (name, bytes.fromhex(hashed.removeprefix("sha256:")))
+            for name, hashed in settings.tokens.items()
+        ]
+        self._users = {name: PasswordHash.parse(hashed) for name, hashed in settings.users.items()}
         self._full = [re.compile(p) for p in settings.roles.full]
         self._read = [re.compile(p) for p in settings.roles.read]
         self._verified: dict[bytes, str] = {}
@@ -91,8 +97,9 @@ class Guard:
         # malloc arena keeps the 16 MiB it used, so a few threads keep memory bounded
         # where the default executor's dozens would not.
         self._scrypt_pool: DaemonThreadPool | None = None
-        self._failures = FailedAttempts(settings.max_failed_attempts,
-                                        settings.failed_attempts_window)
+        self._failures = FailedAttempts(
+            settings.max_failed_attempts, settings.failed_attempts_window
+        )
         realm = settings.realm
         self._challenges = [f'Bearer realm="{realm}"']
         if self._users:
@@ -112,8 +119,7 @@ class Guard:
 
     # -- authentication -------------------------------------------------------
 
-    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True
-                           ) -> SecurityContext:
+    async def authenticate(self, scope: Scope, *, verify_passwords: bool = True) -> SecurityContext:
         """The caller of a request; ``AuthError`` for invalid credentials.
 
         401 for invalid credentials; 429 (``Retry-After``) once the client
@@ -126,11 +132,13 @@ class Guard:
         client = _client_address(scope)
         retry_after = self._failures.retry_after(client)
         if retry_after is not None:
-            logger.warning("Authentication refused, too many failures: %s",
-                           describe_request(scope))
-            raise AuthError(429, "Too many failed authentication attempts from this address; "
-                                 f"retry in {retry_after} s",
-                            headers={"Retry-After": str(retry_after)})
+            logger.warning("Authentication refused, too many failures: %s", describe_request(scope))
+            raise AuthError(
+                429,
+                "Too many failed authentication attempts from this address; "
+                f"retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
         for hook in self.hooks:
             found = await self._run_hook(hook, scope)
             if found is not None:
@@ -150,20 +158,25 @@ class Guard:
             if inspect.isawaitable(result):
                 result = await result
         except AuthenticationFailed as exc:
-            raise self._unauthorized(scope, f"authenticator refused: {exc}",
-                                     "invalid_token") from None
+            raise self._unauthorized(
+                scope, f"authenticator refused: {exc}", "invalid_token"
+            ) from None
         except Exception:
             logger.exception("Authenticator %r failed on %s", hook, describe_request(scope))
-            raise AuthError(500, "Authentication failed on the server; see the server log"
-                            ) from None
+            raise AuthError(
+                500, "Authentication failed on the server; see the server log"
+            ) from None
         if result is None:
             return None
         if isinstance(result, SecurityContext):
             return result
         if isinstance(result, str) and result:
             return self.context(result)
-        logger.error("Authenticator %r returned %r; expected an identity, a SecurityContext "
-                     "or None", hook, result)
+        logger.error(
+            "Authenticator %r returned %r; expected an identity, a SecurityContext or None",
+            hook,
+            result,
+        )
         raise AuthError(500, "Authentication failed on the server; see the server log")
 
     async def _from_header(self, scope: Scope, value: str) -> SecurityContext:
@@ -182,18 +195,20 @@ class Guard:
             try:
                 decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
             except (binascii.Error, ValueError):
-                raise self._unauthorized(scope, "malformed basic credentials",
-                                         "invalid_request") from None
+                raise self._unauthorized(
+                    scope, "malformed basic credentials", "invalid_request"
+                ) from None
             user, colon, password = decoded.partition(":")
             if not colon:
-                raise self._unauthorized(scope, "malformed basic credentials",
-                                         "invalid_request")
+                raise self._unauthorized(scope, "malformed basic credentials", "invalid_request")
             if not await self._check_password(user, password):
-                raise self._unauthorized(scope, f"wrong password or unknown user {user!r}",
-                                         "invalid_token")
+                raise self._unauthorized(
+                    scope, f"wrong password or unknown user {user!r}", "invalid_token"
+                )
             return self.context(user)
-        raise self._unauthorized(scope, f"unsupported or empty Authorization scheme "
-                                        f"{scheme[:20]!r}", "invalid_request")
+        raise self._unauthorized(
+            scope, f"unsupported or empty Authorization scheme {scheme[:20]!r}", "invalid_request"
+        )
 
     def _match_token(self, digest: bytes) -> str | None:
         # Compare against every configured token, without stopping at a match,
@@ -217,14 +232,17 @@ class Guard:
         try:
             await self._password_checks.acquire()
         except Busy:
-            raise AuthError(503, "Too many password checks at once; retry shortly",
-                            headers={"Retry-After": "1"}) from None
+            raise AuthError(
+                503, "Too many password checks at once; retry shortly", headers={"Retry-After": "1"}
+            ) from None
         try:
             if self._scrypt_pool is None:
-                self._scrypt_pool = DaemonThreadPool(self.settings.max_password_checks,
-                                                     thread_name_prefix="actuator-scrypt")
+                self._scrypt_pool = DaemonThreadPool(
+                    self.settings.max_password_checks, thread_name_prefix="actuator-scrypt"
+                )
             matched = await asyncio.get_running_loop().run_in_executor(
-                self._scrypt_pool, stored.verify, password)
+                self._scrypt_pool, stored.verify, password
+            )
         finally:
             self._password_checks.release()
         if not matched or user not in self._users:
@@ -237,8 +255,9 @@ class Guard:
     def _decoy_hash(self) -> PasswordHash:
         if self._decoy is None:
             template = next(iter(self._users.values()))
-            self._decoy = PasswordHash(template.n, template.r, template.p,
-                                       secrets.token_bytes(16), secrets.token_bytes(32))
+            self._decoy = PasswordHash(
+                template.n, template.r, template.p, secrets.token_bytes(16), secrets.token_bytes(32)
+            )
         return self._decoy
 
     def _from_certificate(self, scope: Scope) -> SecurityContext:
@@ -258,8 +277,11 @@ class Guard:
         self._failures.failed(_client_address(scope))
         logger.warning("Authentication failed (%s): %s", loggable(reason), describe_request(scope))
         bearer, *others = self._challenges
-        return AuthError(401, "Invalid or malformed credentials",
-                         challenges=(f'{bearer}, error="{error}"', *others))
+        return AuthError(
+            401,
+            "Invalid or malformed credentials",
+            challenges=(f'{bearer}, error="{error}"', *others),
+        )
 
     # -- authorization --------------------------------------------------------
 
@@ -273,21 +295,34 @@ class Guard:
         role = self.required_role(endpoint, operation)
         return role == "anonymous" or caller.has_role(role)
 
-    def authorize(self, caller: SecurityContext, endpoint: str, operation: Operation,
-                  scope: Scope) -> None:
+    def authorize(
+        self, caller: SecurityContext, endpoint: str, operation: Operation, scope: Scope
+    ) -> None:
         """Return if ``caller`` may run the operation; else ``AuthError`` 401 or 403."""
         role = self.required_role(endpoint, operation)
         if role == "anonymous" or caller.has_role(role):
             return
         if not caller.authenticated:
-            logger.warning("Authentication required: anonymous %s on endpoint %r needs role "
-                           "%r: %s", operation, endpoint, role, describe_request(scope))
+            logger.warning(
+                "Authentication required: anonymous %s on endpoint %r needs role %r: %s",
+                operation,
+                endpoint,
+                role,
+                describe_request(scope),
+            )
             raise AuthError(401, "Authentication required", challenges=self._challenges)
-        logger.warning("Access denied: %r (roles: %s) lacks role %r for %s on endpoint %r: %s",
-                       loggable(caller.principal), ", ".join(sorted(caller.roles)) or "none", role,
-                       operation, endpoint, describe_request(scope))
-        raise AuthError(403, f"Role {role!r} required for {operation} operations "
-                             f"on endpoint {endpoint!r}")
+        logger.warning(
+            "Access denied: %r (roles: %s) lacks role %r for %s on endpoint %r: %s",
+            loggable(caller.principal),
+            ", ".join(sorted(caller.roles)) or "none",
+            role,
+            operation,
+            endpoint,
+            describe_request(scope),
+        )
+        raise AuthError(
+            403, f"Role {role!r} required for {operation} operations on endpoint {endpoint!r}"
+        )
 
 
 def _client_address(scope: Scope) -> str:
@@ -335,7 +370,7 @@ def _unescape(value: str) -> str:
     while i < len(value):
         char = value[i]
         if char == "\\" and i + 1 < len(value):
-            pair = value[i + 1:i + 3]
+            pair = value[i + 1 : i + 3]
             if len(pair) == 2 and all(c in string.hexdigits for c in pair):
                 out.append(int(pair, 16))
                 i += 3

@@ -121,11 +121,14 @@ def hash_token(token: str) -> str:
     if not isinstance(token, str):
         raise TypeError(f"token must be a string, got {type(token).__name__}")
     if len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(f"a token must be at least {MIN_TOKEN_LENGTH} random characters "
-                         f"(use generate_token() or `actuator hash-token --generate`)")
+        raise ValueError(
+            f"a token must be at least {MIN_TOKEN_LENGTH} random characters "
+            f"(use generate_token() or `actuator hash-token --generate`)"
+        )
     if not _TOKEN68.match(token):
-        raise ValueError("a token may hold only letters, digits and - . _ ~ + / "
-                         "(with = padding at the end)")
+        raise ValueError(
+            "a token may hold only letters, digits and - . _ ~ + / (with = padding at the end)"
+        )
     return TOKEN_PREFIX + hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
@@ -133,8 +136,10 @@ def check_token_hash(value: str) -> str:
     """``value`` normalised, or ``ValueError`` if it is not a ``sha256:<64 hex>`` token hash."""
     normalised = value.strip().lower()
     if not _TOKEN_HASH.match(normalised):
-        raise ValueError("must be a token hash 'sha256:<64 hex digits>' "
-                         "(make one with `actuator hash-token`), not the token itself")
+        raise ValueError(
+            "must be a token hash 'sha256:<64 hex digits>' "
+            "(make one with `actuator hash-token`), not the token itself"
+        )
     return normalised
 
 
@@ -162,27 +167,42 @@ class PasswordHash:
     def parse(cls, value: str) -> PasswordHash:
         parts = value.strip().split("$")
         if len(parts) != 6 or parts[0] != "scrypt":
-            raise ValueError("must be a password hash 'scrypt$N$r$p$salt$hash' "
-                             "(make one with `actuator hash-token --password`)")
+            raise ValueError(
+                "must be a password hash 'scrypt$N$r$p$salt$hash' "
+                "(make one with `actuator hash-token --password`)"
+            )
         try:
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
             salt = base64.b64decode(parts[4], validate=True)
             digest = base64.b64decode(parts[5], validate=True)
         except (ValueError, binascii.Error):
             raise ValueError("password hash has a malformed number or base64 field") from None
-        if n < 2 or n & (n - 1) or not 1 <= r <= 64 or not 1 <= p <= 16 \
-                or 128 * n * r > _SCRYPT_MAXMEM // 2:
-            raise ValueError(f"scrypt parameters out of range: N={n} (a power of two), "
-                             f"r={r} (1-64), p={p} (1-16), N*r*128 at most 128 MiB")
+        if (
+            n < 2
+            or n & (n - 1)
+            or not 1 <= r <= 64
+            or not 1 <= p <= 16
+            or 128 * n * r > _SCRYPT_MAXMEM // 2
+        ):
+            raise ValueError(
+                f"scrypt parameters out of range: N={n} (a power of two), "
+                f"r={r} (1-64), p={p} (1-16), N*r*128 at most 128 MiB"
+            )
         if len(salt) < 8 or len(digest) < 16:
             raise ValueError("password hash salt or digest is too short")
         return cls(n, r, p, salt, digest)
 
     def verify(self, password: str) -> bool:
         """Whether ``password`` matches, compared in constant time. Slow on purpose."""
-        candidate = hashlib.scrypt(password.encode("utf-8"), salt=self.salt, n=self.n,
-                                   r=self.r, p=self.p, dklen=len(self.digest),
-                                   maxmem=_SCRYPT_MAXMEM)
+        candidate = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=self.salt,
+            n=self.n,
+            r=self.r,
+            p=self.p,
+            dklen=len(self.digest),
+            maxmem=_SCRYPT_MAXMEM,
+        )
         return hmac.compare_digest(candidate, self.digest)
 
     def __str__(self) -> str:
@@ -191,8 +211,7 @@ class PasswordHash:
         return f"scrypt${self.n}${self.r}${self.p}${salt}${digest}"
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R,
-                  p: int = SCRYPT_P) -> str:
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
     """The ``scrypt$...`` form of an HTTP basic password, for ``security.users``::
 
         >>> hash_password("correct horse battery staple")   # doctest: +SKIP
@@ -205,8 +224,9 @@ def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R,
     if not isinstance(password, str) or not password:
         raise ValueError("password must be a non-empty string")
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32,
-                            maxmem=_SCRYPT_MAXMEM)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=_SCRYPT_MAXMEM
+    )
     return str(PasswordHash(n, r, p, salt, digest))
 
 

@@ -27,12 +27,24 @@ from uvicorn.importer import import_from_string
 
 _VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 # IANA numbers of the TLS 1.3 suites (RFC 8446); earlier suites are reported as None.
-_SUITES = {"TLS_AES_128_GCM_SHA256": 0x1301, "TLS_AES_256_GCM_SHA384": 0x1302,
-           "TLS_CHACHA20_POLY1305_SHA256": 0x1303, "TLS_AES_128_CCM_SHA256": 0x1304,
-           "TLS_AES_128_CCM_8_SHA256": 0x1305}
-_RFC4514_KEYS = {"commonName": "CN", "localityName": "L", "stateOrProvinceName": "ST",
-                 "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
-                 "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID"}
+_SUITES = {
+    "TLS_AES_128_GCM_SHA256": 0x1301,
+    "TLS_AES_256_GCM_SHA384": 0x1302,
+    "TLS_CHACHA20_POLY1305_SHA256": 0x1303,
+    "TLS_AES_128_CCM_SHA256": 0x1304,
+    "TLS_AES_128_CCM_8_SHA256": 0x1305,
+}
+_RFC4514_KEYS = {
+    "commonName": "CN",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
 
 
 def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
@@ -55,14 +67,14 @@ def rfc4514_name(subject: Any) -> str | None:
     """An RFC 4514 string from ``SSLSocket.getpeercert()["subject"]`` (most specific first)."""
     rdns = []
     for rdn in reversed(subject):
-        rdns.append("+".join(f"{_RFC4514_KEYS.get(key, key)}={_escape(value)}"
-                             for key, value in rdn))
+        rdns.append(
+            "+".join(f"{_RFC4514_KEYS.get(key, key)}={_escape(value)}" for key, value in rdn)
+        )
     return ",".join(rdns) or None
 
 
 def _escape(value: str) -> str:
-    escaped = "".join(f"\\{c}" if c in '"+,;<>\\' else "\\00" if c == "\x00" else c
-                      for c in value)
+    escaped = "".join(f"\\{c}" if c in '"+,;<>\\' else "\\00" if c == "\x00" else c for c in value)
     if escaped.startswith((" ", "#")):
         escaped = "\\" + escaped
     if escaped.endswith(" ") and not escaped.endswith("\\ "):
@@ -111,5 +123,4 @@ def tls_protocol_class(http: str = "auto", *, access_log: bool = True) -> type[a
     if http not in ("auto", "h11", "httptools"):
         raise ValueError(f"http must be 'auto', 'h11' or 'httptools', got {http!r}")
     base: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[http])
-    return type(f"Tls{base.__name__}", (_TlsScopeMixin, base),
-                {"actuator_access_log": access_log})
+    return type(f"Tls{base.__name__}", (_TlsScopeMixin, base), {"actuator_access_log": access_log})

@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 # Where uvicorn reports its own listeners, so the line shows wherever uvicorn's do.
 server_logger = logging.getLogger("uvicorn.error")
 
-_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
-              "required": ssl.CERT_REQUIRED}
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _GRACEFUL_SECONDS = 5.0
 
 
@@ -69,8 +68,7 @@ class _Server(uvicorn.Server):
     def _log_started_message(self, listeners: Sequence[socket.SocketType]) -> None:
         host, port = listeners[0].getsockname()[:2]
         scheme = "https" if self.config.ssl else "http"
-        server_logger.info("Actuator management server running on %s://%s:%d", scheme, host,
-                           port)
+        server_logger.info("Actuator management server running on %s://%s:%d", scheme, host, port)
 
 
 class ManagementServer:
@@ -88,8 +86,7 @@ class ManagementServer:
         thread: serve on a thread with its own event loop (``ServerThread``). Default False.
     """
 
-    def __init__(self, app: ASGIApp, settings: ServerSettings, *,
-                 thread: bool = False) -> None:
+    def __init__(self, app: ASGIApp, settings: ServerSettings, *, thread: bool = False) -> None:
         settings.check_files("management_server")
         self.thread = thread
         self.app = app
@@ -108,10 +105,16 @@ class ManagementServer:
         """Listen and serve. Idempotent; ``RuntimeError`` if the port cannot be bound."""
         if self._server is not None:
             return
-        config = uvicorn_config(self.app, self.settings, lifespan="off",
-                                log_config=None, log_level=None, proxy_headers=False,
-                                server_header=False,
-                                timeout_graceful_shutdown=_GRACEFUL_SECONDS)
+        config = uvicorn_config(
+            self.app,
+            self.settings,
+            lifespan="off",
+            log_config=None,
+            log_level=None,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+        )
         config.load()
         server = _Server(config)
         server.lifespan = config.lifespan_class(config)
@@ -129,7 +132,8 @@ class ManagementServer:
         self._server = server
         # uvicorn's main loop refreshes the Date header and watches should_exit.
         self._loop_task = asyncio.get_running_loop().create_task(
-            server.main_loop(), name="actuator-management-server")
+            server.main_loop(), name="actuator-management-server"
+        )
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish (up to 5 s). Idempotent."""
@@ -148,8 +152,9 @@ class ManagementServer:
         server_logger.info("Actuator management server stopped")
 
     def _cannot_listen(self) -> RuntimeError:
-        return RuntimeError(f"management server cannot listen on "
-                            f"{self.settings.host}:{self.settings.port}")
+        return RuntimeError(
+            f"management server cannot listen on {self.settings.host}:{self.settings.port}"
+        )
 
     async def __aenter__(self) -> ManagementServer:
         await self.start()
@@ -175,8 +180,9 @@ class ServerThread:
         self.server = server
         self._cannot_listen = cannot_listen
         self._started: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._run, name="actuator-management-server",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="actuator-management-server", daemon=True
+        )
 
     async def start(self) -> int:
         """Start the thread; the port once it listens (``RuntimeError`` if it cannot)."""

@@ -50,8 +50,9 @@ class _Config(BaseModel):
 class _Check(_Config):
     groups: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    timeout: float | None = Field(default=None, gt=0, le=3600,
-                                  description="seconds (default: settings.health.timeout)")
+    timeout: float | None = Field(
+        default=None, gt=0, le=3600, description="seconds (default: settings.health.timeout)"
+    )
     ttl: float | None = Field(default=None, gt=0)
     interval: float | None = Field(default=None, gt=0)
 
@@ -72,8 +73,13 @@ class HttpCheck(_Check):
         from actuator.health.indicators.http import HttpIndicator
 
         expected = range(200, 400) if self.expected_status is None else self.expected_status
-        return HttpIndicator(self.url, method=self.method, timeout=timeout * _INNER,
-                             expected=expected, headers=self.headers)
+        return HttpIndicator(
+            self.url,
+            method=self.method,
+            timeout=timeout * _INNER,
+            expected=expected,
+            headers=self.headers,
+        )
 
 
 class TcpCheck(_Check):
@@ -115,9 +121,14 @@ class CommandCheck(_Check):
     def build(self, timeout: float) -> Indicator:
         from actuator.health.indicators.command import CommandIndicator
 
-        return CommandIndicator(self.command, timeout=timeout * _INNER,
-                                expected=frozenset(self.expected_exit_codes), cwd=self.cwd,
-                                env=self.env, show_output=self.show_output)
+        return CommandIndicator(
+            self.command,
+            timeout=timeout * _INNER,
+            expected=frozenset(self.expected_exit_codes),
+            cwd=self.cwd,
+            env=self.env,
+            show_output=self.show_output,
+        )
 
 
 class FileCheck(_Check):
@@ -133,8 +144,9 @@ class FileCheck(_Check):
         return FileFreshnessIndicator(self.path, max_age=self.max_age)
 
 
-IndicatorConfig = Annotated[HttpCheck | TcpCheck | DiskCheck | CommandCheck | FileCheck,
-                            Field(discriminator="type")]
+IndicatorConfig = Annotated[
+    HttpCheck | TcpCheck | DiskCheck | CommandCheck | FileCheck, Field(discriminator="type")
+]
 
 
 class SidecarConfig(_Config):
@@ -176,16 +188,28 @@ def build_actuator(config: SidecarConfig, source: str = "config") -> Actuator:
     for name, check in config.indicators.items():
         timeout = check.timeout or settings.health.timeout
         try:
-            actuator.add_indicator(name, check.build(timeout), groups=check.groups,
-                                   tags=check.tags, timeout=timeout, ttl=check.ttl,
-                                   interval=check.interval)
+            actuator.add_indicator(
+                name,
+                check.build(timeout),
+                groups=check.groups,
+                tags=check.tags,
+                timeout=timeout,
+                ttl=check.ttl,
+                interval=check.interval,
+            )
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{source}: indicators.{name}: {exc}") from None
     return actuator
 
 
-def serve(config: SidecarConfig, *, host: str | None = None, port: int | None = None,
-          log_level: str = "info", source: str = "config") -> None:
+def serve(
+    config: SidecarConfig,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    source: str = "config",
+) -> None:
     """Serve the sidecar until SIGINT or SIGTERM (graceful, with ``settings.drain_period``)."""
     import uvicorn
 
@@ -195,16 +219,27 @@ def serve(config: SidecarConfig, *, host: str | None = None, port: int | None = 
     server = ServerSettings.model_validate({**config.server.model_dump(), **overrides})
     server.check_files("server")
     actuator = build_actuator(config, source)
-    uvicorn.Server(uvicorn_config(actuator, server, lifespan="on", log_level=log_level,
-                                  proxy_headers=False, server_header=False)).run()
+    uvicorn.Server(
+        uvicorn_config(
+            actuator,
+            server,
+            lifespan="on",
+            log_level=log_level,
+            proxy_headers=False,
+            server_header=False,
+        )
+    ).run()
 
 
 def _describe(exc: ValidationError, source: str, prefix: str = "") -> str:
     lines = [f"{source}: invalid configuration:"]
     for error in exc.errors():
         # Drop the discriminator tag pydantic inserts into indicator locations.
-        loc = [str(p) for i, p in enumerate(error["loc"])
-               if not (i == 2 and error["loc"][0] == "indicators" and p in _TYPES)]
+        loc = [
+            str(p)
+            for i, p in enumerate(error["loc"])
+            if not (i == 2 and error["loc"][0] == "indicators" and p in _TYPES)
+        ]
         where = prefix + ".".join(loc) if loc else prefix.rstrip(".") or "(top level)"
         lines.append(f"  {where}: {error['msg']}")
     return "\n".join(lines)

@@ -53,11 +53,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 actuator = Actuator(name="e2e", version="0.0.1")
-app = actuator.wrap(Starlette(
-    routes=[Route("/hello", hello), Route("/sigterm-handler", sigterm_handler),
-            Route("/stop", stop, methods=["POST"])],
-    lifespan=lifespan,
-))
+app = actuator.wrap(
+    Starlette(
+        routes=[
+            Route("/hello", hello),
+            Route("/sigterm-handler", sigterm_handler),
+            Route("/stop", stop, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+)
 
 
 @contextlib.asynccontextmanager
@@ -70,8 +75,13 @@ failing_app = Actuator(name="failing").wrap(Starlette(lifespan=failing_lifespan)
 
 
 async def _hello_asgi(send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"hello"})
 
 

@@ -9,9 +9,13 @@ from fastapi import APIRouter, FastAPI
 
 from actuator import Actuator, ActuatorMiddleware
 
-actuator = Actuator(name="shop", version="1.0.0", settings={
-    "exposure": {"include": ["health", "info", "prometheus", "metrics"]},
-})
+actuator = Actuator(
+    name="shop",
+    version="1.0.0",
+    settings={
+        "exposure": {"include": ["health", "info", "prometheus", "metrics"]},
+    },
+)
 
 router = APIRouter(prefix="/api")
 

@@ -16,11 +16,15 @@ KILLED_BY_SIGTERM = -signal.SIGTERM
 
 
 def _server(marker: Path, drain_period: float, *args: str) -> UvicornProcess:
-    return UvicornProcess("tests.e2e.apps:app", args=args, env={
-        "ACTUATOR_DRAIN_PERIOD": str(drain_period),
-        "ACTUATOR_HEALTH__SHOW_DETAILS": "always",
-        "E2E_MARKER": str(marker),
-    })
+    return UvicornProcess(
+        "tests.e2e.apps:app",
+        args=args,
+        env={
+            "ACTUATOR_DRAIN_PERIOD": str(drain_period),
+            "ACTUATOR_HEALTH__SHOW_DETAILS": "always",
+            "E2E_MARKER": str(marker),
+        },
+    )
 
 
 def _get(server: UvicornProcess, path: str) -> httpx.Response:
@@ -44,10 +48,18 @@ def test_sigterm_refuses_traffic_at_once_keeps_serving_then_shuts_down(tmp_path:
         liveness = _get(server, "/actuator/health/liveness")
         code = server.wait(timeout=15)
         stopped = time.monotonic()
-    assert readiness.json() == {"status": "OUT_OF_SERVICE", "components": {"readinessState": {
+    assert readiness.json() == {
         "status": "OUT_OF_SERVICE",
-        "details": {"state": "REFUSING_TRAFFIC", "reasons": {"drain": "draining after SIGTERM"}},
-    }}}
+        "components": {
+            "readinessState": {
+                "status": "OUT_OF_SERVICE",
+                "details": {
+                    "state": "REFUSING_TRAFFIC",
+                    "reasons": {"drain": "draining after SIGTERM"},
+                },
+            }
+        },
+    }
     assert (hello.status_code, hello.text) == (200, "hello")
     assert (liveness.status_code, liveness.json()["status"]) == (200, "UP")
     assert stopped - signalled >= 2.5  # only a lower bound: load makes it longer, never shorter
@@ -90,7 +102,8 @@ def test_drain_works_when_the_server_runs_without_lifespan(tmp_path: Path) -> No
         hello = _get(server, "/hello")
         code = server.wait(timeout=15)
     assert readiness.json()["components"]["readinessState"]["details"]["reasons"] == {
-        "drain": "draining after SIGTERM"}
+        "drain": "draining after SIGTERM"
+    }
     assert hello.text == "hello"
     assert code == KILLED_BY_SIGTERM
     assert not marker.exists()

@@ -33,8 +33,10 @@ async def hit(url: str, requests: int, concurrency: int) -> set[int]:
 
 
 def test_one_scrape_counts_the_requests_of_every_worker(tmp_path: Path) -> None:
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-           "ACTUATOR_SECURITY__ANONYMOUS": "health,prometheus"}
+    env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "ACTUATOR_SECURITY__ANONYMOUS": "health,prometheus",
+    }
     with UvicornProcess("tests.e2e.metrics_app:app", args=["--workers", "2"], env=env) as app:
         # The parent prints the port before the workers listen: wait for both.
         deadline = time.monotonic() + 30
@@ -45,8 +47,11 @@ def test_one_scrape_counts_the_requests_of_every_worker(tmp_path: Path) -> None:
         scrape = httpx.get(f"{app.url}/actuator/prometheus", timeout=10)
     assert scrape.status_code == 200, scrape.text
     families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
-    counts = [s.value for s in families["http_server_requests_seconds"].samples
-              if s.name.endswith("_count") and s.labels["uri"] == "/api/work"]
+    counts = [
+        s.value
+        for s in families["http_server_requests_seconds"].samples
+        if s.name.endswith("_count") and s.labels["uri"] == "/api/work"
+    ]
     assert counts == [float(REQUESTS)]
     assert len(pids) == 2, f"one worker served everything: {pids}"
     in_flight = families["http_server_requests_active"].samples  # livesum over workers

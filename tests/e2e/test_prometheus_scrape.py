@@ -28,8 +28,10 @@ def test_prometheus_scrapes_route_template_counts(tmp_path: Path) -> None:
     # Prometheus authenticates as it would in production: a bearer token whose
     # identity has the read role (anonymous callers may not read /prometheus).
     token = generate_token()
-    env = {"ACTUATOR_SECURITY__TOKENS": json.dumps({"prometheus": hash_token(token)}),
-           "ACTUATOR_SECURITY__ROLES__READ": "prometheus"}
+    env = {
+        "ACTUATOR_SECURITY__TOKENS": json.dumps({"prometheus": hash_token(token)}),
+        "ACTUATOR_SECURITY__ROLES__READ": "prometheus",
+    }
     with UvicornProcess("tests.e2e.metrics_app:app", env=env) as app:
         anonymous = httpx.get(f"{app.url}/actuator/prometheus", timeout=5)
         for item_id in range(5):
@@ -38,10 +40,14 @@ def test_prometheus_scrapes_route_template_counts(tmp_path: Path) -> None:
         target = app.url.removeprefix("http://")
         with PrometheusServer(tmp_path, targets=[target], bearer_token=token) as prometheus:
             up = wait_for(lambda: prometheus.query('up{job="app"} == 1'))
-            counts = wait_for(lambda: {
-                r["metric"]["uri"]: float(r["value"][1])
-                for r in prometheus.query(
-                    'sum by (uri) (http_server_requests_seconds_count{job="app"})')})
+            counts = wait_for(
+                lambda: {
+                    r["metric"]["uri"]: float(r["value"][1])
+                    for r in prometheus.query(
+                        'sum by (uri) (http_server_requests_seconds_count{job="app"})'
+                    )
+                }
+            )
             health = prometheus.query('actuator_health_status{job="app"}')
             info = prometheus.query('application_info{job="app"}')
             output = prometheus.output

@@ -14,15 +14,19 @@ TOKEN = generate_token()
 
 
 def _server(signal_parent: bool) -> UvicornProcess:
-    return UvicornProcess("tests.e2e.apps:app", args=["--workers", "2"], env={
-        "ACTUATOR_EXPOSURE__INCLUDE": '["health", "shutdown"]',
-        "ACTUATOR_ACCESS__ENDPOINTS": '{"shutdown": "unrestricted"}',
-        "ACTUATOR_SHUTDOWN__ENABLED": "true",
-        "ACTUATOR_SHUTDOWN__MAX_JITTER": "0",
-        "ACTUATOR_SHUTDOWN__SIGNAL_PARENT": json.dumps(signal_parent),
-        "ACTUATOR_SECURITY__TOKENS": json.dumps({"sre.alice": hash_token(TOKEN)}),
-        "ACTUATOR_SECURITY__ROLES__FULL": '["sre\\\\..*"]',
-    })
+    return UvicornProcess(
+        "tests.e2e.apps:app",
+        args=["--workers", "2"],
+        env={
+            "ACTUATOR_EXPOSURE__INCLUDE": '["health", "shutdown"]',
+            "ACTUATOR_ACCESS__ENDPOINTS": '{"shutdown": "unrestricted"}',
+            "ACTUATOR_SHUTDOWN__ENABLED": "true",
+            "ACTUATOR_SHUTDOWN__MAX_JITTER": "0",
+            "ACTUATOR_SHUTDOWN__SIGNAL_PARENT": json.dumps(signal_parent),
+            "ACTUATOR_SECURITY__TOKENS": json.dumps({"sre.alice": hash_token(TOKEN)}),
+            "ACTUATOR_SECURITY__ROLES__FULL": '["sre\\\\..*"]',
+        },
+    )
 
 
 def _started(server: UvicornProcess) -> UvicornProcess:
@@ -32,8 +36,9 @@ def _started(server: UvicornProcess) -> UvicornProcess:
 
 
 def _shutdown(server: UvicornProcess) -> httpx.Response:
-    return httpx.post(server.url + "/actuator/shutdown", timeout=10,
-                      headers={"Authorization": f"Bearer {TOKEN}"})
+    return httpx.post(
+        server.url + "/actuator/shutdown", timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
 
 def _gone(pid: int) -> bool | None:

@@ -39,8 +39,9 @@ def test_failing_lifespan_startup_makes_uvicorn_exit_non_zero(lifespan: str) -> 
 
 def test_with_lifespan_off_the_app_is_ready_from_the_first_request(tmp_path: Path) -> None:
     marker = tmp_path / "lifespan"
-    with UvicornProcess("tests.e2e.apps:app", args=["--lifespan", "off"],
-                        env={"E2E_MARKER": str(marker)}) as server:
+    with UvicornProcess(
+        "tests.e2e.apps:app", args=["--lifespan", "off"], env={"E2E_MARKER": str(marker)}
+    ) as server:
         first = _probe(server, "readiness")
         startup = _probe(server, "startup")
     assert (first.status_code, first.json()) == (200, {"status": "UP"})

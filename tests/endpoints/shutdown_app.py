@@ -26,8 +26,7 @@ async def hello(request: Request) -> PlainTextResponse:
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     yield
-    await asyncio.to_thread(Path(os.environ["SHUTDOWN_MARKER"]).write_text,
-                            "lifespan shutdown ran")
+    await asyncio.to_thread(Path(os.environ["SHUTDOWN_MARKER"]).write_text, "lifespan shutdown ran")
 
 
 actuator = Actuator(name="shutdown-e2e")

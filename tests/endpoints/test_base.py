@@ -45,10 +45,13 @@ class Flags(Endpoint):
         if not request.path:
             raise BadRequest("Name a flag: POST /flags/{flag}")
         if not isinstance(request.body, dict) or "enabled" not in request.body:
-            raise BadRequest("Body must be {\"enabled\": true|false}", field="enabled")
+            raise BadRequest('Body must be {"enabled": true|false}', field="enabled")
         self.flags[request.path[0]] = bool(request.body["enabled"])
-        return EndpointResponse({"name": request.path[0]}, status=201,
-                                headers={"Location": f"{request.base_url}/flags/{request.path[0]}"})
+        return EndpointResponse(
+            {"name": request.path[0]},
+            status=201,
+            headers={"Location": f"{request.base_url}/flags/{request.path[0]}"},
+        )
 
     async def delete(self, request: OperationRequest) -> Any:
         if not request.path:
@@ -92,10 +95,14 @@ async def test_read_write_delete_with_path_selectors() -> None:
     actuator.add_endpoint(flags)
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         assert (await client.get("/actuator/flags")).json() == {
-            "flags": {"new-checkout": True}, "verbose": None}
+            "flags": {"new-checkout": True},
+            "verbose": None,
+        }
         assert (await client.get("/actuator/flags?verbose=1&verbose=2")).json()["verbose"] == "2"
         assert (await client.get("/actuator/flags/new-checkout")).json() == {
-            "name": "new-checkout", "enabled": True}
+            "name": "new-checkout",
+            "enabled": True,
+        }
         created = await client.post("/actuator/flags/dark-mode", json={"enabled": True})
         assert created.status_code == 201
         assert created.headers["location"] == "http://testserver/actuator/flags/dark-mode"
@@ -121,8 +128,9 @@ async def test_read_write_delete_with_path_selectors() -> None:
         ("GET", "/actuator/raw/teapot", None, 418, "short and stout", {"hint": "tip me over"}),
     ],
 )
-async def test_endpoint_errors_become_json_errors(method: str, path: str, body: Any, status: int,
-                                                  message: str, extra: dict[str, Any]) -> None:
+async def test_endpoint_errors_become_json_errors(
+    method: str, path: str, body: Any, status: int, message: str, extra: dict[str, Any]
+) -> None:
     actuator = light_actuator(SETTINGS)
     actuator.add_endpoint(Flags())
     actuator.add_endpoint(Raw())
@@ -144,9 +152,12 @@ async def test_an_unexpected_exception_is_a_logged_500_without_traceback(
         async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
             answer = await client.get("/actuator/raw/crash")
     assert answer.status_code == 500
-    assert answer.json() == {"status": 500, "error": "Internal Server Error",
-                             "message": "Endpoint 'raw' failed; see the server log",
-                             "path": "/actuator/raw/crash"}
+    assert answer.json() == {
+        "status": 500,
+        "error": "Internal Server Error",
+        "message": "Endpoint 'raw' failed; see the server log",
+        "path": "/actuator/raw/crash",
+    }
     assert "secret" not in answer.text
     first, *traceback = caplog.records[0].getMessage().splitlines()
     assert first == "Endpoint 'raw' failed on GET /actuator/raw/crash from 127.0.0.1:123"
@@ -161,14 +172,16 @@ async def test_an_unexpected_exception_is_a_logged_500_without_traceback(
         ("/actuator/raw/text", 200, "text/plain; charset=utf-8", b"plain text"),
     ],
 )
-async def test_endpoint_responses(path: str, status: int, content_type: str,
-                                  body: bytes) -> None:
+async def test_endpoint_responses(path: str, status: int, content_type: str, body: bytes) -> None:
     actuator = light_actuator(SETTINGS)
     actuator.add_endpoint(Raw())
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answer = await client.get(path)
     assert (answer.status_code, answer.headers["content-type"], answer.content) == (
-        status, content_type, body)
+        status,
+        content_type,
+        body,
+    )
     assert answer.headers["content-length"] == str(len(body))
 
 
@@ -202,8 +215,7 @@ async def test_query_parameters_outside_query_params_are_refused() -> None:
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answer = await client.get("/actuator/flags?verbos=1")
     assert answer.status_code == 400
-    assert answer.json()["message"] == (
-        "Unexpected query parameter 'verbos' (accepted: verbose)")
+    assert answer.json()["message"] == ("Unexpected query parameter 'verbos' (accepted: verbose)")
 
 
 async def test_endpoint_startup_and_shutdown_follow_the_app() -> None:

@@ -28,25 +28,33 @@ async def test_links_to_every_exposed_endpoint(path: str) -> None:
         answer = await client.get(path)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"  # httpx asks for */*
-    assert answer.json() == {"_links": {
-        "self": {"href": "http://testserver/actuator", "templated": False},
-        "health": {"href": "http://testserver/actuator/health", "templated": False},
-        "health-path": {"href": "http://testserver/actuator/health/{*path}", "templated": True},
-        "info": {"href": "http://testserver/actuator/info", "templated": False},
-        "flags": {"href": "http://testserver/actuator/flags", "templated": False},
-        "flags-flag": {"href": "http://testserver/actuator/flags/{flag}", "templated": True},
-    }}
+    assert answer.json() == {
+        "_links": {
+            "self": {"href": "http://testserver/actuator", "templated": False},
+            "health": {"href": "http://testserver/actuator/health", "templated": False},
+            "health-path": {"href": "http://testserver/actuator/health/{*path}", "templated": True},
+            "info": {"href": "http://testserver/actuator/info", "templated": False},
+            "flags": {"href": "http://testserver/actuator/flags", "templated": False},
+            "flags-flag": {"href": "http://testserver/actuator/flags/{flag}", "templated": True},
+        }
+    }
 
 
 async def test_hrefs_use_the_host_header_scheme_and_root_path() -> None:
     actuator = light_actuator({"base_path": "/manage"})
-    answer = await request(actuator.wrap(RecordingApp()), "GET", "/api/manage",
-                           headers=[("host", "orders.internal:8443")], root_path="/api")
+    answer = await request(
+        actuator.wrap(RecordingApp()),
+        "GET",
+        "/api/manage",
+        headers=[("host", "orders.internal:8443")],
+        root_path="/api",
+    )
     links = answer.json()["_links"]
     assert links["self"]["href"] == "http://orders.internal:8443/api/manage"
     assert links["health"]["href"] == "http://orders.internal:8443/api/manage/health"
-    async with client_for(actuator.wrap(RecordingApp()), actuator,
-                          base_url="https://orders.example") as client:
+    async with client_for(
+        actuator.wrap(RecordingApp()), actuator, base_url="https://orders.example"
+    ) as client:
         links = (await client.get("/manage")).json()["_links"]
     assert links["self"]["href"] == "https://orders.example/manage"
 
@@ -62,8 +70,12 @@ async def test_v3_media_type_when_asked_for() -> None:
 
 
 async def test_endpoints_whose_access_is_none_are_not_listed() -> None:
-    actuator = light_actuator({"exposure": {"include": ["*"]},
-                               "access": {"endpoints": {"mappings": "none", "flags": "none"}}})
+    actuator = light_actuator(
+        {
+            "exposure": {"include": ["*"]},
+            "access": {"endpoints": {"mappings": "none", "flags": "none"}},
+        }
+    )
     actuator.add_endpoint(Flags())
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         links = (await client.get("/actuator")).json()["_links"]

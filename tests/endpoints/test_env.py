@@ -29,8 +29,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sources(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["name"]: {k: v["value"] for k, v in s["properties"].items()}
-            for s in body["propertySources"]}
+    return {
+        s["name"]: {k: v["value"] for k, v in s["properties"].items()}
+        for s in body["propertySources"]
+    }
 
 
 async def test_every_value_is_masked_by_default() -> None:
@@ -51,8 +53,13 @@ async def test_shown_values_still_mask_secret_keys_and_url_passwords() -> None:
         found = sources((await http.get("/actuator/env")).json())
     system = found["systemEnvironment"]
     assert system["APP_REGION"] == "eu-west-1"
-    for secret in ("DB_PASSWORD", "API_TOKEN", "AWS_SECRET_ACCESS_KEY", "OAUTH_CLIENT",
-                   "TLS_PRIVATE_PEM"):
+    for secret in (
+        "DB_PASSWORD",
+        "API_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "OAUTH_CLIENT",
+        "TLS_PRIVATE_PEM",
+    ):
         assert system[secret] == MASK, secret
     assert system["DATABASE_URL"] == "postgres://orders:******@db:5432/orders?sslmode=require"
     assert found["actuatorSettings"]["health.timeout"] == 0.5
@@ -86,8 +93,13 @@ async def test_one_property_names_the_source_that_holds_it() -> None:
         missing = await http.get("/actuator/env/NO_SUCH_VARIABLE_HERE")
     assert found.json()["property"] == {"source": "systemEnvironment", "value": "eu-west-1"}
     assert found.json()["propertySources"] == [
-        {"name": "systemEnvironment", "property": {
-            "value": "eu-west-1", "origin": 'System Environment Property "APP_REGION"'}},
+        {
+            "name": "systemEnvironment",
+            "property": {
+                "value": "eu-west-1",
+                "origin": 'System Environment Property "APP_REGION"',
+            },
+        },
         {"name": "config", "property": {"value": "us-east-1"}},
     ]
     assert secret.json()["property"]["value"] == MASK
@@ -141,14 +153,17 @@ def test_env_sources_are_checked() -> None:
         actuator.add_sanitizer("mask")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("amqp://guest:guest@rabbit:5672/", "amqp://guest:******@rabbit:5672/"),
-    ("redis://:pw@cache", "redis://:******@cache"),
-    ("https://user@example.com/x", "https://user@example.com/x"),
-    # As Spring Boot: everything up to the last "@" may be user info, so this is masked too.
-    ("https://example.com/a:b@c", "https://example.com/a:******@c"),
-    ("a=http://u:p@h1,b=http://v:q@h2", "a=http://u:******@h1,b=http://v:******@h2"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("amqp://guest:guest@rabbit:5672/", "amqp://guest:******@rabbit:5672/"),
+        ("redis://:pw@cache", "redis://:******@cache"),
+        ("https://user@example.com/x", "https://user@example.com/x"),
+        # As Spring Boot: everything up to the last "@" may be user info, so this is masked too.
+        ("https://example.com/a:b@c", "https://example.com/a:******@c"),
+        ("a=http://u:p@h1,b=http://v:q@h2", "a=http://u:******@h1,b=http://v:******@h2"),
+    ],
+)
 def test_url_passwords_are_masked(text: str, masked: str) -> None:
     assert mask_url_passwords(text) == masked
 
@@ -190,8 +205,12 @@ def _settings_value(path: str, value: Any) -> dict[str, Any]:
 
 
 def _leaked(body: dict[str, Any], needle: str) -> list[str]:
-    return [f"{s['name']}:{key}" for s in body["propertySources"]
-            for key, entry in s["properties"].items() if needle in str(entry["value"])]
+    return [
+        f"{s['name']}:{key}"
+        for s in body["propertySources"]
+        for key, entry in s["properties"].items()
+        if needle in str(entry["value"])
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(CREDENTIAL_SAMPLES))
@@ -222,18 +241,26 @@ async def test_credential_settings_are_masked_for_the_read_role_whatever_show_va
     assert shown["env.show_values"] == policy  # other settings are shown
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DB_PASS", "hunter2"), ("MYSQL_PWD", "hunter2"), ("SESSION_COOKIE", "s%3Aabc"),
-    ("GITHUB_PAT", "ghp_abcdef"), ("STRIPE_SK", "sk_live_abc"), ("API_PWD", "hunter2"),
-    ("APP_CONFIG_JSON", '{"db": {"password": "hunter2"}}'),
-    ("PG_DSN", "host=db password=hunter2 dbname=app"),
-    ("JDBC_URL", "jdbc:mysql://db/app?user=app&password=hunter2"),
-    ("SQLSERVER", "Server=db;Password=hunter2;"),
-    ("BLOB_URL", "https://acct.blob/c?sv=1&sig=hunter2"),
-    ("SEARCH_URL", "https://api/x?apikey=hunter2"),
-    ("CALLBACK_URL", "https://api/x?token=hunter2"),
-    ("DATABASE_URL", "postgres://app:hunter2/YmFy@db/app"),
-], ids=lambda value: str(value)[:12] if "hunter2" not in str(value) else "")
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DB_PASS", "hunter2"),
+        ("MYSQL_PWD", "hunter2"),
+        ("SESSION_COOKIE", "s%3Aabc"),
+        ("GITHUB_PAT", "ghp_abcdef"),
+        ("STRIPE_SK", "sk_live_abc"),
+        ("API_PWD", "hunter2"),
+        ("APP_CONFIG_JSON", '{"db": {"password": "hunter2"}}'),
+        ("PG_DSN", "host=db password=hunter2 dbname=app"),
+        ("JDBC_URL", "jdbc:mysql://db/app?user=app&password=hunter2"),
+        ("SQLSERVER", "Server=db;Password=hunter2;"),
+        ("BLOB_URL", "https://acct.blob/c?sv=1&sig=hunter2"),
+        ("SEARCH_URL", "https://api/x?apikey=hunter2"),
+        ("CALLBACK_URL", "https://api/x?token=hunter2"),
+        ("DATABASE_URL", "postgres://app:hunter2/YmFy@db/app"),
+    ],
+    ids=lambda value: str(value)[:12] if "hunter2" not in str(value) else "",
+)
 async def test_common_secrets_are_masked_for_the_read_role(
     name: str, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

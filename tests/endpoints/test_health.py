@@ -26,43 +26,61 @@ async def get(actuator: Actuator, path: str, **headers: str) -> httpx.Response:
 def with_broker(settings: dict[str, Any] | None = None) -> Actuator:
     actuator = light_actuator(settings, name="orders", version="1.4.2")
     actuator.add_indicator("db", lambda: Health.up(pool_size=10), groups=["readiness"])
-    actuator.add_indicator("broker", {
-        "us1": lambda: Health.up(lag=0),
-        "eu1": {"a": lambda: True, "b": lambda: Health.down("no leader")},
-    })
+    actuator.add_indicator(
+        "broker",
+        {
+            "us1": lambda: Health.up(lag=0),
+            "eu1": {"a": lambda: True, "b": lambda: Health.down("no leader")},
+        },
+    )
     return actuator
 
 
 async def test_root_hides_components_by_default_and_lists_groups() -> None:
     answer = await get(with_broker(), "")
     assert answer.status_code == 503
-    assert answer.json() == {"status": "DOWN",
-                             "groups": ["liveness", "readiness", "startup"]}
+    assert answer.json() == {"status": "DOWN", "groups": ["liveness", "readiness", "startup"]}
 
 
 async def test_show_components_always_shows_components_without_details() -> None:
     answer = await get(with_broker({"health": {"show_components": "always"}}), "")
     assert answer.json()["components"]["db"] == {"status": "UP"}
-    assert answer.json()["components"]["broker"] == {"status": "DOWN", "components": {
-        "us1": {"status": "UP"},
-        "eu1": {"status": "DOWN", "components": {"a": {"status": "UP"}, "b": {"status": "DOWN"}}},
-    }}
+    assert answer.json()["components"]["broker"] == {
+        "status": "DOWN",
+        "components": {
+            "us1": {"status": "UP"},
+            "eu1": {
+                "status": "DOWN",
+                "components": {"a": {"status": "UP"}, "b": {"status": "DOWN"}},
+            },
+        },
+    }
 
 
 async def test_show_details_always_shows_components_and_details() -> None:
     body = (await get(with_broker({"health": {"show_details": "always"}}), "")).json()
-    assert set(body["components"]) == {"livenessState", "readinessState", "startupState",
-                                       "ping", "db", "broker"}
+    assert set(body["components"]) == {
+        "livenessState",
+        "readinessState",
+        "startupState",
+        "ping",
+        "db",
+        "broker",
+    }
     assert body["components"]["db"] == {"status": "UP", "details": {"pool_size": 10}}
     assert body["components"]["broker"]["components"]["eu1"]["components"]["b"] == {
-        "status": "DOWN", "details": {"error": "no leader"}}
+        "status": "DOWN",
+        "details": {"error": "no leader"},
+    }
     assert body["components"]["ping"] == {"status": "UP"}  # no details: no key
 
 
 async def test_details_can_be_shown_while_components_stay_hidden() -> None:
     actuator = with_broker({"health": {"show_details": "always", "show_components": "never"}})
     assert (await get(actuator, "")).json() == {
-        "status": "DOWN", "groups": ["liveness", "readiness", "startup"]}
+        "status": "DOWN",
+        "groups": ["liveness", "readiness", "startup"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -70,26 +88,41 @@ async def test_details_can_be_shown_while_components_stay_hidden() -> None:
     [
         ("/db", 200, {"status": "UP", "details": {"pool_size": 10}}),
         ("/broker/us1", 200, {"status": "UP", "details": {"lag": 0}}),
-        ("/broker/eu1", 503, {"status": "DOWN", "components": {
-            "a": {"status": "UP"}, "b": {"status": "DOWN", "details": {"error": "no leader"}}}}),
+        (
+            "/broker/eu1",
+            503,
+            {
+                "status": "DOWN",
+                "components": {
+                    "a": {"status": "UP"},
+                    "b": {"status": "DOWN", "details": {"error": "no leader"}},
+                },
+            },
+        ),
         ("/broker/eu1/b", 503, {"status": "DOWN", "details": {"error": "no leader"}}),
         ("/readiness/db", 200, {"status": "UP", "details": {"pool_size": 10}}),
     ],
 )
-async def test_component_paths_narrow_to_one_component(path: str, status: int,
-                                                       body: dict[str, Any]) -> None:
+async def test_component_paths_narrow_to_one_component(
+    path: str, status: int, body: dict[str, Any]
+) -> None:
     answer = await get(with_broker({"health": {"show_details": "always"}}), path)
     assert (answer.status_code, answer.json()) == (status, body)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/broker/nope", "/broker/us1/deeper", "/db/x",
-                                  "/readiness/broker", "/liveness/nope"])
+@pytest.mark.parametrize(
+    "path",
+    ["/nope", "/broker/nope", "/broker/us1/deeper", "/db/x", "/readiness/broker", "/liveness/nope"],
+)
 async def test_unknown_components_are_a_json_404(path: str) -> None:
     answer = await get(with_broker({"health": {"show_details": "always"}}), path)
     assert answer.status_code == 404
     assert answer.json() == {
-        "status": 404, "error": "Not Found", "path": f"/actuator/health{path}",
-        "message": f"No health group or component at {path[1:]!r}"}
+        "status": 404,
+        "error": "Not Found",
+        "path": f"/actuator/health{path}",
+        "message": f"No health group or component at {path[1:]!r}",
+    }
     assert answer.headers["cache-control"] == "no-store"
 
 
@@ -102,15 +135,24 @@ async def test_component_paths_do_not_exist_while_components_are_hidden(policy: 
 
 
 async def test_when_authorized_behaves_as_never_for_an_anonymous_caller() -> None:
-    answer = await get(with_broker({"health": {"show_details": "when_authorized",
-                                               "show_components": "when_authorized"}}), "")
+    answer = await get(
+        with_broker(
+            {"health": {"show_details": "when_authorized", "show_components": "when_authorized"}}
+        ),
+        "",
+    )
     assert "components" not in answer.json()
 
 
 @pytest.mark.parametrize(
     ("status", "http"),
-    [(Status.UP, 200), (Status.UNKNOWN, 200), (Status.DOWN, 503), (Status.OUT_OF_SERVICE, 503),
-     (Status.INIT, 503)],
+    [
+        (Status.UP, 200),
+        (Status.UNKNOWN, 200),
+        (Status.DOWN, 503),
+        (Status.OUT_OF_SERVICE, 503),
+        (Status.INIT, 503),
+    ],
 )
 async def test_http_status_follows_the_health_status(status: Status, http: int) -> None:
     actuator = light_actuator({"health": {"show_components": "always"}})
@@ -161,7 +203,8 @@ async def test_head_answers_like_get_without_a_body() -> None:
     ],
 )
 async def test_content_negotiation_follows_q_values_then_the_clients_order_then_v3_v2_json(
-        accept: str, media_type: str) -> None:
+    accept: str, media_type: str
+) -> None:
     answer = await get(with_broker(), "", accept=accept)
     assert answer.headers["content-type"] == media_type
 
@@ -188,7 +231,8 @@ async def test_nothing_acceptable_is_406(accept: str) -> None:
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["message"] == (
         f"Cannot answer with any accepted media type; available: {V3}, {V2}, "
-        f"application/json, {HEALTH_JSON}")
+        f"application/json, {HEALTH_JSON}"
+    )
 
 
 async def test_ietf_health_json_shape() -> None:
@@ -197,10 +241,22 @@ async def test_ietf_health_json_shape() -> None:
     body = answer.json()
     assert answer.status_code == 503
     assert {k: v for k, v in body.items() if k != "checks"} == {
-        "status": "fail", "version": "1", "releaseId": "1.4.2", "serviceId": "orders"}
+        "status": "fail",
+        "version": "1",
+        "releaseId": "1.4.2",
+        "serviceId": "orders",
+    }
     checks = body["checks"]
-    assert set(checks) == {"livenessState", "readinessState", "startupState", "ping", "db",
-                           "broker/us1", "broker/eu1/a", "broker/eu1/b"}
+    assert set(checks) == {
+        "livenessState",
+        "readinessState",
+        "startupState",
+        "ping",
+        "db",
+        "broker/us1",
+        "broker/eu1/a",
+        "broker/eu1/b",
+    }
     assert checks["db"][0]["status"] == "pass"
     assert checks["db"][0]["details"] == {"pool_size": 10}
     assert re.match(r"\d{4}-\d\d-\d\dT", checks["db"][0]["time"])
@@ -210,8 +266,12 @@ async def test_ietf_health_json_shape() -> None:
 
 async def test_ietf_shape_hides_checks_with_components() -> None:
     answer = await get(with_broker(), "/readiness", accept=HEALTH_JSON)
-    assert answer.json() == {"status": "pass", "version": "1", "releaseId": "1.4.2",
-                             "serviceId": "orders"}
+    assert answer.json() == {
+        "status": "pass",
+        "version": "1",
+        "releaseId": "1.4.2",
+        "serviceId": "orders",
+    }
 
 
 async def test_ietf_status_follows_the_groups_own_http_mapping() -> None:
@@ -252,10 +312,19 @@ async def test_details_that_are_not_json_are_still_served() -> None:
     import pathlib
 
     actuator = light_actuator({"health": {"show_details": "always"}})
-    actuator.add_indicator("odd", lambda: Health.up(
-        when=datetime.date(2024, 1, 2), ratio=float("nan"), amount=decimal.Decimal("1.5"),
-        path=pathlib.PurePosixPath("/data"), tags={"a"}, raw=b"bytes", other=object,
-    ), blocking=False)
+    actuator.add_indicator(
+        "odd",
+        lambda: Health.up(
+            when=datetime.date(2024, 1, 2),
+            ratio=float("nan"),
+            amount=decimal.Decimal("1.5"),
+            path=pathlib.PurePosixPath("/data"),
+            tags={"a"},
+            raw=b"bytes",
+            other=object,
+        ),
+        blocking=False,
+    )
     details = (await get(actuator, "/odd")).json()["details"]
     assert details["when"] == "2024-01-02"
     assert details["ratio"] is None
@@ -294,11 +363,13 @@ async def test_exception_text_in_details_is_sanitized_for_every_caller(
 
     @actuator.indicator("db")
     async def db() -> Health:
-        raise ConnectionError("cannot reach postgres://orders:S3cretPW@db:5432/orders "
-                              "(host=db password=S3cretPW)")
+        raise ConnectionError(
+            "cannot reach postgres://orders:S3cretPW@db:5432/orders (host=db password=S3cretPW)"
+        )
 
-    actuator.add_indicator("cache", lambda: Health.up(url="redis://:S3cretPW@cache/0",
-                                                      config={"password": "S3cretPW"}))
+    actuator.add_indicator(
+        "cache", lambda: Health.up(url="redis://:S3cretPW@cache/0", config={"password": "S3cretPW"})
+    )
     with caplog.at_level(logging.WARNING, logger="actuator.health"):
         answer = await get(actuator, "")
         ietf = await get(actuator, "", accept=HEALTH_JSON)
@@ -307,10 +378,14 @@ async def test_exception_text_in_details_is_sanitized_for_every_caller(
     assert "S3cretPW" not in ietf.text
     error = answer.json()["components"]["db"]["details"]["error"]
     # An unquoted value runs to the next space, ';' or '&': a ')' may be part of a password.
-    assert error == ("ConnectionError: cannot reach postgres://orders:******@db:5432/orders "
-                     "(host=db password=******")
+    assert error == (
+        "ConnectionError: cannot reach postgres://orders:******@db:5432/orders "
+        "(host=db password=******"
+    )
     assert answer.json()["components"]["cache"]["details"] == {
-        "url": "redis://:******@cache/0", "config": {"password": "******"}}
+        "url": "redis://:******@cache/0",
+        "config": {"password": "******"},
+    }
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "cannot reach postgres://orders:******@db" in logged
     assert "S3cretPW" not in logged

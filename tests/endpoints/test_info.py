@@ -18,8 +18,9 @@ BUILTINS = ["app", "build", "git", "python", "os", "process", "features", "facts
 
 def bare(settings: dict[str, Any] | None = None) -> Actuator:
     """An actuator exposing info, without the built-in sections."""
-    return light_actuator({"exposure": {"include": ["info"]},
-                           "info": {"exclude": BUILTINS, **(settings or {})}})
+    return light_actuator(
+        {"exposure": {"include": ["info"]}, "info": {"exclude": BUILTINS, **(settings or {})}}
+    )
 
 
 async def get_info(actuator: Actuator, **headers: str) -> httpx.Response:
@@ -49,9 +50,12 @@ async def test_sync_async_and_object_contributors() -> None:
     actuator.add_contributor("flags", flags)
     answer = await get_info(actuator)
     assert answer.status_code == 200
-    assert answer.json() == {"team": {"owner": "payments"}, "region": {"name": "eu-west-1"},
-                             "links": {"runbook": "https://runbooks/orders"},
-                             "flags": {"checkout": True}}
+    assert answer.json() == {
+        "team": {"owner": "payments"},
+        "region": {"name": "eu-west-1"},
+        "links": {"runbook": "https://runbooks/orders"},
+        "flags": {"checkout": True},
+    }
 
 
 async def test_contributors_run_concurrently() -> None:
@@ -87,8 +91,10 @@ async def test_a_failing_contributor_fills_its_own_slot_and_the_rest_answer_200(
     with caplog.at_level(logging.WARNING, logger="actuator.info"):
         answer = await get_info(actuator)
     assert answer.status_code == 200
-    assert answer.json() == {"team": {"owner": "payments"},
-                             "git2": {"error": "KeyError: 'GIT_COMMIT'"}}
+    assert answer.json() == {
+        "team": {"owner": "payments"},
+        "git2": {"error": "KeyError: 'GIT_COMMIT'"},
+    }
     assert "Traceback" not in answer.text
     first, *traceback = caplog.records[0].getMessage().splitlines()
     assert first == "Info contributor 'git2' failed: KeyError: 'GIT_COMMIT'"
@@ -143,7 +149,8 @@ async def test_a_slow_contributor_times_out_in_its_own_slot() -> None:
         released.set()
     assert answer.json() == {
         "stuck": {"error": "TimeoutError: info contributor 'stuck' did not answer within 0.1s"},
-        "team": {"owner": "payments"}}
+        "team": {"owner": "payments"},
+    }
 
 
 async def test_none_or_empty_leaves_the_section_out_and_junk_is_an_error() -> None:
@@ -151,16 +158,18 @@ async def test_none_or_empty_leaves_the_section_out_and_junk_is_an_error() -> No
     actuator.add_contributor("nothing", lambda: None)
     actuator.add_contributor("empty", dict)
     actuator.add_contributor("junk", lambda: ["not", "a", "mapping"])  # type: ignore[arg-type,return-value]
-    assert (await get_info(actuator)).json() == {"junk": {
-        "error": "TypeError: info contributor 'junk' returned list, expected a mapping"}}
+    assert (await get_info(actuator)).json() == {
+        "junk": {"error": "TypeError: info contributor 'junk' returned list, expected a mapping"}
+    }
 
 
 async def test_info_takes_no_path_and_speaks_v3() -> None:
     actuator = bare()
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         deeper = await client.get("/actuator/info/app")
-        v3 = await client.get("/actuator/info",
-                              headers={"accept": "application/vnd.spring-boot.actuator.v3+json"})
+        v3 = await client.get(
+            "/actuator/info", headers={"accept": "application/vnd.spring-boot.actuator.v3+json"}
+        )
     assert deeper.status_code == 404
     assert deeper.json()["message"] == "No such path under endpoint 'info'"
     assert v3.headers["content-type"] == "application/vnd.spring-boot.actuator.v3+json"
@@ -210,8 +219,13 @@ async def test_a_circular_or_huge_section_is_an_error_in_its_own_slot() -> None:
 
 async def test_sections_and_errors_pass_through_the_sanitizer() -> None:
     actuator = bare()
-    actuator.add_contributor("db", lambda: {"url": "postgres://app:Zm9v/YmFy@db/app",
-                                            "replicas": [{"host": "r1", "password": "pw1"}]})
+    actuator.add_contributor(
+        "db",
+        lambda: {
+            "url": "postgres://app:Zm9v/YmFy@db/app",
+            "replicas": [{"host": "r1", "password": "pw1"}],
+        },
+    )
 
     def broken() -> dict[str, Any]:
         raise ConnectionError("host=db password=Zm9vYmFy")

@@ -49,14 +49,17 @@ async def test_post_configured_level_sets_it_and_answers_204(name: str) -> None:
     assert logging.getLogger(name).level == logging.DEBUG
 
 
-@pytest.mark.parametrize(("level", "value", "shown"), [
-    ("debug", logging.DEBUG, "DEBUG"),
-    ("info", logging.INFO, "INFO"),
-    ("warn", logging.WARNING, "WARN"),
-    ("critical", logging.CRITICAL, "FATAL"),
-    ("TRACE", TRACE, "TRACE"),
-    ("Fatal", logging.CRITICAL, "FATAL"),
-])
+@pytest.mark.parametrize(
+    ("level", "value", "shown"),
+    [
+        ("debug", logging.DEBUG, "DEBUG"),
+        ("info", logging.INFO, "INFO"),
+        ("warn", logging.WARNING, "WARN"),
+        ("critical", logging.CRITICAL, "FATAL"),
+        ("TRACE", TRACE, "TRACE"),
+        ("Fatal", logging.CRITICAL, "FATAL"),
+    ],
+)
 async def test_coarse_and_spring_level_names_map_onto_python_levels(
     name: str, level: str, value: int, shown: str
 ) -> None:
@@ -97,8 +100,9 @@ async def test_empty_or_null_body_clears_the_level(name: str, body: bytes) -> No
     actuator = make_actuator()
     async with serve(actuator) as http:
         await http.post(f"/actuator/loggers/{name}", json={"configuredLevel": "ERROR"})
-        cleared = await http.post(f"/actuator/loggers/{name}", content=body,
-                                  headers={"content-type": "application/json"})
+        cleared = await http.post(
+            f"/actuator/loggers/{name}", content=body, headers={"content-type": "application/json"}
+        )
         shown = (await http.get(f"/actuator/loggers/{name}")).json()
     assert cleared.status_code == 204
     assert shown == {"configuredLevel": None, "effectiveLevel": "WARN"}
@@ -152,20 +156,24 @@ async def test_bad_level_is_400_listing_the_valid_ones(name: str) -> None:
     assert logging.getLogger(name).level == logging.INFO
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "named"), [
-    (b'{"configuredLevel": 10}', "application/json", 400, "configuredLevel"),
-    (b'{"level": "DEBUG"}', "application/json", 400, "level"),
-    (b'{"configuredLevel": "DEBUG", "extra": 1}', "application/json", 400, "extra"),
-    *BAD_BODIES,
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "named"),
+    [
+        (b'{"configuredLevel": 10}', "application/json", 400, "configuredLevel"),
+        (b'{"level": "DEBUG"}', "application/json", 400, "level"),
+        (b'{"configuredLevel": "DEBUG", "extra": 1}', "application/json", 400, "extra"),
+        *BAD_BODIES,
+    ],
+)
 async def test_rejected_bodies_change_nothing(
     name: str, body: bytes, content_type: str, status: int, named: str
 ) -> None:
     logging.getLogger(name).setLevel(logging.INFO)
     actuator = make_actuator()
     async with serve(actuator) as http:
-        answer = await http.post(f"/actuator/loggers/{name}", content=body,
-                                 headers={"content-type": content_type})
+        answer = await http.post(
+            f"/actuator/loggers/{name}", content=body, headers={"content-type": content_type}
+        )
     assert answer.status_code == status
     assert named in answer.json()["message"]
     assert logging.getLogger(name).level == logging.INFO

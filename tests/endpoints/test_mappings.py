@@ -73,27 +73,35 @@ async def test_fastapi_routes_across_routers_and_mounts(tmp_path: Path) -> None:
     assert answer.status_code == 200
     routes = by_path(app_routes(answer.json()))
     assert routes["/api/orders/{order_id}"] == {
-        "kind": "http", "path": "/api/orders/{order_id}", "methods": ["GET"],
+        "kind": "http",
+        "path": "/api/orders/{order_id}",
+        "methods": ["GET"],
         "name": "get_order",
         "handler": f"{__name__}.test_fastapi_routes_across_routers_and_mounts.<locals>.get_order",
     }
     assert routes["/api/orders"]["methods"] == ["POST"]
     assert routes["/admin/users"]["handler"] == f"{__name__}.list_orders"
-    assert routes["/static"] == {"kind": "mount", "path": "/static", "name": "static",
-                                 "handler": "starlette.staticfiles.StaticFiles"}
+    assert routes["/static"] == {
+        "kind": "mount",
+        "path": "/static",
+        "name": "static",
+        "handler": "starlette.staticfiles.StaticFiles",
+    }
     assert "/openapi.json" in routes
 
 
 async def test_starlette_routes_websockets_endpoint_classes_and_hosts() -> None:
     sub = Starlette(routes=[Route("/status", list_orders)])
-    app = Starlette(routes=[
-        Route("/orders", list_orders, methods=["GET", "POST"]),
-        Route("/orders/{order_id:int}", Orders),
-        WebSocketRoute("/feed", feed, name="feed"),
-        Mount("/v1", routes=[Route("/ping", list_orders, name="v1-ping")]),
-        Host("admin.example.com", sub, name="admin"),
-        Mount("/raw", raw_app),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/orders", list_orders, methods=["GET", "POST"]),
+            Route("/orders/{order_id:int}", Orders),
+            WebSocketRoute("/feed", feed, name="feed"),
+            Mount("/v1", routes=[Route("/ping", list_orders, name="v1-ping")]),
+            Host("admin.example.com", sub, name="admin"),
+            Mount("/raw", raw_app),
+        ]
+    )
     actuator = make_actuator()
     async with serve(actuator, actuator.wrap(CORSMiddleware(app, allow_origins=["*"]))) as http:
         routes = app_routes((await http.get("/actuator/mappings")).json())
@@ -101,23 +109,35 @@ async def test_starlette_routes_websockets_endpoint_classes_and_hosts() -> None:
     assert found["/orders"]["methods"] == ["GET", "HEAD", "POST"]
     assert found["/orders/{order_id:int}"]["methods"] == ["DELETE", "GET", "HEAD"]
     assert found["/orders/{order_id:int}"]["handler"] == f"{__name__}.Orders"
-    assert found["/feed"] == {"kind": "websocket", "path": "/feed", "name": "feed",
-                              "handler": f"{__name__}.feed"}
+    assert found["/feed"] == {
+        "kind": "websocket",
+        "path": "/feed",
+        "name": "feed",
+        "handler": f"{__name__}.feed",
+    }
     assert found["/v1/ping"]["name"] == "v1-ping"
     assert found["/raw"]["kind"] == "mount"
     assert found["/raw"]["handler"] == f"{__name__}.raw_app"
     hosted = [r for r in routes if r.get("host")]
-    assert hosted == [{"kind": "http", "path": "/status", "methods": ["GET", "HEAD"],
-                       "name": "list_orders", "handler": f"{__name__}.list_orders",
-                       "host": "admin.example.com"}]
+    assert hosted == [
+        {
+            "kind": "http",
+            "path": "/status",
+            "methods": ["GET", "HEAD"],
+            "name": "list_orders",
+            "handler": f"{__name__}.list_orders",
+            "host": "admin.example.com",
+        }
+    ]
 
 
 async def test_a_bare_asgi_app_shows_as_one_mount_at_the_root() -> None:
     actuator = make_actuator()
     async with serve(actuator, actuator.wrap(raw_app)) as http:
         routes = app_routes((await http.get("/actuator/mappings")).json())
-    assert routes == [{"kind": "mount", "path": "/", "name": None,
-                       "handler": f"{__name__}.raw_app"}]
+    assert routes == [
+        {"kind": "mount", "path": "/", "name": None, "handler": f"{__name__}.raw_app"}
+    ]
 
 
 async def test_a_standalone_actuator_has_no_app_routes() -> None:
@@ -131,12 +151,14 @@ async def test_a_standalone_actuator_has_no_app_routes() -> None:
 
 
 async def test_spring_reactive_shape_with_every_request_mapping_condition() -> None:
-    app = Starlette(routes=[
-        Route("/orders", list_orders, methods=["GET", "POST"]),
-        WebSocketRoute("/feed", feed, name="feed"),
-        Host("admin.example.com", Starlette(routes=[Route("/status", list_orders)])),
-        Mount("/raw", raw_app),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/orders", list_orders, methods=["GET", "POST"]),
+            WebSocketRoute("/feed", feed, name="feed"),
+            Host("admin.example.com", Starlette(routes=[Route("/status", list_orders)])),
+            Mount("/raw", raw_app),
+        ]
+    )
     actuator = make_actuator()
     async with serve(actuator, actuator.wrap(app)) as http:
         body = (await http.get("/actuator/mappings")).json()
@@ -145,26 +167,35 @@ async def test_spring_reactive_shape_with_every_request_mapping_condition() -> N
     handlers = context["mappings"]["dispatcherHandlers"]["webHandler"]
     for entry in handlers:
         conditions = entry["details"]["requestMappingConditions"]
-        assert set(conditions) == {"patterns", "methods", "consumes", "produces", "params",
-                                   "headers"}
+        assert set(conditions) == {
+            "patterns",
+            "methods",
+            "consumes",
+            "produces",
+            "params",
+            "headers",
+        }
         assert all(isinstance(value, list) for value in conditions.values())
         assert entry["predicate"].startswith("{")
         assert entry["handler"]
-    by_pattern = {tuple(e["details"]["requestMappingConditions"]["patterns"]): e
-                  for e in handlers}
+    by_pattern = {tuple(e["details"]["requestMappingConditions"]["patterns"]): e for e in handlers}
     orders = by_pattern[("/orders",)]
     assert orders["predicate"] == "{[GET, HEAD, POST] [/orders]}"
     assert orders["handler"] == f"{__name__}.list_orders"
     assert by_pattern[("/feed",)]["details"]["requestMappingConditions"]["headers"] == [
-        {"name": "Upgrade", "value": "websocket", "negated": False}]
+        {"name": "Upgrade", "value": "websocket", "negated": False}
+    ]
     assert by_pattern[("/status",)]["details"]["requestMappingConditions"]["headers"] == [
-        {"name": "Host", "value": "admin.example.com", "negated": False}]
+        {"name": "Host", "value": "admin.example.com", "negated": False}
+    ]
     assert by_pattern[("/raw/**",)]["details"]["requestMappingConditions"]["methods"] == []
     health = by_pattern[("/actuator/health",)]
     assert health["handler"] == "Actuator web endpoint 'health'"
     assert health["details"]["requestMappingConditions"]["methods"] == ["GET", "HEAD"]
-    assert {p["mediaType"] for p in health["details"]["requestMappingConditions"]["produces"]
-            } >= {"application/vnd.spring-boot.actuator.v3+json", "application/json"}
+    assert {p["mediaType"] for p in health["details"]["requestMappingConditions"]["produces"]} >= {
+        "application/vnd.spring-boot.actuator.v3+json",
+        "application/json",
+    }
     assert ("/actuator/health/{*path}",) in by_pattern
     assert by_pattern[("/actuator",)]["handler"] == "Actuator root web endpoint"
 

@@ -21,8 +21,6 @@ from tests.metrics.support import client
 pytestmark = pytest.mark.usefixtures("anonymous_scrapes", "no_event_loop_heartbeat")
 
 
-
-
 async def item(request: Request) -> PlainTextResponse:
     if request.path_params["item_id"] == "0":
         return PlainTextResponse("gone", status_code=404)
@@ -31,10 +29,15 @@ async def item(request: Request) -> PlainTextResponse:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
-                                  "health": {"disk_space": {"enabled": False}}})
-    Counter("orders_placed", "Orders placed", ["region"],
-            registry=actuator.metrics.registry).labels("eu").inc(2)
+    actuator = Actuator(
+        settings={
+            "exposure": {"include": ["metrics"]},
+            "health": {"disk_space": {"enabled": False}},
+        }
+    )
+    Counter(
+        "orders_placed", "Orders placed", ["region"], registry=actuator.metrics.registry
+    ).labels("eu").inc(2)
     Summary("payload_size_bytes", "Payload sizes", registry=actuator.metrics.registry).observe(100)
     app = actuator.wrap(Starlette(routes=[Route("/items/{item_id}", item)]))
     async with client(app) as http:
@@ -48,15 +51,25 @@ async def test_lists_metric_names(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     names = response.json()["names"]
     assert names == sorted(names)
-    assert {"http.server.requests", "http.server.requests.active", "orders.placed",
-            "actuator.health.status", "process.cpu", "payload.size"} <= set(names)
+    assert {
+        "http.server.requests",
+        "http.server.requests.active",
+        "orders.placed",
+        "actuator.health.status",
+        "process.cpu",
+        "payload.size",
+    } <= set(names)
     assert not any("_" in name for name in names)
 
 
 async def test_otel_naming_lists_prometheus_family_names() -> None:
-    actuator = Actuator(settings={"exposure": {"include": ["metrics"]},
-                                  "metrics": {"naming": "otel"},
-                                  "health": {"disk_space": {"enabled": False}}})
+    actuator = Actuator(
+        settings={
+            "exposure": {"include": ["metrics"]},
+            "metrics": {"naming": "otel"},
+            "health": {"disk_space": {"enabled": False}},
+        }
+    )
     async with client(actuator.wrap(Starlette())) as http:
         names = (await http.get("/actuator/metrics")).json()["names"]
     assert "http_server_request_duration_seconds" in names
@@ -82,8 +95,10 @@ def test_max_is_the_highest_occupied_bucket_bound_or_the_max_gauge() -> None:
     assert _max(describe(families["job_seconds"], [("queue", "b")])) == math.inf
     Gauge("job_seconds_max", "Slowest job", ["queue"], registry=registry).labels("a").set(0.31)
     families = collect_families(registry)
-    assert _max(describe(families["job_seconds"], [("queue", "a")], None,
-                         families["job_seconds_max"])) == 0.31
+    assert (
+        _max(describe(families["job_seconds"], [("queue", "a")], None, families["job_seconds_max"]))
+        == 0.31
+    )
 
 
 def _max(body: dict[str, Any]) -> float:
@@ -102,17 +117,24 @@ async def test_describes_a_timer_with_measurements_and_available_tags(
     assert statistics["COUNT"] == 3.0
     assert statistics["TOTAL_TIME"] > 0
     tags = {t["tag"]: t["values"] for t in body["availableTags"]}
-    assert tags == {"exception": ["none"], "method": ["GET"],
-                    "outcome": ["CLIENT_ERROR", "SUCCESS"], "status": ["200", "404"],
-                    "uri": ["/items/{item_id}"]}
+    assert tags == {
+        "exception": ["none"],
+        "method": ["GET"],
+        "outcome": ["CLIENT_ERROR", "SUCCESS"],
+        "status": ["200", "404"],
+        "uri": ["/items/{item_id}"],
+    }
 
 
 async def test_tags_narrow_the_measurements(http: httpx.AsyncClient) -> None:
-    response = await http.get("/actuator/metrics/http_server_requests_seconds",
-                              params=[("tag", "status:404"), ("tag", "method:GET")])
+    response = await http.get(
+        "/actuator/metrics/http_server_requests_seconds",
+        params=[("tag", "status:404"), ("tag", "method:GET")],
+    )
     body = response.json()
     assert [m for m in body["measurements"] if m["statistic"] == "COUNT"] == [
-        {"statistic": "COUNT", "value": 1.0}]
+        {"statistic": "COUNT", "value": 1.0}
+    ]
     assert {t["tag"] for t in body["availableTags"]} == {"exception", "outcome", "uri"}
 
 
@@ -130,8 +152,10 @@ async def test_counters_gauges_and_summaries_have_spring_statistics(
     assert counter["availableTags"] == [{"tag": "region", "values": ["eu"]}]
     summary = (await http.get("/actuator/metrics/payload_size_bytes")).json()
     assert summary["baseUnit"] == "bytes"
-    assert summary["measurements"] == [{"statistic": "COUNT", "value": 1.0},
-                                       {"statistic": "TOTAL", "value": 100.0}]
+    assert summary["measurements"] == [
+        {"statistic": "COUNT", "value": 1.0},
+        {"statistic": "TOTAL", "value": 100.0},
+    ]
     health = (await http.get("/actuator/metrics/actuator_health_status")).json()
     assert health["measurements"] == [{"statistic": "VALUE", "value": 1.0}]
     assert health["availableTags"] == [{"tag": "status", "values": ["UP"]}]
@@ -151,8 +175,7 @@ async def test_tags_matching_no_series_are_404(http: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("tag", ["status", ":200", ""])
 async def test_malformed_tag_is_400_naming_it(http: httpx.AsyncClient, tag: str) -> None:
-    response = await http.get("/actuator/metrics/http_server_requests_seconds",
-                              params={"tag": tag})
+    response = await http.get("/actuator/metrics/http_server_requests_seconds", params={"tag": tag})
     assert response.status_code == 400
     body = response.json()
     assert body["parameter"] == "tag"
@@ -174,5 +197,7 @@ async def test_discovery_links_the_templated_metric_path() -> None:
     async with client(actuator) as http:
         links = (await http.get("/actuator")).json()["_links"]
     assert links["metrics-requiredMetricName"] == {
-        "href": "http://testserver/actuator/metrics/{requiredMetricName}", "templated": True}
+        "href": "http://testserver/actuator/metrics/{requiredMetricName}",
+        "templated": True,
+    }
     assert links["prometheus"]["href"] == "http://testserver/actuator/prometheus"

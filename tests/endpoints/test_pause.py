@@ -104,22 +104,30 @@ async def test_only_listed_paths_are_refused_while_paused() -> None:
     assert other.status_code == 200
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "named"), [
-    (b'{"reason": 5}', "application/json", 400, "reason"),
-    (b'{"why": "deploy"}', "application/json", 400, "why"),
-    (b'{"reason": "' + b"x" * 2000 + b'"}', "application/json", 400, "reason"),
-    *BAD_BODIES,
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "named"),
+    [
+        (b'{"reason": 5}', "application/json", 400, "reason"),
+        (b'{"why": "deploy"}', "application/json", 400, "why"),
+        (b'{"reason": "' + b"x" * 2000 + b'"}', "application/json", 400, "reason"),
+        *BAD_BODIES,
+    ],
+)
 @pytest.mark.parametrize("action", ["pause", "flip"])
 async def test_rejected_requests_do_not_pause(
-    action: str, body: bytes, content_type: str, status: int, named: str,
+    action: str,
+    body: bytes,
+    content_type: str,
+    status: int,
+    named: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     actuator = make_actuator()
     with caplog.at_level(logging.WARNING, logger="actuator.audit"):
         async with serve(actuator) as http:
-            answer = await http.post(f"/actuator/{action}", content=body,
-                                     headers={"content-type": content_type})
+            answer = await http.post(
+                f"/actuator/{action}", content=body, headers={"content-type": content_type}
+            )
             readiness = await http.get("/actuator/health/readiness")
     assert answer.status_code == status
     assert named in answer.json()["message"]
@@ -175,8 +183,11 @@ async def test_many_concurrent_pause_resume_and_flip_leave_a_consistent_state(
             app = await http.get("/hello")
 
     transitions = [a for a in answers if a.get("changed")]
-    audited = [r.audit["action"] for r in caplog.records  # type: ignore[attr-defined]
-               if r.name == "actuator.audit"]
+    audited = [
+        r.audit["action"]
+        for r in caplog.records  # type: ignore[attr-defined]
+        if r.name == "actuator.audit"
+    ]
     # Every change was a real transition, audited once, and transitions alternate.
     assert audited == ["pause" if t["paused"] else "resume" for t in transitions]
     assert all(a != b for a, b in itertools.pairwise(audited))

@@ -23,24 +23,26 @@ from actuator import Actuator
 from actuator.endpoints.prometheus import choose_content_encoding, render
 from tests.metrics.support import client
 
-PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-                     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 PROMETHEUS_3_ACCEPT = (
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
     "q=0.5,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.4,"
     "application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=1.0.0;"
-    "escaping=allow-utf-8;q=0.2,text/plain;version=0.0.4;q=0.1,*/*;q=0.05")
+    "escaping=allow-utf-8;q=0.2,text/plain;version=0.0.4;q=0.1,*/*;q=0.05"
+)
 TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 
 pytestmark = pytest.mark.usefixtures("anonymous_scrapes", "no_event_loop_heartbeat")
 
 
-
-
 def exposed() -> Actuator:
-    return Actuator(name="orders", version="1.4.2",
-                    settings={"exposure": {"include": ["health", "prometheus"]}})
+    return Actuator(
+        name="orders", version="1.4.2", settings={"exposure": {"include": ["health", "prometheus"]}}
+    )
 
 
 async def item(request: Request) -> PlainTextResponse:
@@ -52,8 +54,9 @@ async def scrape(actuator: Actuator, **headers: str) -> tuple[int, dict[str, str
     async with client(app) as http:
         await http.get("/items/1")
         await http.get("/missing")
-        response = await http.get("/actuator/prometheus",
-                                  headers={"accept-encoding": "identity", **headers})
+        response = await http.get(
+            "/actuator/prometheus", headers={"accept-encoding": "identity", **headers}
+        )
     return response.status_code, dict(response.headers), response.content
 
 
@@ -62,8 +65,11 @@ async def test_default_answer_is_the_text_format_0_0_4() -> None:
     assert status == 200
     assert headers["content-type"] == TEXT_0_0_4
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
-    counts = {s.labels["uri"]: s.value for s in families["http_server_requests_seconds"].samples
-              if s.name.endswith("_count")}
+    counts = {
+        s.labels["uri"]: s.value
+        for s in families["http_server_requests_seconds"].samples
+        if s.name.endswith("_count")
+    }
     assert counts == {"/items/{item_id}": 1.0, "NOT_FOUND": 1.0}
 
 
@@ -73,13 +79,15 @@ async def test_curl_and_browsers_get_the_text_format(accept: str) -> None:
     assert (status, headers["content-type"]) == (200, TEXT_0_0_4)
 
 
-@pytest.mark.parametrize("accept", [PROMETHEUS_ACCEPT, PROMETHEUS_3_ACCEPT],
-                         ids=["prometheus-2", "prometheus-3"])
+@pytest.mark.parametrize(
+    "accept", [PROMETHEUS_ACCEPT, PROMETHEUS_3_ACCEPT], ids=["prometheus-2", "prometheus-3"]
+)
 async def test_prometheus_accept_header_gets_openmetrics_ending_with_eof(accept: str) -> None:
     status, headers, body = await scrape(exposed(), accept=accept)
     assert status == 200
     assert headers["content-type"].startswith(
-        "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    )
     assert body.endswith(b"# EOF\n")
     assert b"# UNIT http_server_requests_seconds seconds" in body
 
@@ -100,25 +108,28 @@ async def test_gzip_when_accepted() -> None:
     assert int(headers["content-length"]) < len(body) / 3
 
 
-@pytest.mark.parametrize(("header", "chosen"), [
-    (None, "identity"),
-    ("", "identity"),
-    ("gzip", "gzip"),
-    ("x-gzip", "gzip"),
-    ("gzip;q=0", "identity"),
-    ("gzip; q=0.0, identity", "identity"),
-    ("deflate, gzip;q=0", "identity"),
-    ("gzip;q=0.5, identity;q=1", "identity"),
-    ("gzip;q=1, identity;q=0.5", "gzip"),
-    ("identity;q=0, gzip", "gzip"),
-    ("*", "gzip"),
-    ("*;q=0, identity", "identity"),
-    ("gzip;q=0, identity;q=0", None),
-    ("*;q=0", None),
-    ("gzip;q=abc", "identity"),
-    ("gzip;q=2", "identity"),
-    ("br", "identity"),
-])
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        (None, "identity"),
+        ("", "identity"),
+        ("gzip", "gzip"),
+        ("x-gzip", "gzip"),
+        ("gzip;q=0", "identity"),
+        ("gzip; q=0.0, identity", "identity"),
+        ("deflate, gzip;q=0", "identity"),
+        ("gzip;q=0.5, identity;q=1", "identity"),
+        ("gzip;q=1, identity;q=0.5", "gzip"),
+        ("identity;q=0, gzip", "gzip"),
+        ("*", "gzip"),
+        ("*;q=0, identity", "identity"),
+        ("gzip;q=0, identity;q=0", None),
+        ("*;q=0", None),
+        ("gzip;q=abc", "identity"),
+        ("gzip;q=2", "identity"),
+        ("br", "identity"),
+    ],
+)
 def test_content_coding_honours_q_values(header: str | None, chosen: str | None) -> None:
     assert choose_content_encoding(header) == chosen
 
@@ -145,9 +156,11 @@ async def test_name_filter_accepts_family_and_sample_names() -> None:
         await http.get("/somewhere")
         response = await http.get(
             "/actuator/prometheus?name[]=actuator_health_status&name[]=process_open_fds"
-            "&name[]=http_server_requests_active")
+            "&name[]=http_server_requests_active"
+        )
         only_count = await http.get(
-            "/actuator/prometheus", params={"name[]": "http_server_requests_seconds_count"})
+            "/actuator/prometheus", params={"name[]": "http_server_requests_seconds_count"}
+        )
     names = {f.name for f in text_string_to_metric_families(response.text)}
     assert names == {"actuator_health_status", "process_open_fds", "http_server_requests_active"}
     assert "_bucket" not in only_count.text
@@ -177,16 +190,23 @@ async def test_not_served_unless_exposed() -> None:
 async def test_exposition_passes_promtool_check_metrics(naming: str) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: apt-get install prometheus (see .ci/run)"
-    actuator = Actuator(name="orders", version="1.4.2",
-                        settings={"exposure": {"include": ["prometheus"]},
-                                  "metrics": {"naming": naming}})
+    actuator = Actuator(
+        name="orders",
+        version="1.4.2",
+        settings={"exposure": {"include": ["prometheus"]}, "metrics": {"naming": naming}},
+    )
     status, _, body = await scrape(actuator)
     assert status == 200
-    result = await asyncio.to_thread(subprocess.run, [promtool, "check", "metrics"], input=body,
-                                     capture_output=True, timeout=30, check=False)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [promtool, "check", "metrics"],
+        input=body,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert result.stdout.decode().strip() == ""
-
 
 
 def held_renders(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], threading.Event]:
@@ -222,13 +242,15 @@ async def test_concurrent_scrapes_share_one_render(monkeypatch: pytest.MonkeyPat
 
 
 async def test_concurrent_scrapes_in_different_formats_render_each_their_own(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     renders, release = held_renders(monkeypatch)
     app = exposed().wrap(Starlette(routes=[Route("/items/{item_id}", item)]))
     async with client(app) as http:
         text = asyncio.ensure_future(http.get("/actuator/prometheus"))
-        openmetrics = asyncio.ensure_future(http.get(
-            "/actuator/prometheus", headers={"accept": "application/openmetrics-text"}))
+        openmetrics = asyncio.ensure_future(
+            http.get("/actuator/prometheus", headers={"accept": "application/openmetrics-text"})
+        )
         await asyncio.sleep(0.2)
         release.set()
         answers = await asyncio.gather(text, openmetrics)

@@ -75,19 +75,23 @@ async def test_shutdown_answers_at_once_then_drains_and_stops(
     assert [r.audit["action"] for r in audits] == ["shutdown"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "named"), [
-    (b'{"delay": 0}', "application/json", 400, "delay"),
-    (b'{"reason": 1}', "application/json", 400, "reason"),
-    *BAD_BODIES,
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "named"),
+    [
+        (b'{"delay": 0}', "application/json", 400, "delay"),
+        (b'{"reason": 1}', "application/json", 400, "reason"),
+        *BAD_BODIES,
+    ],
+)
 async def test_rejected_shutdown_requests_schedule_nothing(
     body: bytes, content_type: str, status: int, named: str
 ) -> None:
     actuator = make_actuator(shutdown=ENABLED)
     stopped = stopper(actuator)
     async with serve(actuator) as http:
-        posted = await http.post("/actuator/shutdown", content=body,
-                                 headers={"content-type": content_type})
+        posted = await http.post(
+            "/actuator/shutdown", content=body, headers={"content-type": content_type}
+        )
         state = (await http.get("/actuator/shutdown")).json()
         readiness = await http.get("/actuator/health/readiness")
     assert posted.status_code == status
@@ -121,10 +125,13 @@ def test_shutdown_stops_a_real_uvicorn_gracefully(tmp_path: Path) -> None:
     }
     server = UvicornProcess("tests.endpoints.shutdown_app:app", env=env).start()
     try:
-        anonymous = httpx.post(server.url + "/actuator/shutdown", json={"reason": "e2e"},
-                               timeout=5)
-        posted = httpx.post(server.url + "/actuator/shutdown", json={"reason": "e2e"}, timeout=5,
-                            headers={"Authorization": f"Bearer {token}"})
+        anonymous = httpx.post(server.url + "/actuator/shutdown", json={"reason": "e2e"}, timeout=5)
+        posted = httpx.post(
+            server.url + "/actuator/shutdown",
+            json={"reason": "e2e"},
+            timeout=5,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         readiness = httpx.get(server.url + "/actuator/health/readiness", timeout=5)
         hello = httpx.get(server.url + "/hello", timeout=5)
         code = server.wait(timeout=30)

@@ -36,11 +36,11 @@ async def waits_for_a_task(task: asyncio.Task[None]) -> None:
 async def busy() -> AsyncIterator[None]:
     """A parked thread and a task suspended three coroutines deep, with a task awaiting it."""
     thread_release, task_release = threading.Event(), asyncio.Event()
-    thread = threading.Thread(target=parked_thread_body, args=(thread_release,),
-                              name="parked-worker", daemon=True)
+    thread = threading.Thread(
+        target=parked_thread_body, args=(thread_release,), name="parked-worker", daemon=True
+    )
     thread.start()
-    worker = asyncio.get_running_loop().create_task(outer_worker(task_release),
-                                                    name="deep-worker")
+    worker = asyncio.get_running_loop().create_task(outer_worker(task_release), name="deep-worker")
     waiter = asyncio.get_running_loop().create_task(waits_for_a_task(worker), name="waiter")
     await asyncio.sleep(0.01)
     yield
@@ -163,17 +163,24 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
         threading.Thread(target=_forever, args=(release,), name="t-wait", daemon=True),
         threading.Thread(target=parked_thread_body, args=(release,), name="t-timed", daemon=True),
         threading.Thread(target=_queue_reader, args=(jobs,), name="t-queue", daemon=True),
-        threading.Thread(target=_simple_queue_reader, args=(simple,), name="t-simple",
-                         daemon=True),
+        threading.Thread(target=_simple_queue_reader, args=(simple,), name="t-simple", daemon=True),
         threading.Thread(target=_idle_loop, args=(idle, None), name="t-select", daemon=True),
         threading.Thread(target=_idle_loop, args=(timed, 60.0), name="t-poll", daemon=True),
     ]
     for worker in workers:
         worker.start()
-    expected = {"t-sleep": "TIMED_WAITING", "t-acquire": "BLOCKED", "t-with": "BLOCKED",
-                "t-spin": "RUNNABLE", "t-wait": "WAITING", "t-timed": "TIMED_WAITING",
-                "t-queue": "WAITING", "t-select": "WAITING", "t-poll": "TIMED_WAITING",
-                "t-simple": "WAITING"}
+    expected = {
+        "t-sleep": "TIMED_WAITING",
+        "t-acquire": "BLOCKED",
+        "t-with": "BLOCKED",
+        "t-spin": "RUNNABLE",
+        "t-wait": "WAITING",
+        "t-timed": "TIMED_WAITING",
+        "t-queue": "WAITING",
+        "t-select": "WAITING",
+        "t-poll": "TIMED_WAITING",
+        "t-simple": "WAITING",
+    }
     try:
         actuator = make_actuator()
         async with serve(actuator) as http:
@@ -200,6 +207,14 @@ async def test_thread_states_are_inferred_from_the_innermost_frame() -> None:
     current = threading.current_thread().name  # the event loop answering the request
     assert by_name[current]["threadState"] == "RUNNABLE"
     for thread in threads:
-        assert {"blockedCount", "blockedTime", "waitedCount", "waitedTime", "lockName",
-                "lockOwnerId", "lockOwnerName", "stackTrace"} <= set(thread)
+        assert {
+            "blockedCount",
+            "blockedTime",
+            "waitedCount",
+            "waitedTime",
+            "lockName",
+            "lockOwnerId",
+            "lockOwnerName",
+            "stackTrace",
+        } <= set(thread)
         assert thread["blockedCount"] == thread["waitedTime"] == -1

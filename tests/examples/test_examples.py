@@ -23,8 +23,9 @@ async def served(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     outbox: asyncio.Queue[Message] = asyncio.Queue()
 
     async def lifespan() -> None:
-        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
-                  inbox.get, outbox.put)
+        await app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put
+        )
 
     task = asyncio.create_task(lifespan())
     await inbox.put({"type": "lifespan.startup"})
@@ -54,16 +55,24 @@ async def test_fastapi_example_answers_health_and_info(tmp_path: Path) -> None:
     assert [order["item"] for order in listed.json()] == ["book"]
     # The database is in readiness; payments is not, so it being down keeps the pod in rotation.
     assert readiness.status_code == 200
-    assert readiness.json()["components"]["database"] == {"status": "UP", "details": {
-        "database": "SQLite", "version": sqlite3.sqlite_version,
-        "validationQuery": "SELECT 1"}}
+    assert readiness.json()["components"]["database"] == {
+        "status": "UP",
+        "details": {
+            "database": "SQLite",
+            "version": sqlite3.sqlite_version,
+            "validationQuery": "SELECT 1",
+        },
+    }
     assert "payments" not in readiness.json()["components"]
     assert (health.status_code, health.json()["status"]) == (503, "DOWN")
     payments_health = health.json()["components"]["payments"]
     assert payments_health["status"] == "DOWN"
     assert "ConnectError" in payments_health["details"]["error"]
-    assert info.json()["app"] == {"name": "orders", "version": "1.4.2",
-                                  "description": "Takes and lists orders"}
+    assert info.json()["app"] == {
+        "name": "orders",
+        "version": "1.4.2",
+        "description": "Takes and lists orders",
+    }
     assert info.json()["orders"]["count"] == 1
 
 
@@ -76,12 +85,15 @@ async def test_starlette_example_answers_health_and_info_and_leaves_rotation_on_
         await client.delete("/maintenance")
         accepted = await client.get("/actuator/health/readiness")
         info = await client.get("/actuator/info")
-    assert cache.json() == {"status": "UP", "components": {
-        "cache": {"status": "UP", "details": {"entries": 1}}}}
+    assert cache.json() == {
+        "status": "UP",
+        "components": {"cache": {"status": "UP", "details": {"entries": 1}}},
+    }
     assert greeting.json() == {"message": "hello"}
     assert refused.status_code == 503
     assert refused.json()["components"]["readinessState"]["details"]["reasons"] == {
-        "app": "maintenance window"}
+        "app": "maintenance window"
+    }
     assert accepted.status_code == 200
     assert info.json()["app"]["name"] == "greeter"
 
@@ -99,20 +111,30 @@ async def test_raw_asgi_example_is_ready_though_the_app_ignores_the_lifespan() -
 
 def test_fastapi_example_prints_its_urls_and_every_one_answers(tmp_path: Path) -> None:
     port = free_port()
-    script = [sys.executable, str(ROOT / "examples" / "fastapi_app.py"), "--port", str(port),
-              "--db", str(tmp_path / "orders.db")]
+    script = [
+        sys.executable,
+        str(ROOT / "examples" / "fastapi_app.py"),
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "orders.db"),
+    ]
     with UvicornProcess("", command=script) as server:
-        urls = [line.strip() for line in server.output.splitlines()
-                if line.startswith("  http://")]
+        urls = [line.strip() for line in server.output.splitlines() if line.startswith("  http://")]
         answers = {url: httpx.get(url, timeout=5) for url in urls}
         health = httpx.get(f"{server.url}/actuator/health", timeout=5)
     root = f"http://127.0.0.1:{port}"
     assert server.port == port
-    assert {f"{root}/actuator", f"{root}/actuator/health", f"{root}/actuator/info",
-            f"{root}/actuator/health/readiness", f"{root}/actuator/health/database",
-            f"{root}/actuator/health/payments", f"{root}/orders"} <= set(urls)
+    assert {
+        f"{root}/actuator",
+        f"{root}/actuator/health",
+        f"{root}/actuator/info",
+        f"{root}/actuator/health/readiness",
+        f"{root}/actuator/health/database",
+        f"{root}/actuator/health/payments",
+        f"{root}/orders",
+    } <= set(urls)
     statuses = {url: answer.status_code for url, answer in answers.items()}
     assert statuses == dict.fromkeys(urls, 200)
     assert health.json()["status"] == "UP"
-    assert health.json()["components"]["payments"]["details"]["url"] == (
-        f"{root}/payments/health")
+    assert health.json()["components"]["payments"]["details"]["url"] == (f"{root}/payments/health")

@@ -6,8 +6,13 @@ import pytest
 
 from actuator import Status, StatusAggregator
 
-UP, DOWN, OOS, INIT, UNKNOWN = (Status.UP, Status.DOWN, Status.OUT_OF_SERVICE, Status.INIT,
-                                Status.UNKNOWN)
+UP, DOWN, OOS, INIT, UNKNOWN = (
+    Status.UP,
+    Status.DOWN,
+    Status.OUT_OF_SERVICE,
+    Status.INIT,
+    Status.UNKNOWN,
+)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ async def test_mark_broken_fails_liveness_until_mark_correct() -> None:
         answer = await client.get("/actuator/health/liveness")
         assert answer.status_code == 503
         assert answer.json()["components"]["livenessState"] == {
-            "status": "DOWN", "details": {"reason": "worker thread died", "state": "BROKEN"}}
+            "status": "DOWN",
+            "details": {"reason": "worker thread died", "state": "BROKEN"},
+        }
         assert (await client.get("/actuator/health/readiness")).status_code == 200
         actuator.availability.mark_correct()
         assert (await client.get("/actuator/health/liveness")).status_code == 200
@@ -33,8 +35,11 @@ async def test_refusals_from_independent_sources_do_not_cancel_each_other() -> N
         assert answer.status_code == 503
         assert answer.json()["components"]["readinessState"] == {
             "status": "OUT_OF_SERVICE",
-            "details": {"state": "REFUSING_TRAFFIC",
-                        "reasons": {"app": "warming caches", "pause": "paused by operator"}}}
+            "details": {
+                "state": "REFUSING_TRAFFIC",
+                "reasons": {"app": "warming caches", "pause": "paused by operator"},
+            },
+        }
         availability.accept_traffic()
         assert availability.refusals == {"pause": "paused by operator"}
         assert (await client.get("/actuator/health/readiness")).status_code == 503

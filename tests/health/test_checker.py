@@ -34,6 +34,7 @@ async def component(actuator: Actuator, name: str) -> tuple[int, dict[str, Any]]
 async def test_twenty_slow_async_indicators_answer_together() -> None:
     actuator = light_actuator(ALWAYS)
     for i in range(20):
+
         @actuator.indicator(f"db{i}")
         async def slow() -> Health:
             await asyncio.sleep(0.05)
@@ -90,8 +91,10 @@ async def test_a_slow_indicator_times_out_as_down_naming_the_timeout() -> None:
     status, body = await component(actuator, "slow")
     assert time.monotonic() - started < 0.6
     assert status == 503
-    assert body == {"status": "DOWN", "details": {
-        "error": "TimeoutError: indicator 'slow' did not answer within 0.1s"}}
+    assert body == {
+        "status": "DOWN",
+        "details": {"error": "TimeoutError: indicator 'slow' did not answer within 0.1s"},
+    }
 
 
 async def test_an_exception_is_down_with_its_type_and_message_and_no_traceback() -> None:
@@ -104,8 +107,10 @@ async def test_an_exception_is_down_with_its_type_and_message_and_no_traceback()
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answer = await client.get("/actuator/health/broker")
     assert answer.status_code == 503
-    assert answer.json() == {"status": "DOWN", "details": {
-        "error": "tests.health.test_checker.Boom: connection refused by broker:5672"}}
+    assert answer.json() == {
+        "status": "DOWN",
+        "details": {"error": "tests.health.test_checker.Boom: connection refused by broker:5672"},
+    }
     assert "Traceback" not in answer.text
 
 
@@ -191,7 +196,8 @@ async def test_the_overall_deadline_bounds_the_answer_whatever_the_timeouts() ->
         released.set()
     assert status == 503
     assert body["details"] == {
-        "error": "TimeoutError: no answer within the health deadline of 0.2s"}
+        "error": "TimeoutError: no answer within the health deadline of 0.2s"
+    }
 
 
 async def test_a_hung_sync_indicator_holds_one_thread_and_reports_still_running(
@@ -221,7 +227,8 @@ async def test_a_hung_sync_indicator_holds_one_thread_and_reports_still_running(
         assert isinstance(later, Health)
         assert later.status == Status.DOWN
         assert later.details["error"].startswith(
-            "TimeoutError: indicator 'stuck' is still running its previous call")
+            "TimeoutError: indicator 'stuck' is still running its previous call"
+        )
     assert len(caplog.records) == 1  # one hang, one warning
 
     for _ in range(100):  # the thread finishes; the next check starts a new call
@@ -244,8 +251,9 @@ def test_a_hung_sync_indicator_does_not_keep_the_process_from_exiting() -> None:
             await actuator.shutdown()
         asyncio.run(main())
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=20)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "DOWN"
 
@@ -263,7 +271,8 @@ async def test_concurrent_requests_share_one_in_flight_check() -> None:
 
     async with client_for(actuator.wrap(RecordingApp()), actuator) as client:
         answers = await asyncio.gather(
-            *(client.get("/actuator/health/readiness") for _ in range(50)))
+            *(client.get("/actuator/health/readiness") for _ in range(50))
+        )
     assert {a.status_code for a in answers} == {200}
     assert runs == 1
 
@@ -342,6 +351,7 @@ async def test_indicators_added_or_removed_after_startup_start_and_stop_refreshi
         async def check() -> bool:
             runs[name] += 1
             return True
+
         return check
 
     actuator.add_indicator("a", counter("a"), interval=0.03)
@@ -378,13 +388,19 @@ async def test_a_junk_result_is_down_with_a_type_error_naming_the_indicator(
     assert isinstance(health, Health)
     assert health.status == Status.DOWN
     assert health.details["error"] == (
-        f"TypeError: indicator 'junk' returned {type_name}; expected Health, Status or bool")
+        f"TypeError: indicator 'junk' returned {type_name}; expected Health, Status or bool"
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "status"),
-    [(True, Status.UP), (False, Status.DOWN), (Status.OUT_OF_SERVICE, Status.OUT_OF_SERVICE),
-     (Status("DEGRADED"), Status("DEGRADED")), (Health.unknown(x=1), Status.UNKNOWN)],
+    [
+        (True, Status.UP),
+        (False, Status.DOWN),
+        (Status.OUT_OF_SERVICE, Status.OUT_OF_SERVICE),
+        (Status("DEGRADED"), Status("DEGRADED")),
+        (Health.unknown(x=1), Status.UNKNOWN),
+    ],
 )
 async def test_bool_status_and_health_results(value: object, status: Status) -> None:
     actuator = light_actuator()
@@ -424,8 +440,13 @@ async def test_every_kind_of_indicator_is_called() -> None:
         assert isinstance(health, Health)
         kinds.append(health.details["kind"])
     await actuator.shutdown()
-    assert kinds == ["sync object", "async object", "async callable", "partial",
-                     "lambda around a coroutine"]
+    assert kinds == [
+        "sync object",
+        "async object",
+        "async callable",
+        "partial",
+        "lambda around a coroutine",
+    ]
 
 
 @pytest.mark.parametrize("option", ["timeout", "ttl", "interval"])

@@ -47,12 +47,27 @@ async def test_a_down_readiness_dependency_fails_readiness_but_not_liveness() ->
 
 
 async def test_declared_groups_include_by_name_star_and_tag_and_exclude_wins() -> None:
-    actuator = light_actuator({"health": {"show_details": "always", "groups": {
-        "db": {"include": "tag:db"},
-        "core": {"include": ["*"], "exclude": ["tag:slow", "ping", "livenessState",
-                                               "readinessState", "startupState"]},
-        "named": {"include": ["cache", "ping"], "exclude": ["ping"]},
-    }}})
+    actuator = light_actuator(
+        {
+            "health": {
+                "show_details": "always",
+                "groups": {
+                    "db": {"include": "tag:db"},
+                    "core": {
+                        "include": ["*"],
+                        "exclude": [
+                            "tag:slow",
+                            "ping",
+                            "livenessState",
+                            "readinessState",
+                            "startupState",
+                        ],
+                    },
+                    "named": {"include": ["cache", "ping"], "exclude": ["ping"]},
+                },
+            }
+        }
+    )
     actuator.add_indicator("primary", lambda: True, tags=["db"])
     actuator.add_indicator("replica", lambda: True, tags=["db", "slow"])
     actuator.add_indicator("cache", lambda: True)
@@ -126,10 +141,18 @@ def test_a_group_with_a_bad_policy_raises() -> None:
 async def test_each_group_has_its_own_status_order_and_http_mapping() -> None:
     degraded = Status("DEGRADED")
     actuator = light_actuator()
-    actuator.add_group("lenient", include=["search"], status_order=["DOWN", "DEGRADED", "UP"],
-                       http_mapping={"DEGRADED": 200, "DOWN": 207})
-    actuator.add_group("strict", include=["search"], status_order=["DEGRADED", "DOWN", "UP"],
-                       http_mapping={"DEGRADED": 500})
+    actuator.add_group(
+        "lenient",
+        include=["search"],
+        status_order=["DOWN", "DEGRADED", "UP"],
+        http_mapping={"DEGRADED": 200, "DOWN": 207},
+    )
+    actuator.add_group(
+        "strict",
+        include=["search"],
+        status_order=["DEGRADED", "DOWN", "UP"],
+        http_mapping={"DEGRADED": 500},
+    )
     actuator.add_indicator("search", lambda: Health(degraded), blocking=False)
     actuator.add_indicator("mirror", lambda: False, groups=["lenient", "strict"], blocking=False)
     assert await get(actuator, "/lenient") == (207, {"status": "DOWN"})
@@ -137,13 +160,22 @@ async def test_each_group_has_its_own_status_order_and_http_mapping() -> None:
 
 
 async def test_each_group_has_its_own_show_details_policy() -> None:
-    actuator = light_actuator({"health": {"show_details": "never", "groups": {
-        "readiness": {"show_details": "always"},
-        "ops": {"include": ["db"], "show_components": "always"},
-    }}})
+    actuator = light_actuator(
+        {
+            "health": {
+                "show_details": "never",
+                "groups": {
+                    "readiness": {"show_details": "always"},
+                    "ops": {"include": ["db"], "show_components": "always"},
+                },
+            }
+        }
+    )
     actuator.add_indicator("db", lambda: Health.up(pool=3), groups=["readiness"])
-    assert await get(actuator, "") == (200, {
-        "status": "UP", "groups": ["liveness", "ops", "readiness", "startup"]})
+    assert await get(actuator, "") == (
+        200,
+        {"status": "UP", "groups": ["liveness", "ops", "readiness", "startup"]},
+    )
     _status, body = await get(actuator, "/readiness")
     assert body["components"]["db"] == {"status": "UP", "details": {"pool": 3}}
     _status, body = await get(actuator, "/ops")
@@ -154,8 +186,7 @@ async def test_a_group_can_be_narrowed_to_one_of_its_components() -> None:
     actuator = light_actuator(ALWAYS)
     actuator.add_indicator("db", lambda: Health.up(pool=3), groups=["readiness"])
     actuator.add_indicator("other", lambda: True)
-    assert await get(actuator, "/readiness/db") == (200, {"status": "UP",
-                                                          "details": {"pool": 3}})
+    assert await get(actuator, "/readiness/db") == (200, {"status": "UP", "details": {"pool": 3}})
     status, body = await get(actuator, "/readiness/other")
     assert status == 404
     assert body["message"] == "No health group or component at 'readiness/other'"

@@ -13,8 +13,12 @@ def test_statuses_compare_by_code_not_description() -> None:
 
 @pytest.mark.parametrize(
     ("given", "code"),
-    [("up", "UP"), (" Down ", "DOWN"), ("out-of-service", "OUT_OF_SERVICE"),
-     ("degraded2", "DEGRADED2")],
+    [
+        ("up", "UP"),
+        (" Down ", "DOWN"),
+        ("out-of-service", "OUT_OF_SERVICE"),
+        ("degraded2", "DEGRADED2"),
+    ],
 )
 def test_codes_are_normalised(given: str, code: str) -> None:
     assert Status(given).code == code

@@ -51,8 +51,10 @@ def test_a_detached_checkout_takes_the_branch_from_ci_variables(tmp_path: Path) 
 
 
 def test_outside_a_checkout_ci_variables_are_used(tmp_path: Path) -> None:
-    info = git_info(tmp_path, env={"CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_REF_NAME": "main",
-                                   "GITHUB_SHA": "b" * 40})
+    info = git_info(
+        tmp_path,
+        env={"CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_REF_NAME": "main", "GITHUB_SHA": "b" * 40},
+    )
     assert info == {"commit": "b" * 40, "branch": "main"}  # GITHUB_SHA comes first
 
 
@@ -88,10 +90,18 @@ def test_git_info_of_a_missing_directory_raises(tmp_path: Path) -> None:
 
 
 def test_generated_build_section(tmp_path: Path) -> None:
-    data = generate_build_info(name="orders", version="1.4.2", cwd=tmp_path,
-                               env={"SOURCE_DATE_EPOCH": "1700000000"})
-    assert data == {"build": {"name": "orders", "version": "1.4.2", "artifact": "orders",
-                              "time": "2023-11-14T22:13:20Z"}, "git": {}}
+    data = generate_build_info(
+        name="orders", version="1.4.2", cwd=tmp_path, env={"SOURCE_DATE_EPOCH": "1700000000"}
+    )
+    assert data == {
+        "build": {
+            "name": "orders",
+            "version": "1.4.2",
+            "artifact": "orders",
+            "time": "2023-11-14T22:13:20Z",
+        },
+        "git": {},
+    }
 
 
 def test_build_time_is_now_without_source_date_epoch(tmp_path: Path) -> None:
@@ -116,10 +126,13 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["build-info.json"]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "cannot read build info file"),
-    ("[1, 2]", "must hold a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "cannot read build info file"),
+        ("[1, 2]", "must hold a JSON object"),
+    ],
+)
 def test_a_malformed_file_raises_naming_it(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "build-info.json"
     path.write_text(content)
@@ -133,16 +146,35 @@ def test_a_missing_or_unset_file_reads_as_empty(tmp_path: Path) -> None:
     assert read_build_file(None) == {}
 
 
-@pytest.mark.parametrize(("flat", "shaped"), [
-    ({"branch": "main", "commit": "0123456789abcdef", "commit_time": "2024-05-04T09:12:44Z",
-      "commit_message": "Fix", "dirty": "false", "tag": "v1"},
-     {"branch": "main", "commit": {"id": "0123456", "full": "0123456789abcdef",
-                                   "time": "2024-05-04T09:12:44Z", "message": "Fix"},
-      "dirty": False, "tag": "v1"}),
-    ({"dirty": "TRUE"}, {"dirty": True}),
-    ({"dirty": True, "remote": "git@host:o/r"}, {"dirty": True, "remote": "git@host:o/r"}),
-    ({"commit": {"id": "abc1234", "time": "t"}}, {"commit": {"id": "abc1234", "time": "t"}}),
-    ({"branch": "", "tag": None}, {}),
-])
+@pytest.mark.parametrize(
+    ("flat", "shaped"),
+    [
+        (
+            {
+                "branch": "main",
+                "commit": "0123456789abcdef",
+                "commit_time": "2024-05-04T09:12:44Z",
+                "commit_message": "Fix",
+                "dirty": "false",
+                "tag": "v1",
+            },
+            {
+                "branch": "main",
+                "commit": {
+                    "id": "0123456",
+                    "full": "0123456789abcdef",
+                    "time": "2024-05-04T09:12:44Z",
+                    "message": "Fix",
+                },
+                "dirty": False,
+                "tag": "v1",
+            },
+        ),
+        ({"dirty": "TRUE"}, {"dirty": True}),
+        ({"dirty": True, "remote": "git@host:o/r"}, {"dirty": True, "remote": "git@host:o/r"}),
+        ({"commit": {"id": "abc1234", "time": "t"}}, {"commit": {"id": "abc1234", "time": "t"}}),
+        ({"branch": "", "tag": None}, {}),
+    ],
+)
 def test_spring_git_shape(flat: dict[str, Any], shaped: dict[str, Any]) -> None:
     assert spring_git(flat) == shaped

@@ -13,17 +13,23 @@ from tests.support.secured import client, secured_actuator
 
 
 def test_the_caller_is_the_principal_when_authenticated() -> None:
-    request = OperationRequest(operation="write", scope={"client": ("10.0.0.7", 5000)},
-                               security=SecurityContext(principal="ops-bot",
-                                                        roles=frozenset({"full"})))
+    request = OperationRequest(
+        operation="write",
+        scope={"client": ("10.0.0.7", 5000)},
+        security=SecurityContext(principal="ops-bot", roles=frozenset({"full"})),
+    )
     assert caller(request) == "ops-bot"
 
 
 def test_the_caller_is_the_client_address_when_anonymous() -> None:
-    assert caller(OperationRequest(operation="write", scope={"client": ("10.0.0.7", 5000)})) \
+    assert (
+        caller(OperationRequest(operation="write", scope={"client": ("10.0.0.7", 5000)}))
         == "10.0.0.7:5000"
-    assert caller(OperationRequest(operation="write", scope={"client": ("/run/app.sock", None)})) \
+    )
+    assert (
+        caller(OperationRequest(operation="write", scope={"client": ("/run/app.sock", None)}))
         == "/run/app.sock"
+    )
     assert caller(OperationRequest(operation="write")) == "unknown"
 
 

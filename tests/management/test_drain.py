@@ -112,8 +112,9 @@ def test_default_action_is_restored_and_the_signal_raised_after_the_drain() -> N
         "    await asyncio.sleep(30)\n"
         "asyncio.run(main())\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert done.stdout == "{'drain': 'draining after SIGTERM'}\n"
     assert done.returncode == -signal.SIGTERM
 
@@ -210,9 +211,11 @@ def test_stop_server_leaves_an_ignored_signal_ignored() -> None:
 
 
 def test_stop_server_raises_the_signal_when_no_handler_is_set() -> None:
-    script = ("from actuator.management.drain import stop_server\n"
-              "stop_server()\nprint('still here')\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    script = (
+        "from actuator.management.drain import stop_server\nstop_server()\nprint('still here')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert done.stdout == ""
     assert done.returncode == -signal.SIGTERM

@@ -39,8 +39,10 @@ def only_series(actuator: Actuator, name: str = COUNT) -> dict[str, Any]:
     return dict(next(iter(found)))
 
 
-def client(app: ASGIApp, *, root_path: str = "", raise_app_exceptions: bool = True
-           ) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, root_path=root_path,
-                                    raise_app_exceptions=raise_app_exceptions)
+def client(
+    app: ASGIApp, *, root_path: str = "", raise_app_exceptions: bool = True
+) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(
+        app=app, root_path=root_path, raise_app_exceptions=raise_app_exceptions
+    )
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")

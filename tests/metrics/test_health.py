@@ -10,8 +10,10 @@ from tests.metrics.support import client, series
 
 
 def scraping_actuator(**kwargs: object) -> Actuator:
-    settings = {"exposure": {"include": ["prometheus", "metrics"]},
-                "health": {"disk_space": {"enabled": False}, "event_loop": {"enabled": False}}}
+    settings = {
+        "exposure": {"include": ["prometheus", "metrics"]},
+        "health": {"disk_space": {"enabled": False}, "event_loop": {"enabled": False}},
+    }
     return Actuator(settings=settings, **kwargs)  # type: ignore[arg-type]
 
 
@@ -44,8 +46,12 @@ async def test_health_gauges_read_last_results_without_running_checks() -> None:
 
     actuator.add_indicator("counted", counted)
     # Collecting (what a custom exposition of the registry does) never runs a check.
-    assert series(actuator, "actuator_health_indicator_status")[
-        (("indicator", "counted"), ("status", "UNKNOWN"))] == 0.0
+    assert (
+        series(actuator, "actuator_health_indicator_status")[
+            (("indicator", "counted"), ("status", "UNKNOWN"))
+        ]
+        == 0.0
+    )
     assert runs == []
 
 
@@ -54,11 +60,14 @@ async def test_application_info_carries_name_version_and_commit(tmp_path: Path) 
     build_file.write_text(json.dumps({"git": {"commit": "3f2a9c1d0e"}}))
     actuator = scraping_actuator(name="orders", version="1.4.2")
     assert series(actuator, "application_info") == {
-        (("commit", ""), ("name", "orders"), ("version", "1.4.2")): 1.0}
-    with_commit = Actuator(name="orders", version="1.4.2",
-                           settings={"info": {"build_file": str(build_file)}})
+        (("commit", ""), ("name", "orders"), ("version", "1.4.2")): 1.0
+    }
+    with_commit = Actuator(
+        name="orders", version="1.4.2", settings={"info": {"build_file": str(build_file)}}
+    )
     assert series(with_commit, "application_info") == {
-        (("commit", "3f2a9c1"), ("name", "orders"), ("version", "1.4.2")): 1.0}
+        (("commit", "3f2a9c1"), ("name", "orders"), ("version", "1.4.2")): 1.0
+    }
 
 
 async def test_health_gauges_can_be_switched_off() -> None:

@@ -73,11 +73,16 @@ def make_app(clock: Clock | None = None) -> Starlette:
         await websocket.accept()
         await websocket.close()
 
-    return Starlette(routes=[
-        Route("/ok", ok, methods=["GET", "POST"]), Route("/slow", slow),
-        Route("/background", background), Route("/stream", stream), Route("/fail", fail),
-        WebSocketRoute("/ws", ws),
-    ])
+    return Starlette(
+        routes=[
+            Route("/ok", ok, methods=["GET", "POST"]),
+            Route("/slow", slow),
+            Route("/background", background),
+            Route("/stream", stream),
+            Route("/fail", fail),
+            WebSocketRoute("/ws", ws),
+        ]
+    )
 
 
 async def test_records_micrometer_names_and_labels() -> None:
@@ -86,13 +91,25 @@ async def test_records_micrometer_names_and_labels() -> None:
         await http.get("/ok")
         await http.post("/ok")
     assert series(actuator) == {
-        (("exception", "none"), ("method", "GET"), ("outcome", "SUCCESS"), ("status", "200"),
-         ("uri", "/ok")): 1.0,
-        (("exception", "none"), ("method", "POST"), ("outcome", "SUCCESS"), ("status", "200"),
-         ("uri", "/ok")): 1.0,
+        (
+            ("exception", "none"),
+            ("method", "GET"),
+            ("outcome", "SUCCESS"),
+            ("status", "200"),
+            ("uri", "/ok"),
+        ): 1.0,
+        (
+            ("exception", "none"),
+            ("method", "POST"),
+            ("outcome", "SUCCESS"),
+            ("status", "200"),
+            ("uri", "/ok"),
+        ): 1.0,
     }
-    assert series(actuator, "http_server_requests_active") == {(("method", "GET"),): 0.0,
-                                                               (("method", "POST"),): 0.0}
+    assert series(actuator, "http_server_requests_active") == {
+        (("method", "GET"),): 0.0,
+        (("method", "POST"),): 0.0,
+    }
 
 
 async def test_otel_naming_uses_semantic_convention_names() -> None:
@@ -102,13 +119,22 @@ async def test_otel_naming_uses_semantic_convention_names() -> None:
         await http.get("/fail")
     found = series(actuator, "http_server_request_duration_seconds_count")
     assert found == {
-        (("error_type", ""), ("http_request_method", "GET"), ("http_response_status_code", "200"),
-         ("http_route", "/ok")): 1.0,
-        (("error_type", "tests.metrics.test_http.Boom"), ("http_request_method", "GET"),
-         ("http_response_status_code", "500"), ("http_route", "/fail")): 1.0,
+        (
+            ("error_type", ""),
+            ("http_request_method", "GET"),
+            ("http_response_status_code", "200"),
+            ("http_route", "/ok"),
+        ): 1.0,
+        (
+            ("error_type", "tests.metrics.test_http.Boom"),
+            ("http_request_method", "GET"),
+            ("http_response_status_code", "500"),
+            ("http_route", "/fail"),
+        ): 1.0,
     }
     assert series(actuator, "http_server_active_requests") == {
-        (("http_request_method", "GET"),): 0.0}
+        (("http_request_method", "GET"),): 0.0
+    }
     assert series(actuator) == {}
 
 
@@ -117,8 +143,14 @@ async def test_request_duration_is_measured_in_seconds(clock: Clock) -> None:
     async with client(actuator.wrap(make_app(clock))) as http:
         await http.get("/slow")
     assert series(actuator, SUM) == {
-        (("exception", "none"), ("method", "GET"), ("outcome", "SUCCESS"), ("status", "200"),
-         ("uri", "/slow")): 2.0}
+        (
+            ("exception", "none"),
+            ("method", "GET"),
+            ("outcome", "SUCCESS"),
+            ("status", "200"),
+            ("uri", "/slow"),
+        ): 2.0
+    }
 
 
 async def test_background_tasks_do_not_count(clock: Clock) -> None:
@@ -153,7 +185,11 @@ async def test_unhandled_exception_counts_as_500_and_still_propagates(
             await http.get("/fail")
     labels = only_series(actuator)
     assert (labels["status"], labels["outcome"], labels["exception"], labels["uri"]) == (
-        "500", "SERVER_ERROR", "Boom", "/fail")
+        "500",
+        "SERVER_ERROR",
+        "Boom",
+        "/fail",
+    )
     assert series(actuator, "http_server_requests_active") == {(("method", "GET"),): 0.0}
 
 
@@ -170,8 +206,13 @@ async def test_a_background_task_failing_after_the_answer_keeps_the_answer_statu
     assert (labels["status"], labels["outcome"], labels["exception"]) == ("200", "SUCCESS", "none")
 
 
-async def drive(app: object, scope_extra: dict[str, object], messages: list[Message],
-                *, fail_after: int | None = None) -> list[Message]:
+async def drive(
+    app: object,
+    scope_extra: dict[str, object],
+    messages: list[Message],
+    *,
+    fail_after: int | None = None,
+) -> list[Message]:
     """Call an ASGI app directly: ``messages`` are what it receives, then it waits forever."""
     sent: list[Message] = []
     incoming = list(messages)
@@ -187,10 +228,21 @@ async def drive(app: object, scope_extra: dict[str, object], messages: list[Mess
             raise OSError("connection lost")
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/stream",
-             "raw_path": b"/stream", "root_path": "", "query_string": b"", "headers": [],
-             "server": ("testserver", 80), "client": ("127.0.0.1", 1234), **scope_extra}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/stream",
+        "raw_path": b"/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+        **scope_extra,
+    }
     await app(scope, receive, send)  # type: ignore[operator]
     return sent
 
@@ -218,7 +270,10 @@ async def test_client_disconnecting_mid_stream_gets_its_own_outcome() -> None:
     assert sent[0]["type"] == "http.response.start"
     labels = only_series(actuator)
     assert (labels["outcome"], labels["status"], labels["uri"]) == (
-        "CLIENT_DISCONNECTED", "200", "/stream")
+        "CLIENT_DISCONNECTED",
+        "200",
+        "/stream",
+    )
 
 
 async def test_client_disconnect_seen_as_a_failed_send_gets_its_own_outcome() -> None:
@@ -229,8 +284,9 @@ async def test_client_disconnect_seen_as_a_failed_send_gets_its_own_outcome() ->
     messages: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}]
     with pytest.raises(ClientDisconnect):
         await asyncio.wait_for(
-            drive(app, {"asgi": {"version": "3.0", "spec_version": "2.4"}}, messages,
-                  fail_after=3), timeout=5)
+            drive(app, {"asgi": {"version": "3.0", "spec_version": "2.4"}}, messages, fail_after=3),
+            timeout=5,
+        )
     labels = only_series(actuator)
     assert (labels["outcome"], labels["exception"]) == ("CLIENT_DISCONNECTED", "none")
 
@@ -247,9 +303,17 @@ async def test_websocket_connections_are_not_counted() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "root_path": "",
-             "query_string": b"", "headers": [], "scheme": "ws", "subprotocols": [],
-             "asgi": {"version": "3.0"}}
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "scheme": "ws",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
     await app(scope, receive, send)
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
     assert series(actuator) == {}
@@ -270,8 +334,12 @@ async def test_actuator_endpoints_can_be_included_with_templated_uris() -> None:
         assert (await http.get("/actuator/health/readiness")).status_code == 200
         assert (await http.get("/actuator/nope")).status_code == 404
         assert (await http.get("/actuator")).status_code == 200
-    assert counts_by(actuator) == {"/actuator/health": 1, "/actuator/health/{*path}": 1,
-                                   "/actuator/nope": 1, "/actuator": 1}
+    assert counts_by(actuator) == {
+        "/actuator/health": 1,
+        "/actuator/health/{*path}": 1,
+        "/actuator/nope": 1,
+        "/actuator": 1,
+    }
 
 
 async def test_excluded_paths_are_not_recorded() -> None:
@@ -297,8 +365,13 @@ async def test_distinct_uris_are_capped_with_one_warning(
                 await http.get(f"/r{i}/1")
             await http.get("/r5/2")
             await http.get("/missing")
-    assert counts_by(actuator) == {"/r0/{x}": 1, "/r1/{x}": 1, "/r2/{x}": 1, "OVERFLOW": 4,
-                                   "NOT_FOUND": 1}
+    assert counts_by(actuator) == {
+        "/r0/{x}": 1,
+        "/r1/{x}": 1,
+        "/r2/{x}": 1,
+        "OVERFLOW": 4,
+        "NOT_FOUND": 1,
+    }
     warnings = [r for r in caplog.records if "max_uri_tags" in r.getMessage()]
     assert len(warnings) == 1
 

@@ -10,8 +10,12 @@ from tests.metrics.support import series
 
 
 def values(actuator: Actuator) -> dict[str, float]:
-    return {sample.name: sample.value for metric in actuator.metrics.registry.collect()
-            for sample in metric.samples if not sample.labels or "name" in sample.labels}
+    return {
+        sample.name: sample.value
+        for metric in actuator.metrics.registry.collect()
+        for sample in metric.samples
+        if not sample.labels or "name" in sample.labels
+    }
 
 
 async def test_process_metrics_cover_cpu_memory_and_file_descriptors() -> None:

@@ -37,8 +37,9 @@ async def test_user_metrics_in_the_actuator_registry_are_served() -> None:
 
 
 async def test_the_global_registry_can_be_served_alongside() -> None:
-    actuator = Actuator(registry=prometheus_client.REGISTRY,
-                        settings={"exposure": {"include": ["prometheus"]}})
+    actuator = Actuator(
+        registry=prometheus_client.REGISTRY, settings={"exposure": {"include": ["prometheus"]}}
+    )
     try:
         async with client(actuator) as http:
             text = (await http.get("/actuator/prometheus")).text
@@ -49,9 +50,11 @@ async def test_the_global_registry_can_be_served_alongside() -> None:
             Actuator(registry=prometheus_client.REGISTRY)
     finally:
         for collector in list(prometheus_client.REGISTRY._collector_to_names):
-            if collector not in (prometheus_client.PROCESS_COLLECTOR,
-                                 prometheus_client.PLATFORM_COLLECTOR,
-                                 prometheus_client.GC_COLLECTOR):
+            if collector not in (
+                prometheus_client.PROCESS_COLLECTOR,
+                prometheus_client.PLATFORM_COLLECTOR,
+                prometheus_client.GC_COLLECTOR,
+            ):
                 prometheus_client.REGISTRY.unregister(collector)
 
 

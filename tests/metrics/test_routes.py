@@ -50,8 +50,10 @@ def fastapi_app(static: Path) -> FastAPI:
     app = FastAPI()
     app.include_router(items, prefix="/v1")
     app.mount("/legacy", Starlette(routes=[Route("/orders/{order_id:int}", text)]))
-    app.mount("/tenants/{tenant}", Starlette(routes=[
-        Mount("/admin", routes=[Route("/users/{user}", text)])]))
+    app.mount(
+        "/tenants/{tenant}",
+        Starlette(routes=[Mount("/admin", routes=[Route("/users/{user}", text)])]),
+    )
     app.mount("/sub", sub)
     app.mount("/static", StaticFiles(directory=static))
 
@@ -141,13 +143,17 @@ async def test_wrong_method_keeps_the_template_and_status_405(static: Path) -> N
         assert (await http.delete("/v1/items/3")).status_code == 405
     labels = only_series(actuator)
     assert (labels["uri"], labels["status"], labels["outcome"]) == (
-        "/v1/items/{item_id}", "405", "CLIENT_ERROR")
+        "/v1/items/{item_id}",
+        "405",
+        "CLIENT_ERROR",
+    )
 
 
 async def test_host_routes_resolve_to_the_template_inside() -> None:
     actuator = Actuator()
-    app = actuator.wrap(Starlette(routes=[
-        Host("api.example.com", app=Starlette(routes=[Route("/h/{h}", text)]))]))
+    app = actuator.wrap(
+        Starlette(routes=[Host("api.example.com", app=Starlette(routes=[Route("/h/{h}", text)]))])
+    )
     async with client(app) as http:
         assert (await http.get("http://api.example.com/h/1")).status_code == 200
     assert counts_by(actuator) == {"/h/{h}": 1}
@@ -164,6 +170,10 @@ async def test_a_raw_asgi_app_without_routes_counts_as_unknown() -> None:
 def test_unresolvable_mount_prefixes_put_parameter_names_back() -> None:
     templates = RouteTemplates()
     route = Route("/x/{x}", text)
-    scope = {"route": route, "root_path": "/outer/acme", "router": None,
-             "path_params": {"tenant": "acme", "x": "1"}}
+    scope = {
+        "route": route,
+        "root_path": "/outer/acme",
+        "router": None,
+        "path_params": {"tenant": "acme", "x": "1"},
+    }
     assert templates.template(scope, "", 200) == "/outer/{tenant}/x/{x}"

@@ -49,7 +49,6 @@ class Verifications:
             with self._lock:
                 self.running -= 1
 
-
     def install(self, monkeypatch: pytest.MonkeyPatch) -> Verifications:
         def verify(stored: PasswordHash, password: str) -> bool:
             return self(stored, password)
@@ -64,9 +63,11 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> Verifications:
 
 
 def users_actuator(**overrides: Any) -> Actuator:
-    security = {"users": {"ops": PASSWORD_HASH},
-                "roles": {"full": ["sre\\..*"], "read": ["monitoring", "ops"]},
-                **overrides.pop("security", {})}
+    security = {
+        "users": {"ops": PASSWORD_HASH},
+        "roles": {"full": ["sre\\..*"], "read": ["monitoring", "ops"]},
+        **overrides.pop("security", {}),
+    }
     actuator, _ = secured_actuator(security=security, **overrides)
     return actuator
 
@@ -81,8 +82,9 @@ async def test_a_password_is_not_checked_where_the_answer_does_not_depend_on_the
 ) -> None:
     actuator = users_actuator(health={"show_details": "never"})
     async with client(actuator) as http:
-        answers = [await http.get("/actuator/health", headers=basic("ops", f"guess{i}"))
-                   for i in range(5)]
+        answers = [
+            await http.get("/actuator/health", headers=basic("ops", f"guess{i}")) for i in range(5)
+        ]
     await actuator.shutdown()
     assert [a.status_code for a in answers] == [200] * 5
     assert verifications.calls == 0
@@ -106,8 +108,9 @@ async def test_only_a_few_password_checks_run_at_once(monkeypatch: pytest.Monkey
     slow = Verifications(seconds=0.05).install(monkeypatch)
     actuator = users_actuator(security={"max_password_checks": 2, "max_failed_attempts": 0})
     async with client(actuator) as http:
-        answers = await asyncio.gather(*(
-            http.get("/actuator/info", headers=basic("ops", f"guess{i}")) for i in range(20)))
+        answers = await asyncio.gather(
+            *(http.get("/actuator/info", headers=basic("ops", f"guess{i}")) for i in range(20))
+        )
     await actuator.shutdown()
     assert slow.most == 2
     # On two threads of their own: each keeps the memory scrypt used in its malloc arena.
@@ -123,8 +126,9 @@ async def test_password_checks_that_wait_too_long_are_503_with_retry_after(
     slow = Verifications(seconds=0.4).install(monkeypatch)
     actuator = users_actuator(security={"max_password_checks": 1, "max_failed_attempts": 0})
     async with client(actuator) as http:
-        answers = await asyncio.gather(*(
-            http.get("/actuator/info", headers=basic("ops", f"guess{i}")) for i in range(6)))
+        answers = await asyncio.gather(
+            *(http.get("/actuator/info", headers=basic("ops", f"guess{i}")) for i in range(6))
+        )
     await actuator.shutdown()
     busy = [a for a in answers if a.status_code == 503]
     assert busy
@@ -136,11 +140,12 @@ async def test_password_checks_that_wait_too_long_are_503_with_retry_after(
 async def test_an_address_that_keeps_failing_gets_429_with_retry_after(
     verifications: Verifications,
 ) -> None:
-    actuator = users_actuator(security={"max_failed_attempts": 3,
-                                        "failed_attempts_window": 60})
+    actuator = users_actuator(security={"max_failed_attempts": 3, "failed_attempts_window": 60})
     async with client(actuator, "10.0.0.7") as attacker, client(actuator, "10.0.0.8") as other:
-        failures = [await attacker.get("/actuator/info", headers=basic("ops", f"guess{i}"))
-                    for i in range(3)]
+        failures = [
+            await attacker.get("/actuator/info", headers=basic("ops", f"guess{i}"))
+            for i in range(3)
+        ]
         refused = await attacker.get("/actuator/info", headers=basic("ops", PASSWORD))
         bad_token = await attacker.get("/actuator/info", headers=bearer("y" * 43))
         elsewhere = await other.get("/actuator/info", headers=bearer(ALICE))

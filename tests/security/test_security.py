@@ -38,10 +38,12 @@ PASSWORD_HASH = hash_password("correct horse battery staple", n=2**10)
 
 @pytest.fixture
 async def secured() -> AsyncIterator[tuple[Actuator, Switch, httpx.AsyncClient]]:
-    actuator, switch = secured_actuator(security={
-        "users": {"ops": PASSWORD_HASH},
-        "roles": {"full": ["sre\\..*"], "read": ["monitoring", "ops"]},
-    })
+    actuator, switch = secured_actuator(
+        security={
+            "users": {"ops": PASSWORD_HASH},
+            "roles": {"full": ["sre\\..*"], "read": ["monitoring", "ops"]},
+        }
+    )
     async with client(actuator) as http:
         yield actuator, switch, http
     await actuator.shutdown()
@@ -71,8 +73,15 @@ def test_password_hash_verifies_only_the_right_password() -> None:
     assert PasswordHash.parse(hash_password("pw", n=2**10)).salt != parsed.salt
 
 
-@pytest.mark.parametrize("bad", ["plain", "scrypt$3$8$1$c2FsdHNhbHQ=$ZGlnZXN0ZGlnZXN0ZGlnZXN0",
-                                 "scrypt$1024$8$1$!!!$abc", "md5$x"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "plain",
+        "scrypt$3$8$1$c2FsdHNhbHQ=$ZGlnZXN0ZGlnZXN0ZGlnZXN0",
+        "scrypt$1024$8$1$!!!$abc",
+        "md5$x",
+    ],
+)
 def test_malformed_password_hashes_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"hash|scrypt"):
         PasswordHash.parse(bad)
@@ -111,9 +120,12 @@ def test_subject_common_name_unescapes_rfc4514() -> None:
 
 
 async def test_anonymous_callers_get_health_status_without_details() -> None:
-    actuator = Actuator(settings={"exposure": {"include": ["*"]},
-                                  "health": {"event_loop": {"enabled": False},
-                                             "show_details": "when_authorized"}})
+    actuator = Actuator(
+        settings={
+            "exposure": {"include": ["*"]},
+            "health": {"event_loop": {"enabled": False}, "show_details": "when_authorized"},
+        }
+    )
     async with client(actuator) as http:
         health = await http.get("/actuator/health")
         info = await http.get("/actuator/info")
@@ -154,7 +166,9 @@ async def test_missing_token_is_401_with_a_challenge(secured: Any) -> None:
     assert response.status_code == 401
     assert response.json()["message"] == "Authentication required"
     assert response.headers.get_list("www-authenticate") == [
-        'Bearer realm="actuator"', 'Basic realm="actuator", charset="UTF-8"']
+        'Bearer realm="actuator"',
+        'Basic realm="actuator", charset="UTF-8"',
+    ]
 
 
 async def test_wrong_token_is_401_and_names_no_token(secured: Any, caplog: Any) -> None:
@@ -171,17 +185,26 @@ async def test_wrong_token_is_401_and_names_no_token(secured: Any, caplog: Any) 
 
 
 async def test_wrong_token_is_refused_even_where_anonymous_callers_are_allowed(
-        secured: Any) -> None:
+    secured: Any,
+) -> None:
     _, _, http = secured
     response = await http.get("/actuator/health", headers=bearer("x" * 43))
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("value", [
-    "Bearer", "Bearer ", "Bearer two words", "Token abcdefabcdefabcdefabcdef",
-    "bearer\tnot-a-token", "Bearer é-not-ascii-but-long-enough-xxxxxxxxx", "Basic !!!",
-    "Basic " + base64.b64encode(b"no-colon").decode(),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer two words",
+        "Token abcdefabcdefabcdefabcdef",
+        "bearer\tnot-a-token",
+        "Bearer é-not-ascii-but-long-enough-xxxxxxxxx",
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+    ],
+)
 async def test_malformed_authorization_headers_are_401(secured: Any, value: str) -> None:
     _, _, http = secured
     response = await http.get("/actuator/info", headers={"Authorization": value.encode()})
@@ -209,8 +232,9 @@ async def test_an_identity_without_a_role_is_403(secured: Any, caplog: Any) -> N
 
 async def test_role_patterns_are_anchored() -> None:
     evil, bot = "x" * 43, "y" * 43
-    actuator, _ = secured_actuator(security={"tokens": {"evil-sre.alice": hash_token(evil),
-                                                        "monitoring-bot": hash_token(bot)}})
+    actuator, _ = secured_actuator(
+        security={"tokens": {"evil-sre.alice": hash_token(evil), "monitoring-bot": hash_token(bot)}}
+    )
     async with client(actuator) as http:
         prefixed = await http.get("/actuator/info", headers=bearer(evil))
         suffixed = await http.get("/actuator/info", headers=bearer(bot))
@@ -223,8 +247,9 @@ async def test_role_patterns_are_anchored() -> None:
 
 async def test_basic_auth_with_the_right_password(secured: Any) -> None:
     _, _, http = secured
-    response = await http.get("/actuator/switch",
-                              headers=basic("ops", "correct horse battery staple"))
+    response = await http.get(
+        "/actuator/switch", headers=basic("ops", "correct horse battery staple")
+    )
     assert response.status_code == 200
     assert response.json()["principal"] == "ops"
 
@@ -268,8 +293,9 @@ async def test_no_write_or_delete_operation_of_any_endpoint_runs_without_full() 
     # Every registered endpoint, exposed and unrestricted: whatever endpoints
     # exist (the management endpoints included), their write and delete
     # operations refuse anonymous callers, readers and role-less identities.
-    actuator, switch = secured_actuator(access={"default": "unrestricted"},
-                                        shutdown={"enabled": True})
+    actuator, switch = secured_actuator(
+        access={"default": "unrestricted"}, shutdown={"enabled": True}
+    )
     checked = []
     async with client(actuator) as http:
         for name, endpoint in actuator.endpoints.items():
@@ -277,8 +303,11 @@ async def test_no_write_or_delete_operation_of_any_endpoint_runs_without_full() 
                 for operation in endpoint.operations(path) & {"write", "delete"}:
                     url = "/".join(("/actuator", name, *path))
                     method = "POST" if operation == "write" else "DELETE"
-                    for headers, expected in (({}, 401), (bearer(MONITORING), 403),
-                                              (bearer(NOBODY), 403)):
+                    for headers, expected in (
+                        ({}, 401),
+                        (bearer(MONITORING), 403),
+                        (bearer(NOBODY), 403),
+                    ):
                         response = await http.request(method, url, headers=headers, json={})
                         assert response.status_code == expected, (method, url, headers)
                     checked.append((method, url))
@@ -293,13 +322,18 @@ async def test_no_write_or_delete_operation_of_any_endpoint_runs_without_full() 
 
 # -- exposure x access x role ---------------------------------------------------------
 
-CALLERS = {"anonymous": {}, "nobody": bearer(NOBODY), "read": bearer(MONITORING),
-           "full": bearer(ALICE)}
+CALLERS = {
+    "anonymous": {},
+    "nobody": bearer(NOBODY),
+    "read": bearer(MONITORING),
+    "full": bearer(ALICE),
+}
 ROLES = {"anonymous": set(), "nobody": set(), "read": {"read"}, "full": {"read", "full"}}
 
 
-def expected_status(exposed: bool, access: str, caller: str, method: str,
-                    anonymous_reads: bool) -> int:
+def expected_status(
+    exposed: bool, access: str, caller: str, method: str, anonymous_reads: bool
+) -> int:
     """The documented rules, in order: exposure, access level, then role."""
     if not exposed:
         return 404
@@ -311,10 +345,13 @@ def expected_status(exposed: bool, access: str, caller: str, method: str,
     return 401 if caller == "anonymous" else 403
 
 
-@pytest.mark.parametrize(("exposed", "access", "anonymous_reads"), list(itertools.product(
-    [True, False], ["none", "read_only", "unrestricted"], [False, True])))
+@pytest.mark.parametrize(
+    ("exposed", "access", "anonymous_reads"),
+    list(itertools.product([True, False], ["none", "read_only", "unrestricted"], [False, True])),
+)
 async def test_exposure_access_and_roles_combine_as_documented(
-        exposed: bool, access: str, anonymous_reads: bool) -> None:
+    exposed: bool, access: str, anonymous_reads: bool
+) -> None:
     actuator, switch = secured_actuator(
         exposure={"include": ["health", "info", "switch"] if exposed else ["health", "info"]},
         access={"endpoints": {"switch": access}},
@@ -412,12 +449,19 @@ async def test_a_fastapi_dependency_serves_as_the_hook() -> None:
 
 async def test_certificate_subject_from_the_tls_extension_identifies_the_caller() -> None:
     actuator, _ = secured_actuator()
-    scope = {"type": "http", "headers": [], "extensions": {"tls": {
-        "client_cert_name": "CN=sre.dave,O=Acme", "client_cert_error": None}}}
+    scope = {
+        "type": "http",
+        "headers": [],
+        "extensions": {
+            "tls": {"client_cert_name": "CN=sre.dave,O=Acme", "client_cert_error": None}
+        },
+    }
     caller = await actuator.authenticate(scope)
     assert caller == SecurityContext("sre.dave", frozenset({"full"}))
-    failed = {**scope, "extensions": {"tls": {"client_cert_name": "CN=sre.dave",
-                                              "client_cert_error": "expired"}}}
+    failed = {
+        **scope,
+        "extensions": {"tls": {"client_cert_name": "CN=sre.dave", "client_cert_error": "expired"}},
+    }
     assert not (await actuator.authenticate(failed)).authenticated
     subject, _ = secured_actuator(security={"certificate_identity": "subject"})
     assert (await subject.authenticate(scope)).principal == "CN=sre.dave,O=Acme"

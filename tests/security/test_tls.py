@@ -26,8 +26,11 @@ def ca() -> trustme.CA:
 def server_files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = {"ssl_certfile": folder / "server.pem", "ssl_keyfile": folder / "server.key",
-             "ssl_ca_certs": folder / "ca.pem"}
+    files = {
+        "ssl_certfile": folder / "server.pem",
+        "ssl_keyfile": folder / "server.key",
+        "ssl_ca_certs": folder / "ca.pem",
+    }
     cert.cert_chain_pems[0].write_to_path(str(files["ssl_certfile"]))
     cert.private_key_pem.write_to_path(str(files["ssl_keyfile"]))
     ca.cert_pem.write_to_path(str(files["ssl_ca_certs"]))
@@ -38,16 +41,23 @@ def client_context(ca: trustme.CA, common_name: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     if common_name is not None:
-        ca.issue_cert(f"{common_name}.clients.test", common_name=common_name,
-                      organization_name="Acme, Inc.").configure_cert(context)
+        ca.issue_cert(
+            f"{common_name}.clients.test", common_name=common_name, organization_name="Acme, Inc."
+        ).configure_cert(context)
     return context
 
 
-async def serve(server_files: dict[str, Path], client_certs: str
-                ) -> tuple[Actuator, Switch, ManagementServer]:
-    actuator, switch = secured_actuator(management_server={
-        "enabled": True, "port": 0, "client_certs": client_certs,
-        **{k: str(v) for k, v in server_files.items()}})
+async def serve(
+    server_files: dict[str, Path], client_certs: str
+) -> tuple[Actuator, Switch, ManagementServer]:
+    actuator, switch = secured_actuator(
+        management_server={
+            "enabled": True,
+            "port": 0,
+            "client_certs": client_certs,
+            **{k: str(v) for k, v in server_files.items()},
+        }
+    )
     server = actuator.management_server
     assert server is not None
     await server.start()
@@ -104,7 +114,8 @@ async def test_a_certificate_from_another_ca_cannot_connect(ca: trustme.CA, mtls
 
 
 async def test_optional_client_certificates_let_others_in_anonymously(
-        ca: trustme.CA, server_files: dict[str, Path]) -> None:
+    ca: trustme.CA, server_files: dict[str, Path]
+) -> None:
     _, _, server = await serve(server_files, "optional")
     url = f"https://127.0.0.1:{server.port}/actuator"
     try:
@@ -119,15 +130,24 @@ async def test_optional_client_certificates_let_others_in_anonymously(
 
 
 def test_rfc4514_name_escapes_and_orders_most_specific_first() -> None:
-    subject = ((("countryName", "DE"),), (("organizationName", "Acme, Inc."),),
-               (("commonName", " sre+alice"),))
+    subject = (
+        (("countryName", "DE"),),
+        (("organizationName", "Acme, Inc."),),
+        (("commonName", " sre+alice"),),
+    )
     assert rfc4514_name(subject) == "CN=\\ sre\\+alice,O=Acme\\, Inc.,C=DE"
 
 
 def test_missing_tls_files_are_named_at_construction(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"management_server\.ssl_certfile: no such file"):
-        Actuator(settings={"management_server": {
-            "enabled": True, "ssl_certfile": str(tmp_path / "missing.pem")}})
+        Actuator(
+            settings={
+                "management_server": {
+                    "enabled": True,
+                    "ssl_certfile": str(tmp_path / "missing.pem"),
+                }
+            }
+        )
 
 
 def test_client_certificates_need_a_ca_file() -> None:

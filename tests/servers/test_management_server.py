@@ -37,8 +37,9 @@ async def wait_for(condition: Any, timeout: float = 20.0) -> None:
 @contextlib.asynccontextmanager
 async def app_server(app: Any, **options: Any) -> AsyncIterator[uvicorn.Server]:
     """The app on a real uvicorn server on this event loop, as ``uvicorn app:app`` would run it."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on",
-                                           log_config=None, **options))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None, **options)
+    )
     task = asyncio.get_running_loop().create_task(server.serve())
     try:
         yield server
@@ -62,8 +63,10 @@ async def test_startup_is_observable_on_the_management_port_while_the_app_starts
     actuator = Actuator(settings=SETTINGS)
     management = actuator.management_server
     assert management is not None
-    async with app_server(actuator.wrap(Starlette(lifespan=lifespan))) as server, \
-            httpx.AsyncClient(timeout=10) as http:
+    async with (
+        app_server(actuator.wrap(Starlette(lifespan=lifespan))) as server,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
         await wait_for(lambda: management.port is not None)
         url = f"http://127.0.0.1:{management.port}/actuator/health"
         starting = await http.get(f"{url}/startup")
@@ -94,9 +97,9 @@ async def test_the_app_port_no_longer_serves_the_actuator() -> None:
         health = await http.get(f"{base}/health")
         legacy_route = await http.get(f"{base}/legacy")
         management = await http.get(
-            f"http://127.0.0.1:{actuator.management_server.port}/actuator/health")  # type: ignore[union-attr]
-        elsewhere = await http.get(
-            f"http://127.0.0.1:{actuator.management_server.port}/hello")  # type: ignore[union-attr]
+            f"http://127.0.0.1:{actuator.management_server.port}/actuator/health"
+        )  # type: ignore[union-attr]
+        elsewhere = await http.get(f"http://127.0.0.1:{actuator.management_server.port}/hello")  # type: ignore[union-attr]
     assert (health.status_code, health.text) == (404, "Not Found")  # Starlette's own 404
     assert legacy_route.text == "the app's own /actuator/legacy"
     assert management.json()["status"] == "UP"
@@ -118,19 +121,23 @@ async def test_probes_answer_on_the_management_port_while_the_app_port_is_satura
     actuator = Actuator(settings=SETTINGS)
     app = actuator.wrap(Starlette(routes=[Route("/slow", slow)]))
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
-    async with app_server(app, limit_concurrency=limit) as server, \
-            httpx.AsyncClient(timeout=30, limits=limits) as http:
+    async with (
+        app_server(app, limit_concurrency=limit) as server,
+        httpx.AsyncClient(timeout=30, limits=limits) as http,
+    ):
         await wait_for(lambda: server.started)
         app_url = f"http://127.0.0.1:{app_port(server)}"
         management_url = f"http://127.0.0.1:{actuator.management_server.port}"  # type: ignore[union-attr]
         # uvicorn counts the connection being served: limit - 1 requests fill it.
-        slow_requests = [asyncio.ensure_future(http.get(f"{app_url}/slow"))
-                         for _ in range(limit - 1)]
+        slow_requests = [
+            asyncio.ensure_future(http.get(f"{app_url}/slow")) for _ in range(limit - 1)
+        ]
         await wait_for(lambda: in_flight == limit - 1)
         refused = await http.get(f"{app_url}/slow")
         started = asyncio.get_running_loop().time()
-        probes = await asyncio.gather(*(http.get(f"{management_url}/actuator/health/readiness")
-                                        for _ in range(20)))
+        probes = await asyncio.gather(
+            *(http.get(f"{management_url}/actuator/health/readiness") for _ in range(20))
+        )
         probe_seconds = asyncio.get_running_loop().time() - started
         gate.set()
         finished = await asyncio.gather(*slow_requests)
@@ -143,8 +150,7 @@ async def test_probes_answer_on_the_management_port_while_the_app_port_is_satura
 async def test_a_port_that_cannot_be_bound_fails_the_app_startup() -> None:
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = blocker.sockets[0].getsockname()[1]
-    actuator = Actuator(settings={**SETTINGS, "management_server": {"enabled": True,
-                                                                    "port": port}})
+    actuator = Actuator(settings={**SETTINGS, "management_server": {"enabled": True, "port": port}})
     sent: list[MutableMapping[str, Any]] = []
     messages = iter([{"type": "lifespan.startup"}])
 
@@ -173,8 +179,7 @@ async def test_without_a_lifespan_the_first_app_request_starts_the_management_se
         await app_client.get("/anything")
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            ready = await http.get(
-                f"http://127.0.0.1:{management.port}/actuator/health/readiness")
+            ready = await http.get(f"http://127.0.0.1:{management.port}/actuator/health/readiness")
     finally:
         await management.stop()
         await actuator.shutdown()
@@ -183,9 +188,17 @@ async def test_without_a_lifespan_the_first_app_request_starts_the_management_se
 
 THREADED: dict[str, Any] = {
     "management_server": {"enabled": True, "port": 0, "thread": True},
-    "health": {"event_loop": {"enabled": True, "threshold": 0.3, "interval": 0.05,
-                              "recent": 1.0, "watchdog": False},
-               "disk_space": {"enabled": False}, "show_details": "always"},
+    "health": {
+        "event_loop": {
+            "enabled": True,
+            "threshold": 0.3,
+            "interval": 0.05,
+            "recent": 1.0,
+            "watchdog": False,
+        },
+        "disk_space": {"enabled": False},
+        "show_details": "always",
+    },
     "security": {"anonymous": ["*"]},
 }
 
@@ -245,8 +258,9 @@ async def test_on_its_own_thread_probes_answer_while_the_apps_loop_is_blocked() 
 async def test_on_its_own_thread_a_port_that_cannot_be_bound_fails_the_startup() -> None:
     blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = blocker.sockets[0].getsockname()[1]
-    actuator = Actuator(settings={**THREADED, "management_server": {
-        "enabled": True, "port": port, "thread": True}})
+    actuator = Actuator(
+        settings={**THREADED, "management_server": {"enabled": True, "port": port, "thread": True}}
+    )
     try:
         with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{port}"):
             await actuator.management_server.start()  # type: ignore[union-attr]
@@ -256,8 +270,7 @@ async def test_on_its_own_thread_a_port_that_cannot_be_bound_fails_the_startup()
         await actuator.shutdown()
 
 
-def test_liveness_reads_the_event_loop_heartbeat_only_when_the_server_has_its_own_thread(
-) -> None:
+def test_liveness_reads_the_event_loop_heartbeat_only_when_the_server_has_its_own_thread() -> None:
     threaded = Actuator(settings=THREADED)
     same_loop = Actuator(settings={**THREADED, "management_server": {"enabled": True}})
 

@@ -23,10 +23,20 @@ from tests.support.server import UvicornProcess
 class SidecarProcess(UvicornProcess):
     """``python -m actuator serve --config <config>`` on a free port."""
 
-    def __init__(self, config: str, *, args: list[str] | tuple[str, ...] = (),
-                 **kwargs: Any) -> None:
-        command = [sys.executable, "-m", "actuator", "serve", "--config", config,
-                   "--port", "0", *args]
+    def __init__(
+        self, config: str, *, args: list[str] | tuple[str, ...] = (), **kwargs: Any
+    ) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "actuator",
+            "serve",
+            "--config",
+            config,
+            "--port",
+            "0",
+            *args,
+        ]
         super().__init__(config, command=command, **kwargs)
 
 
@@ -99,13 +109,21 @@ def write_config(folder: Path, port: int, token: str) -> Path:
     heartbeat = folder / "heartbeat"
     heartbeat.touch()
     path = folder / "actuator.toml"
-    path.write_text(CONFIG.format(token_hash=hash_token(token), port=port, heartbeat=heartbeat,
-                                  python=sys.executable, folder=folder))
+    path.write_text(
+        CONFIG.format(
+            token_hash=hash_token(token),
+            port=port,
+            heartbeat=heartbeat,
+            python=sys.executable,
+            folder=folder,
+        )
+    )
     return path
 
 
 def test_the_sidecar_watches_a_real_http_server(
-        tmp_path: Path, upstream: http.server.ThreadingHTTPServer) -> None:
+    tmp_path: Path, upstream: http.server.ThreadingHTTPServer
+) -> None:
     token = generate_token()
     config = write_config(tmp_path, upstream.server_address[1], token)
     auth = {"Authorization": f"Bearer {token}"}
@@ -120,9 +138,10 @@ def test_the_sidecar_watches_a_real_http_server(
         code = sidecar.wait(timeout=20)
     components = health.json()["components"]
     assert health.status_code == 200, health.text
-    assert {name: components[name]["status"] for name in
-            ("web", "web-port", "heartbeat", "script", "disk")} == dict.fromkeys(
-        ("web", "web-port", "heartbeat", "script", "disk"), "UP")
+    assert {
+        name: components[name]["status"]
+        for name in ("web", "web-port", "heartbeat", "script", "disk")
+    } == dict.fromkeys(("web", "web-port", "heartbeat", "script", "disk"), "UP")
     assert components["script"]["details"]["output"] == "all good"
     assert set(anonymous.json()) == {"status", "groups"}
     assert info.json()["team"] == {"owner": "payments"}
@@ -141,32 +160,41 @@ def test_serve_has_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--config" in capsys.readouterr().out
 
 
-def test_check_accepts_a_valid_config(tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_accepts_a_valid_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, 8080, generate_token())
     assert main(["serve", "--config", str(config), "--check"]) == 0
     assert capsys.readouterr().out.strip().endswith(": OK")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[indicators.web]\ntype = "http"\n', r"indicators\.web\.url: Field required"),
-    ('[indicators.x]\ntype = "smtp"\n', r"indicators\.x: .*'smtp'.*does not match"),
-    ('[indicators.db]\ntype = "tcp"\nhost = "db"\nport = 70000\n',
-     r"indicators\.db\.port: Input should be less than or equal to 65535"),
-    ('[indicators.job]\ntype = "command"\ncommand = []\n', r"indicators\.job\.command"),
-    ('[indicators.web]\ntype = "http"\nurl = "not a url"\n',
-     r"indicators\.web: HttpIndicator url .not a url."),
-    ('[indicators.web]\ntype = "http"\nurl = "http://x"\ngroups = ["nope"]\n',
-     r"indicators\.web: .*unknown group"),
-    ('[settings]\nhealth.timeout = -1\n', r"settings\.health\.timeout"),
-    ('[settings]\nexposure.inclde = ["info"]\n', r"settings\.exposure\.inclde: Extra inputs"),
-    ('[server]\nport = "http"\n', r"server\.port"),
-    ('[server]\nclient_certs = "required"\n', r"server: .*needs ssl_certfile"),
-    ('[servr]\n', r"servr: Extra inputs are not permitted"),
-    ("[server\n", r"invalid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[indicators.web]\ntype = "http"\n', r"indicators\.web\.url: Field required"),
+        ('[indicators.x]\ntype = "smtp"\n', r"indicators\.x: .*'smtp'.*does not match"),
+        (
+            '[indicators.db]\ntype = "tcp"\nhost = "db"\nport = 70000\n',
+            r"indicators\.db\.port: Input should be less than or equal to 65535",
+        ),
+        ('[indicators.job]\ntype = "command"\ncommand = []\n', r"indicators\.job\.command"),
+        (
+            '[indicators.web]\ntype = "http"\nurl = "not a url"\n',
+            r"indicators\.web: HttpIndicator url .not a url.",
+        ),
+        (
+            '[indicators.web]\ntype = "http"\nurl = "http://x"\ngroups = ["nope"]\n',
+            r"indicators\.web: .*unknown group",
+        ),
+        ("[settings]\nhealth.timeout = -1\n", r"settings\.health\.timeout"),
+        ('[settings]\nexposure.inclde = ["info"]\n', r"settings\.exposure\.inclde: Extra inputs"),
+        ('[server]\nport = "http"\n', r"server\.port"),
+        ('[server]\nclient_certs = "required"\n', r"server: .*needs ssl_certfile"),
+        ("[servr]\n", r"servr: Extra inputs are not permitted"),
+        ("[server\n", r"invalid TOML"),
+    ],
+)
 def test_bad_configs_are_refused_naming_the_key(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     config = tmp_path / "actuator.toml"
     config.write_text(text)
     assert main(["serve", "--config", str(config), "--check"]) == 2
@@ -176,15 +204,22 @@ def test_bad_configs_are_refused_naming_the_key(
     assert "Traceback" not in error
 
 
-def test_a_missing_config_file_is_a_clear_error(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_config_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["serve", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "cannot read the config file" in capsys.readouterr().err
 
 
 async def test_info_sections_from_the_file_replace_built_in_ones() -> None:
-    actuator = build_actuator(parse_config({"info": {"app": {"name": "legacy-billing"}},
-                                            "settings": {"info": {"build_file": None}}}))
+    actuator = build_actuator(
+        parse_config(
+            {
+                "info": {"app": {"name": "legacy-billing"}},
+                "settings": {"info": {"build_file": None}},
+            }
+        )
+    )
     info = await actuator.info()
     assert info["app"] == {"name": "legacy-billing"}
     assert "python" in info

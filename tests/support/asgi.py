@@ -88,9 +88,16 @@ class RecordingApp:
                     return
         elif scope["type"] == "http":
             body = f"app saw {scope['path']}".encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/plain"),
-                                    (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/plain"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
         elif scope["type"] == "websocket":
             await receive()  # websocket.connect
@@ -163,8 +170,9 @@ async def request(
 
     ``body`` is the list of chunks (``more_body`` is set on all but the last).
     """
-    scope = http_scope(method, path, raw_path=raw_path, query=query, headers=headers,
-                       root_path=root_path)
+    scope = http_scope(
+        method, path, raw_path=raw_path, query=query, headers=headers, root_path=root_path
+    )
     chunks = list(body)
     incoming: list[Message] = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
@@ -201,8 +209,7 @@ class Lifespan:
         self.task: asyncio.Task[None] | None = None
 
     async def startup(self) -> Message:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
-                 "state": {}}
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
 
         async def run() -> None:
             await self.app(scope, self._to_app.get, self._from_app.put)
@@ -222,8 +229,9 @@ class Lifespan:
         if self.task is None:
             raise RuntimeError("lifespan not started")
         getter = asyncio.ensure_future(self._from_app.get())
-        done, _ = await asyncio.wait({getter, self.task}, timeout=5,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {getter, self.task}, timeout=5, return_when=asyncio.FIRST_COMPLETED
+        )
         if getter in done:
             return getter.result()
         getter.cancel()

@@ -34,8 +34,13 @@ def isolate_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false",
-                             *args], cwd=repo, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.strip()
 
 

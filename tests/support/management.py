@@ -45,8 +45,9 @@ async def hello(request: Request) -> PlainTextResponse:
 
 
 def starlette_app() -> Starlette:
-    return Starlette(routes=[Route("/hello", hello, methods=["GET", "POST"]),
-                             Route("/api/orders", hello)])
+    return Starlette(
+        routes=[Route("/hello", hello, methods=["GET", "POST"]), Route("/api/orders", hello)]
+    )
 
 
 def make_actuator(**settings: Any) -> Actuator:
@@ -56,8 +57,9 @@ def make_actuator(**settings: Any) -> Actuator:
 
 
 def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=CLIENT),
-                             base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=CLIENT), base_url="http://testserver"
+    )
 
 
 @contextlib.asynccontextmanager

@@ -36,20 +36,34 @@ scrape_configs:
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, *, targets: Sequence[str], path: str = "/actuator/prometheus",
-                 interval: str = "1s", startup_timeout: float = 30.0,
-                 bearer_token: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        targets: Sequence[str],
+        path: str = "/actuator/prometheus",
+        interval: str = "1s",
+        startup_timeout: float = 30.0,
+        bearer_token: str | None = None,
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
-            raise RuntimeError("prometheus is not installed: apt-get install prometheus "
-                               "(.ci/run does it)")
+            raise RuntimeError(
+                "prometheus is not installed: apt-get install prometheus (.ci/run does it)"
+            )
         self.binary = binary
         self.workdir = workdir
-        authorization = ("" if bearer_token is None else
-                         f"    authorization:\n      type: Bearer\n"
-                         f"      credentials: {bearer_token}\n")
-        self.config = CONFIG.format(interval=interval, path=path, authorization=authorization,
-                                    targets=", ".join(f'"{t}"' for t in targets))
+        authorization = (
+            ""
+            if bearer_token is None
+            else f"    authorization:\n      type: Bearer\n      credentials: {bearer_token}\n"
+        )
+        self.config = CONFIG.format(
+            interval=interval,
+            path=path,
+            authorization=authorization,
+            targets=", ".join(f'"{t}"' for t in targets),
+        )
         self.startup_timeout = startup_timeout
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -64,9 +78,16 @@ class PrometheusServer:
         self.port = free_port()
         self.log = (self.workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
-            [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.workdir)
+            [
+                self.binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+        )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,6 +128,10 @@ class PrometheusServer:
     def __enter__(self) -> PrometheusServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

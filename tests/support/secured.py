@@ -34,8 +34,11 @@ class Switch(Endpoint):
         self.changes: list[tuple[str, str | None]] = []
 
     async def read(self, request: OperationRequest) -> Any:
-        return {"on": self.on, "principal": request.security.principal,
-                "roles": sorted(request.security.roles)}
+        return {
+            "on": self.on,
+            "principal": request.security.principal,
+            "roles": sorted(request.security.roles),
+        }
 
     async def write(self, request: OperationRequest) -> Any:
         self.changes.append(("write", request.security.principal))
@@ -52,12 +55,18 @@ def secured_settings(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "exposure": {"include": ["*"]},
         "access": {"endpoints": {"switch": "unrestricted"}},
-        "health": {"event_loop": {"enabled": False}, "disk_space": {"enabled": False},
-                   "show_details": "when_authorized"},
+        "health": {
+            "event_loop": {"enabled": False},
+            "disk_space": {"enabled": False},
+            "show_details": "when_authorized",
+        },
         "info": {"build_file": None},
         "security": {
-            "tokens": {"sre.alice": hash_token(ALICE), "monitoring": hash_token(MONITORING),
-                       "nobody": hash_token(NOBODY)},
+            "tokens": {
+                "sre.alice": hash_token(ALICE),
+                "monitoring": hash_token(MONITORING),
+                "nobody": hash_token(NOBODY),
+            },
             "roles": {"full": FULL_PATTERNS, "read": READ_PATTERNS},
         },
     }

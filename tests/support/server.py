@@ -102,11 +102,25 @@ class UvicornProcess:
         return "".join(self._lines)
 
     def start(self) -> UvicornProcess:
-        command = self.command or [sys.executable, "-m", "uvicorn", self.app,
-                                   "--host", "127.0.0.1", "--port", "0", *self.args]
+        command = self.command or [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            *self.args,
+        ]
         self.process = subprocess.Popen(
-            command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1,
+            command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -172,6 +186,10 @@ class UvicornProcess:
     def __enter__(self) -> UvicornProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -38,11 +38,17 @@ class ThreadedUvicorn:
         self._socket = sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, log_level="warning",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
         self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        name="test-uvicorn", daemon=True)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="test-uvicorn", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + self.startup_timeout
         while not server.started:
@@ -51,8 +57,12 @@ class ThreadedUvicorn:
             time.sleep(0.01)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

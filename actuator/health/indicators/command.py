@@ -47,8 +47,11 @@ class CommandIndicator:
         env: Mapping[str, str] | None = None,
         show_output: bool = True,
     ) -> None:
-        if isinstance(command, str) or not command or not all(
-                isinstance(part, str) for part in command):
+        if (
+            isinstance(command, str)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+        ):
             raise ValueError(f"command must be a non-empty list of strings, got {command!r}")
         if isinstance(timeout, bool) or not timeout > 0:
             raise ValueError(f"timeout must be > 0, got {timeout!r}")
@@ -64,9 +67,13 @@ class CommandIndicator:
         started = time.perf_counter()
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                cwd=self.cwd, env=self.env, start_new_session=True,
+                *self.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=self.cwd,
+                env=self.env,
+                start_new_session=True,
             )
         except OSError as exc:
             return Health.down(exc, **details)
@@ -75,8 +82,9 @@ class CommandIndicator:
         except (asyncio.TimeoutError, TimeoutError):
             await _kill(process)
             details["elapsedSeconds"] = round(time.perf_counter() - started, 6)
-            return Health.down(f"TimeoutError: command did not finish within {self.timeout:g}s",
-                               **details)
+            return Health.down(
+                f"TimeoutError: command did not finish within {self.timeout:g}s", **details
+            )
         except BaseException:
             await _kill(process)  # cancelled by the checker's own timeout
             raise

@@ -16,13 +16,15 @@ _BYTE_SIZE: TypeAdapter[ByteSize] = TypeAdapter(ByteSize)
 def parse_byte_size(name: str, value: object) -> int:
     """Bytes from an int or a size string (``"500MB"``, ``"1GiB"``), or ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"{name} must be a number of bytes or a size such as '500MB', "
-                        f"got {value!r}")
+        raise TypeError(
+            f"{name} must be a number of bytes or a size such as '500MB', got {value!r}"
+        )
     try:
         size = int(_BYTE_SIZE.validate_python(value))
     except ValidationError:
-        raise ValueError(f"{name} must be a number of bytes or a size such as '500MB', "
-                         f"got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a number of bytes or a size such as '500MB', got {value!r}"
+        ) from None
     if size < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
     return size
@@ -66,8 +68,13 @@ class DiskSpaceIndicator:
         return self._answer(path, total=usage.total, free=usage.free, exists=True)
 
     def _answer(self, path: Path, *, total: int, free: int, exists: bool) -> Health:
-        details = {"total": total, "free": free, "threshold": self.threshold,
-                   "path": str(path), "exists": exists}
+        details = {
+            "total": total,
+            "free": free,
+            "threshold": self.threshold,
+            "path": str(path),
+            "exists": exists,
+        }
         if exists and free >= self.threshold:
             return Health.up(**details)
         return Health.down(**details)

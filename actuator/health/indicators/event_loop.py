@@ -118,8 +118,9 @@ class EventLoopLagIndicator:
         self._task = loop.create_task(self._beat(), name="actuator-loop-lag")
         if self.watchdog and (self._thread is None or not self._thread.is_alive()):
             self._stop.clear()
-            self._thread = threading.Thread(target=self._watch, name="actuator-loop-watchdog",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._watch, name="actuator-loop-watchdog", daemon=True
+            )
             self._thread.start()
 
     async def stop(self) -> None:
@@ -148,8 +149,9 @@ class EventLoopLagIndicator:
             last = self._last_lag
         recent = max((lag for at, lag in samples if now - at <= self.recent), default=0.0)
         worst = max((lag for _, lag in samples), default=0.0)
-        return LoopLag(lag=last, max_lag=max(worst, stall), stall=stall,
-                       recent_max=max(recent, stall))
+        return LoopLag(
+            lag=last, max_lag=max(worst, stall), stall=stall, recent_max=max(recent, stall)
+        )
 
     async def health(self) -> Health:
         # Async so it runs on the loop: cheap, and no thread hop for a few comparisons.
@@ -193,8 +195,7 @@ class EventLoopLagIndicator:
 
     def _log_after_stall(self, beat: float, lag: float) -> None:
         if self._claim(beat):  # too short for the watchdog to catch in the act
-            logger.warning("Event loop was blocked for %.3fs (threshold %gs)", lag,
-                           self.threshold)
+            logger.warning("Event loop was blocked for %.3fs (threshold %gs)", lag, self.threshold)
         else:
             logger.info("Event loop unblocked after %.3fs", lag)
 
@@ -210,6 +211,10 @@ class EventLoopLagIndicator:
             frame = sys._current_frames().get(self._loop_thread_id or 0)
             where = "".join(traceback.format_stack(frame)) if frame is not None else "(unknown)"
             culprit = running_call(self._loop_thread_id or 0)
-            logger.warning("Event loop blocked for %.3fs so far (threshold %gs)%s; "
-                           "it is running:\n%s", self.stall(), self.threshold,
-                           f" by {culprit}" if culprit else "", where.rstrip())
+            logger.warning(
+                "Event loop blocked for %.3fs so far (threshold %gs)%s; it is running:\n%s",
+                self.stall(),
+                self.threshold,
+                f" by {culprit}" if culprit else "",
+                where.rstrip(),
+            )

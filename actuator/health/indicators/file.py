@@ -45,6 +45,7 @@ class FileFreshnessIndicator:
             modified=datetime.datetime.fromtimestamp(modified, datetime.timezone.utc).isoformat(),
         )
         if age > self.max_age:
-            return Health.down(f"file not modified for {age:.0f}s (max {self.max_age:g}s)",
-                               **details)
+            return Health.down(
+                f"file not modified for {age:.0f}s (max {self.max_age:g}s)", **details
+            )
         return Health.up(**details)

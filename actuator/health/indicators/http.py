@@ -62,8 +62,9 @@ def _check_expected(
         callable(expected) or isinstance(expected, Container)
     ):
         return expected
-    raise TypeError(f"HttpIndicator expected must be a status, statuses or a predicate, "
-                    f"got {expected!r}")
+    raise TypeError(
+        f"HttpIndicator expected must be a status, statuses or a predicate, got {expected!r}"
+    )
 
 
 def _root_cause(exc: BaseException) -> BaseException | None:
@@ -138,8 +139,9 @@ class HttpIndicator:
         if not isinstance(method, str) or not _METHOD.match(method.upper()):
             raise ValueError(f"HttpIndicator method must be an HTTP method name, got {method!r}")
         if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise TypeError(f"HttpIndicator client must be an httpx.AsyncClient, "
-                            f"got {type(client).__name__}")
+            raise TypeError(
+                f"HttpIndicator client must be an httpx.AsyncClient, got {type(client).__name__}"
+            )
         self.method = method.upper()
         self.timeout = seconds("HttpIndicator", "timeout", timeout)
         self.expected = _check_expected(expected)
@@ -174,9 +176,14 @@ class HttpIndicator:
         started = time.perf_counter()
         try:
             response = await asyncio.wait_for(
-                call_with_retries(partial(self._request, client), method=self.method,
-                                  deadline=self.timeout, policy=self.retry),
-                self.timeout)
+                call_with_retries(
+                    partial(self._request, client),
+                    method=self.method,
+                    deadline=self.timeout,
+                    policy=self.retry,
+                ),
+                self.timeout,
+            )
         except (asyncio.TimeoutError, TimeoutError, httpx.TimeoutException) as exc:
             # httpx names the step that timed out (ConnectTimeout, ReadTimeout...);
             # asyncio's own timeout is the overall deadline.
@@ -201,9 +208,13 @@ class HttpIndicator:
                 await client.aclose()
 
     async def _request(self, client: httpx.AsyncClient, left: float) -> httpx.Response:
-        async with client.stream(self.method, self.url, headers=self.headers,
-                                 timeout=left,
-                                 follow_redirects=self.follow_redirects) as response:
+        async with client.stream(
+            self.method,
+            self.url,
+            headers=self.headers,
+            timeout=left,
+            follow_redirects=self.follow_redirects,
+        ) as response:
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) <= _MAX_DRAIN:
                 await response.aread()

@@ -18,11 +18,17 @@ def distribution_info(distribution: str) -> dict[str, str]:
     try:
         metadata = importlib.metadata.metadata(distribution)
     except importlib.metadata.PackageNotFoundError:
-        logger.warning("info.app.distribution %r is not installed; the app section of info "
-                       "shows only what code and settings give", distribution)
+        logger.warning(
+            "info.app.distribution %r is not installed; the app section of info "
+            "shows only what code and settings give",
+            distribution,
+        )
         return {}
-    found = {"name": metadata["Name"], "version": metadata["Version"],
-             "description": metadata["Summary"]}
+    found = {
+        "name": metadata["Name"],
+        "version": metadata["Version"],
+        "description": metadata["Summary"],
+    }
     return {key: value for key, value in found.items() if value and value != "UNKNOWN"}
 
 

@@ -19,8 +19,9 @@ class BuildInfoContributor:
     ``name`` and ``version`` default to the app's (``app_info``), since Spring
     Boot Admin shows the version from ``build.version``."""
 
-    def __init__(self, settings: InfoSettings,
-                 app_info: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self, settings: InfoSettings, app_info: Callable[[], Mapping[str, Any]] | None = None
+    ) -> None:
         self.settings = settings
         self._app_info = app_info
 

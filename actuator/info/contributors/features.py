@@ -34,8 +34,9 @@ class FeaturesContributor:
     the access control in front.)
     """
 
-    def __init__(self, access: AccessSettings, exposed: Callable[[str], bool], *,
-                 overload: bool = False) -> None:
+    def __init__(
+        self, access: AccessSettings, exposed: Callable[[str], bool], *, overload: bool = False
+    ) -> None:
         self.access = access
         self.exposed = exposed
         self.overload = overload

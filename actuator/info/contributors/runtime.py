@@ -102,8 +102,9 @@ def process_start_time() -> float:
             # Fields after the ")" that ends the command name; starttime is field 22.
             stat = stat_file.read().rsplit(b")", 1)[1].split()
         with open("/proc/stat", "rb") as boot_file:
-            boot_time = next(float(line.split()[1]) for line in boot_file
-                             if line.startswith(b"btime"))
+            boot_time = next(
+                float(line.split()[1]) for line in boot_file if line.startswith(b"btime")
+            )
         return boot_time + int(stat[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError, StopIteration):
         return _IMPORTED_AT
@@ -171,7 +172,8 @@ class ProcessInfoContributor:
             "cpus": available_cpus(cpu_limit),
             "threads": threading.active_count(),
             "startTime": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "uptimeSeconds": round(max(0.0, time.time() - self.started), 3),
             "memory": memory_info(memory_limit),
         }

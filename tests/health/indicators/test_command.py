@@ -26,8 +26,12 @@ async def test_an_unexpected_exit_code_is_down() -> None:
 
 
 async def test_expected_codes_and_hidden_output() -> None:
-    indicator = CommandIndicator([sys.executable, "-c", "print('secret'); raise SystemExit(1)"],
-                                 timeout=30, expected=(0, 1), show_output=False)
+    indicator = CommandIndicator(
+        [sys.executable, "-c", "print('secret'); raise SystemExit(1)"],
+        timeout=30,
+        expected=(0, 1),
+        show_output=False,
+    )
     health = await indicator.health()
     assert health.status.code == "UP"
     assert "output" not in health.details
@@ -35,8 +39,11 @@ async def test_expected_codes_and_hidden_output() -> None:
 
 def survivor(marker: Path) -> list[str]:
     """A command that touches ``marker`` unless it is killed within 0.8 s."""
-    return [sys.executable, "-c",
-            f"import time, pathlib; time.sleep(0.8); pathlib.Path({str(marker)!r}).touch()"]
+    return [
+        sys.executable,
+        "-c",
+        f"import time, pathlib; time.sleep(0.8); pathlib.Path({str(marker)!r}).touch()",
+    ]
 
 
 async def test_a_slow_command_is_killed_and_down(tmp_path: Path) -> None:
@@ -65,10 +72,14 @@ async def test_a_cancelled_check_kills_the_command(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("command", "kwargs", "message"), [
-    ("echo hi", {}, "command must be"), ([], {}, "command must be"),
-    (["true"], {"timeout": 0}, "timeout must be")])
-def test_bad_arguments_are_refused(command: object, kwargs: dict[str, float],
-                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "kwargs", "message"),
+    [
+        ("echo hi", {}, "command must be"),
+        ([], {}, "command must be"),
+        (["true"], {"timeout": 0}, "timeout must be"),
+    ],
+)
+def test_bad_arguments_are_refused(command: object, kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CommandIndicator(command, **kwargs)  # type: ignore[arg-type]

@@ -34,27 +34,45 @@ def test_down_when_the_path_is_missing_with_the_same_keys(tmp_path: Path) -> Non
     missing = tmp_path / "not-mounted"
     health = DiskSpaceIndicator(missing, threshold=0).health()
     assert health.status == Status.DOWN
-    assert dict(health.details) == {"total": 0, "free": 0, "threshold": 0,
-                                    "path": str(missing), "exists": False}
+    assert dict(health.details) == {
+        "total": 0,
+        "free": 0,
+        "threshold": 0,
+        "path": str(missing),
+        "exists": False,
+    }
 
 
-def test_a_relative_path_is_shown_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_a_relative_path_is_shown_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert DiskSpaceIndicator().health().details["path"] == str(tmp_path)
 
 
-@pytest.mark.parametrize(("threshold", "expected"), [
-    (0, 0), (1234, 1234), ("500MB", 500_000_000), ("1GiB", 1 << 30), ("2048", 2048),
-])
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (0, 0),
+        (1234, 1234),
+        ("500MB", 500_000_000),
+        ("1GiB", 1 << 30),
+        ("2048", 2048),
+    ],
+)
 def test_threshold_takes_bytes_or_a_size(threshold: Any, expected: int) -> None:
     assert DiskSpaceIndicator(threshold=threshold).threshold == expected
 
 
-@pytest.mark.parametrize(("threshold", "error"), [
-    (-1, ValueError), ("ten", ValueError), ("-5MB", ValueError), (True, TypeError),
-    (1.5, TypeError), (None, TypeError),
-])
+@pytest.mark.parametrize(
+    ("threshold", "error"),
+    [
+        (-1, ValueError),
+        ("ten", ValueError),
+        ("-5MB", ValueError),
+        (True, TypeError),
+        (1.5, TypeError),
+        (None, TypeError),
+    ],
+)
 def test_a_bad_threshold_raises_naming_it(threshold: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="DiskSpaceIndicator threshold"):
         DiskSpaceIndicator(threshold=threshold)
@@ -73,13 +91,19 @@ async def test_registered_as_disk_space_from_settings(
     actuator = Actuator(settings={"health": {"show_details": "always"}})
     response = await get_once(actuator, "/actuator/health/diskSpace")
     assert response.status_code == 503
-    assert response.json() == {"status": "DOWN", "details": {
-        "total": 0, "free": 0, "threshold": 1024, "path": str(tmp_path / "gone"),
-        "exists": False}}
+    assert response.json() == {
+        "status": "DOWN",
+        "details": {
+            "total": 0,
+            "free": 0,
+            "threshold": 1024,
+            "path": str(tmp_path / "gone"),
+            "exists": False,
+        },
+    }
 
 
-def test_a_bad_threshold_setting_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_a_bad_threshold_setting_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACTUATOR_HEALTH__DISK_SPACE__THRESHOLD", "lots")
     with pytest.raises(ValueError, match="ACTUATOR_HEALTH__DISK_SPACE__THRESHOLD"):
         Actuator()

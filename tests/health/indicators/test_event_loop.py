@@ -43,8 +43,9 @@ async def started() -> AsyncIterator[Callable[..., Awaitable[EventLoopLagIndicat
         await indicator.stop()
 
 
-async def wait_for_status(indicator: EventLoopLagIndicator, status: Status,
-                          deadline: float = 10.0) -> float:
+async def wait_for_status(
+    indicator: EventLoopLagIndicator, status: Status, deadline: float = 10.0
+) -> float:
     """Seconds until ``indicator`` reports ``status`` (fails after ``deadline``)."""
     began = time.monotonic()
     while (await indicator.health()).status != status:
@@ -65,8 +66,12 @@ async def test_up_when_the_loop_is_idle(started: Any) -> None:
     await asyncio.sleep(0.2)
     health = await indicator.health()
     assert health.status == Status.UP
-    assert set(health.details) == {"lagSeconds", "maxLagSeconds", "stallSeconds",
-                                   "thresholdSeconds"}
+    assert set(health.details) == {
+        "lagSeconds",
+        "maxLagSeconds",
+        "stallSeconds",
+        "thresholdSeconds",
+    }
     assert 0 <= health.details["lagSeconds"] < 1.0
     assert health.details["thresholdSeconds"] == 1.0
 
@@ -197,12 +202,18 @@ def test_a_loop_that_stops_or_closes_without_stop_is_not_reported_as_blocked(
     assert asyncio.run(indicator.health()).status == Status.UNKNOWN
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"threshold": 0}, ValueError), ({"interval": -0.1}, ValueError),
-    ({"recent": float("nan")}, ValueError), ({"window": float("inf")}, ValueError),
-    ({"threshold": "1"}, TypeError), ({"interval": True}, TypeError),
-    ({"watchdog": "yes"}, TypeError),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"threshold": 0}, ValueError),
+        ({"interval": -0.1}, ValueError),
+        ({"recent": float("nan")}, ValueError),
+        ({"window": float("inf")}, ValueError),
+        ({"threshold": "1"}, TypeError),
+        ({"interval": True}, TypeError),
+        ({"watchdog": "yes"}, TypeError),
+    ],
+)
 def test_bad_configuration_raises_naming_the_parameter(
     kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
@@ -211,8 +222,9 @@ def test_bad_configuration_raises_naming_the_parameter(
 
 
 async def test_registered_as_event_loop_in_root_health_only() -> None:
-    actuator = Actuator(settings={"health": {"show_details": "always",
-                                             "event_loop": {"threshold": 2.5}}})
+    actuator = Actuator(
+        settings={"health": {"show_details": "always", "event_loop": {"threshold": 2.5}}}
+    )
     transport = httpx.ASGITransport(app=actuator)
     await actuator.startup()
     try:

@@ -40,8 +40,13 @@ class Dependency:
         self.seen.append(Seen(scope["method"], path, headers, scope["client"][1]))
 
         async def answer(status: int, body: bytes = b"ok", extra: tuple[Any, ...] = ()) -> None:
-            await send({"type": "http.response.start", "status": status, "headers": [
-                (b"content-length", str(len(body)).encode()), *extra]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode()), *extra],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
         if path == "/ok":
@@ -54,8 +59,13 @@ class Dependency:
             await asyncio.sleep(5)
             await answer(200)
         elif path == "/drip":  # headers at once, then a small body one byte at a time
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"20")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"20")],
+                }
+            )
             for _ in range(20):
                 await asyncio.sleep(0.1)
                 await send({"type": "http.response.body", "body": b"x", "more_body": True})
@@ -80,8 +90,14 @@ def dependency() -> Iterator[tuple[str, Dependency]]:
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     # The indicator's own client honours proxy variables; loopback tests must not meet one.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -124,13 +140,16 @@ async def test_down_on_unexpected_status_names_it(dependency: tuple[str, Depende
     assert health.details["status"] == 503
 
 
-@pytest.mark.parametrize(("expected", "status", "up"), [
-    (204, "/status/204", True),
-    (range(200, 300), "/status/302", False),
-    ([200, 418], "/status/418", True),
-    (lambda code: code < 500, "/status/404", True),
-    (lambda code: code < 500, "/status/500", False),
-])
+@pytest.mark.parametrize(
+    ("expected", "status", "up"),
+    [
+        (204, "/status/204", True),
+        (range(200, 300), "/status/302", False),
+        ([200, 418], "/status/418", True),
+        (lambda code: code < 500, "/status/404", True),
+        (lambda code: code < 500, "/status/500", False),
+    ],
+)
 async def test_expected_takes_a_status_a_container_or_a_predicate(
     dependency: tuple[str, Dependency], expected: Any, status: str, up: bool
 ) -> None:
@@ -139,8 +158,7 @@ async def test_expected_takes_a_status_a_container_or_a_predicate(
     assert (health.status == Status.UP) is up
 
 
-async def test_down_with_a_clear_error_when_the_connection_is_refused(refused_url: str
-                                                                      ) -> None:
+async def test_down_with_a_clear_error_when_the_connection_is_refused(refused_url: str) -> None:
     health = await check(refused_url)
     assert health.status == Status.DOWN
     error = health.details["error"]
@@ -206,11 +224,14 @@ async def test_credentials_are_masked_in_errors_too(refused_url: str) -> None:
     assert "s3cret" not in str(dict(health.details))
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("http://u:p@[::1]:8080/x", "http://******@[::1]:8080/x"),
-    ("https://host/x?token=t&q=1", "https://host/x?token=******&q=1"),
-    ("http://host/plain?q=1", "http://host/plain?q=1"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:p@[::1]:8080/x", "http://******@[::1]:8080/x"),
+        ("https://host/x?token=t&q=1", "https://host/x?token=******&q=1"),
+        ("http://host/plain?q=1", "http://host/plain?q=1"),
+    ],
+)
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
@@ -258,20 +279,23 @@ async def test_other_methods(dependency: tuple[str, Dependency], method: str) ->
     assert "t0ken" not in str(dict(health.details))
 
 
-@pytest.mark.parametrize(("kwargs", "error", "named"), [
-    ({"url": "ftp://127.0.0.1/"}, ValueError, "url"),
-    ({"url": "127.0.0.1:8080/health"}, ValueError, "url"),
-    ({"url": "http:///path-only"}, ValueError, "url"),
-    ({"url": "http://127.0.0.1:99999/"}, ValueError, "url"),
-    ({"url": "http://127.0.0.1/a b"}, ValueError, "url"),
-    ({"url": b"http://127.0.0.1/"}, TypeError, "url"),
-    ({"url": "http://127.0.0.1/", "method": "GE T"}, ValueError, "method"),
-    ({"url": "http://127.0.0.1/", "timeout": 0}, ValueError, "timeout"),
-    ({"url": "http://127.0.0.1/", "timeout": float("nan")}, ValueError, "timeout"),
-    ({"url": "http://127.0.0.1/", "timeout": "1"}, TypeError, "timeout"),
-    ({"url": "http://127.0.0.1/", "expected": "200"}, TypeError, "expected"),
-    ({"url": "http://127.0.0.1/", "client": object()}, TypeError, "client"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "named"),
+    [
+        ({"url": "ftp://127.0.0.1/"}, ValueError, "url"),
+        ({"url": "127.0.0.1:8080/health"}, ValueError, "url"),
+        ({"url": "http:///path-only"}, ValueError, "url"),
+        ({"url": "http://127.0.0.1:99999/"}, ValueError, "url"),
+        ({"url": "http://127.0.0.1/a b"}, ValueError, "url"),
+        ({"url": b"http://127.0.0.1/"}, TypeError, "url"),
+        ({"url": "http://127.0.0.1/", "method": "GE T"}, ValueError, "method"),
+        ({"url": "http://127.0.0.1/", "timeout": 0}, ValueError, "timeout"),
+        ({"url": "http://127.0.0.1/", "timeout": float("nan")}, ValueError, "timeout"),
+        ({"url": "http://127.0.0.1/", "timeout": "1"}, TypeError, "timeout"),
+        ({"url": "http://127.0.0.1/", "expected": "200"}, TypeError, "expected"),
+        ({"url": "http://127.0.0.1/", "client": object()}, TypeError, "client"),
+    ],
+)
 def test_bad_configuration_raises_naming_the_parameter(
     kwargs: dict[str, Any], error: type[Exception], named: str
 ) -> None:
@@ -292,8 +316,9 @@ async def test_a_refusal_is_retried_within_the_timeout_and_counts_as_up_once_ans
         return httpx.Response(statuses.pop(0))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        health = await HttpIndicator("http://payments/health", client=client,
-                                     retry=RetryPolicy(attempts=2, backoff=0.01)).health()
+        health = await HttpIndicator(
+            "http://payments/health", client=client, retry=RetryPolicy(attempts=2, backoff=0.01)
+        ).health()
     assert health.status.code == "UP"
     assert statuses == []
 
@@ -306,8 +331,7 @@ async def test_a_retry_after_longer_than_the_timeout_is_not_waited_for() -> None
         return httpx.Response(429, headers={"Retry-After": "30"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        health = await HttpIndicator("http://payments/health", client=client,
-                                     timeout=0.3).health()
+        health = await HttpIndicator("http://payments/health", client=client, timeout=0.3).health()
     assert health.status.code == "DOWN"
     assert health.details["status"] == 429
     assert len(calls) == 1

@@ -105,17 +105,20 @@ async def test_the_connection_is_closed_at_once(listening: int) -> None:
         await asyncio.wait_for(closed.wait(), 5)
 
 
-@pytest.mark.parametrize(("args", "kwargs", "named"), [
-    (("", 80), {}, "host"),
-    (("local host", 80), {}, "host"),
-    ((None, 80), {}, "host"),
-    (("127.0.0.1", 0), {}, "port"),
-    (("127.0.0.1", 65536), {}, "port"),
-    (("127.0.0.1", "80"), {}, "port"),
-    (("127.0.0.1", True), {}, "port"),
-    (("127.0.0.1", 80), {"timeout": -1}, "timeout"),
-    (("127.0.0.1", 80), {"timeout": float("inf")}, "timeout"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "named"),
+    [
+        (("", 80), {}, "host"),
+        (("local host", 80), {}, "host"),
+        ((None, 80), {}, "host"),
+        (("127.0.0.1", 0), {}, "port"),
+        (("127.0.0.1", 65536), {}, "port"),
+        (("127.0.0.1", "80"), {}, "port"),
+        (("127.0.0.1", True), {}, "port"),
+        (("127.0.0.1", 80), {"timeout": -1}, "timeout"),
+        (("127.0.0.1", 80), {"timeout": float("inf")}, "timeout"),
+    ],
+)
 def test_bad_configuration_raises_naming_the_parameter(
     args: tuple[Any, ...], kwargs: dict[str, Any], named: str
 ) -> None:

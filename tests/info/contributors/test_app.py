@@ -21,8 +21,9 @@ def settings(**app: Any) -> dict[str, Any]:
 
 async def test_code_wins_over_settings_which_win_over_distribution_metadata() -> None:
     httpx_meta = importlib.metadata.metadata("httpx")
-    actuator = Actuator(name="orders", settings=settings(name="ignored", version="9.9",
-                                                         distribution="httpx"))
+    actuator = Actuator(
+        name="orders", settings=settings(name="ignored", version="9.9", distribution="httpx")
+    )
     response = await info(actuator)
     assert response.status_code == 200
     assert response.json()["app"] == {
@@ -35,8 +36,11 @@ async def test_code_wins_over_settings_which_win_over_distribution_metadata() ->
 async def test_all_from_an_installed_distribution() -> None:
     meta = importlib.metadata.metadata("httpx")
     response = await info(Actuator(settings=settings(distribution="httpx")))
-    assert response.json()["app"] == {"name": meta["Name"], "version": meta["Version"],
-                                      "description": meta["Summary"]}
+    assert response.json()["app"] == {
+        "name": meta["Name"],
+        "version": meta["Version"],
+        "description": meta["Summary"],
+    }
 
 
 async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,8 +48,11 @@ async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ACTUATOR_INFO__APP__NAME", "billing")
     monkeypatch.setenv("ACTUATOR_INFO__APP__DESCRIPTION", "Sends the invoices")
     response = await info(Actuator(version="2.0.0"))
-    assert response.json()["app"] == {"name": "billing", "version": "2.0.0",
-                                      "description": "Sends the invoices"}
+    assert response.json()["app"] == {
+        "name": "billing",
+        "version": "2.0.0",
+        "description": "Sends the invoices",
+    }
 
 
 async def test_an_unknown_distribution_is_reported_at_startup(
@@ -67,10 +74,13 @@ async def test_metadata_is_not_looked_up_when_code_gives_everything(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="actuator.info")
-    actuator = Actuator(name="a", version="1", description="d",
-                        settings=settings(distribution="no-such-dist-for-tests"))
-    assert (await info(actuator)).json()["app"] == {"name": "a", "version": "1",
-                                                     "description": "d"}
+    actuator = Actuator(
+        name="a",
+        version="1",
+        description="d",
+        settings=settings(distribution="no-such-dist-for-tests"),
+    )
+    assert (await info(actuator)).json()["app"] == {"name": "a", "version": "1", "description": "d"}
     assert caplog.records == []
 
 

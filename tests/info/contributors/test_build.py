@@ -11,11 +11,19 @@ from actuator import Actuator
 from tests.support.asgi import get_once
 
 BUILD_FILE: dict[str, dict[str, Any]] = {
-    "build": {"name": "orders", "version": "1.4.2", "artifact": "orders",
-              "time": "2026-05-04T09:20:00Z"},
-    "git": {"branch": "main", "commit": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
-            "commit_time": "2026-05-04T09:12:44Z", "commit_message": "Ship it",
-            "dirty": False},
+    "build": {
+        "name": "orders",
+        "version": "1.4.2",
+        "artifact": "orders",
+        "time": "2026-05-04T09:20:00Z",
+    },
+    "git": {
+        "branch": "main",
+        "commit": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+        "commit_time": "2026-05-04T09:12:44Z",
+        "commit_message": "Ship it",
+        "dirty": False,
+    },
 }
 
 
@@ -30,8 +38,9 @@ async def get_info(actuator: Actuator) -> httpx.Response:
 
 
 def make(build_file: Path | None, **info: Any) -> Actuator:
-    return Actuator(settings={"exposure": {"include": ["info"]},
-                              "info": {"build_file": build_file, **info}})
+    return Actuator(
+        settings={"exposure": {"include": ["info"]}, "info": {"build_file": build_file, **info}}
+    )
 
 
 def write(path: Path, data: Any) -> Path:
@@ -44,8 +53,12 @@ async def test_build_and_git_come_from_the_build_info_file(tmp_path: Path) -> No
     assert body["build"] == BUILD_FILE["build"]
     assert body["git"] == {
         "branch": "main",
-        "commit": {"id": "3f2a9c1", "full": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
-                   "time": "2026-05-04T09:12:44Z", "message": "Ship it"},
+        "commit": {
+            "id": "3f2a9c1",
+            "full": "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+            "time": "2026-05-04T09:12:44Z",
+            "message": "Ship it",
+        },
         "dirty": False,
     }
 
@@ -72,8 +85,9 @@ async def test_environment_alone_without_a_file(
     monkeypatch.setenv("ACTUATOR_INFO__GIT__COMMIT_TIME", "2026-05-04T09:12:44Z")
     body = (await get_info(make(tmp_path / "absent.json"))).json()
     assert "build" not in body
-    assert body["git"] == {"commit": {"id": "0123456", "full": "0123456789abcdef",
-                                      "time": "2026-05-04T09:12:44Z"}}
+    assert body["git"] == {
+        "commit": {"id": "0123456", "full": "0123456789abcdef", "time": "2026-05-04T09:12:44Z"}
+    }
 
 
 async def test_sections_are_left_out_when_there_is_nothing(tmp_path: Path) -> None:
@@ -126,8 +140,9 @@ async def test_a_malformed_git_section_spoils_only_git(tmp_path: Path) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["build"] == BUILD_FILE["build"]
-    assert body["git"] == {"error": f"ValueError: build info file {str(path)!r}: 'git' must "
-                                    f"be a JSON object"}
+    assert body["git"] == {
+        "error": f"ValueError: build info file {str(path)!r}: 'git' must be a JSON object"
+    }
 
 
 async def test_a_file_written_after_start_is_picked_up(tmp_path: Path) -> None:
@@ -139,22 +154,32 @@ async def test_a_file_written_after_start_is_picked_up(tmp_path: Path) -> None:
 
 
 async def test_sections_can_be_excluded(tmp_path: Path) -> None:
-    body = (await get_info(make(write(tmp_path / "b.json", BUILD_FILE),
-                                exclude=["git", "os"]))).json()
+    body = (
+        await get_info(make(write(tmp_path / "b.json", BUILD_FILE), exclude=["git", "os"]))
+    ).json()
     assert "build" in body
     assert "git" not in body
     assert "os" not in body
 
 
 async def test_build_name_and_version_default_to_the_apps_for_spring_boot_admin(
-        tmp_path: Path) -> None:
-    bare = Actuator(name="orders", version="1.4.2", settings={
-        "exposure": {"include": ["info"]}, "info": {"build_file": None}})
+    tmp_path: Path,
+) -> None:
+    bare = Actuator(
+        name="orders",
+        version="1.4.2",
+        settings={"exposure": {"include": ["info"]}, "info": {"build_file": None}},
+    )
     assert (await get_info(bare)).json()["build"] == {"name": "orders", "version": "1.4.2"}
     build_file = tmp_path / "build-info.json"
     build_file.write_text(json.dumps({"build": {"version": "1.5.0", "artifact": "orders-api"}}))
-    filed = Actuator(name="orders", version="1.4.2",
-                     settings={"exposure": {"include": ["info"]},
-                               "info": {"build_file": str(build_file)}})
+    filed = Actuator(
+        name="orders",
+        version="1.4.2",
+        settings={"exposure": {"include": ["info"]}, "info": {"build_file": str(build_file)}},
+    )
     assert (await get_info(filed)).json()["build"] == {
-        "name": "orders", "version": "1.5.0", "artifact": "orders-api"}
+        "name": "orders",
+        "version": "1.5.0",
+        "artifact": "orders-api",
+    }

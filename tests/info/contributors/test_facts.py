@@ -14,8 +14,13 @@ async def test_facts_from_the_environment_and_code_show_in_info(
     actuator.add_facts({"environment": "production"}, team="payments", canary=False)
     actuator.add_facts(rack=14)
     info = await actuator.info()
-    assert info["facts"] == {"datacenter": "eu-west-1", "rack": 14, "environment": "production",
-                             "team": "payments", "canary": False}
+    assert info["facts"] == {
+        "datacenter": "eu-west-1",
+        "rack": 14,
+        "environment": "production",
+        "team": "payments",
+        "canary": False,
+    }
     assert actuator.facts["team"] == "payments"
 
 

@@ -17,10 +17,19 @@ async def info(actuator: Actuator) -> dict[str, Any]:
 async def test_by_default_only_ping_is_enabled() -> None:
     actuator = Actuator(settings={"exposure": {"include": ["info", "ping"]}})
     features = (await info(actuator))["features"]
-    assert features == {"ping": True, "loggers": False, "setLogLevel": False, "pause": False,
-                        "resume": False, "flip": False, "shutdown": False, "env": False,
-                        "threaddump": False, "mappings": False,
-                        "overload": False}
+    assert features == {
+        "ping": True,
+        "loggers": False,
+        "setLogLevel": False,
+        "pause": False,
+        "resume": False,
+        "flip": False,
+        "shutdown": False,
+        "env": False,
+        "threaddump": False,
+        "mappings": False,
+        "overload": False,
+    }
 
 
 async def test_exposed_read_only_endpoints_enable_reading_but_not_changing() -> None:
@@ -33,11 +42,13 @@ async def test_exposed_read_only_endpoints_enable_reading_but_not_changing() -> 
 
 
 async def test_write_access_per_endpoint_enables_that_operation() -> None:
-    actuator = Actuator(settings={
-        "exposure": {"include": ["*"]},
-        "access": {"endpoints": {"pause": "unrestricted", "shutdown": "unrestricted"}},
-        "shutdown": {"enabled": True},
-    })
+    actuator = Actuator(
+        settings={
+            "exposure": {"include": ["*"]},
+            "access": {"endpoints": {"pause": "unrestricted", "shutdown": "unrestricted"}},
+            "shutdown": {"enabled": True},
+        }
+    )
     features = (await info(actuator))["features"]
     assert features["pause"] is True
     assert features["resume"] is False
@@ -56,6 +67,5 @@ async def test_features_can_be_excluded_from_info() -> None:
 
 
 async def test_overload_is_a_feature_when_load_shedding_is_on() -> None:
-    actuator = Actuator(settings={"exposure": {"include": ["info"]},
-                                  "overload": {"enabled": True}})
+    actuator = Actuator(settings={"exposure": {"include": ["info"]}, "overload": {"enabled": True}})
     assert (await info(actuator))["features"]["overload"] is True

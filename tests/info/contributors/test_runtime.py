@@ -23,8 +23,10 @@ from tests.support.asgi import get_once
 
 
 def test_python_section() -> None:
-    assert python_info() == {"version": platform.python_version(),
-                             "implementation": platform.python_implementation()}
+    assert python_info() == {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+    }
 
 
 def test_os_section() -> None:
@@ -78,22 +80,30 @@ def fake_cgroup(tmp_path: Path, own: str, files: dict[str, str]) -> tuple[Path, 
 
 
 def test_cgroup_v2_limits_take_the_tightest_along_the_hierarchy(tmp_path: Path) -> None:
-    proc, root = fake_cgroup(tmp_path, "/kubepods/pod1/app", {
-        "kubepods/pod1/app/cpu.max": "max 100000",
-        "kubepods/pod1/cpu.max": "150000 100000",
-        "kubepods/cpu.max": "400000 100000",
-        "kubepods/pod1/app/memory.max": "536870912",
-        "kubepods/memory.max": "max",
-    })
+    proc, root = fake_cgroup(
+        tmp_path,
+        "/kubepods/pod1/app",
+        {
+            "kubepods/pod1/app/cpu.max": "max 100000",
+            "kubepods/pod1/cpu.max": "150000 100000",
+            "kubepods/cpu.max": "400000 100000",
+            "kubepods/pod1/app/memory.max": "536870912",
+            "kubepods/memory.max": "max",
+        },
+    )
     assert cgroup_limits(proc, root) == (1.5, 536870912)
 
 
 def test_cgroup_v1_limits(tmp_path: Path) -> None:
-    proc, root = fake_cgroup(tmp_path, "/", {
-        "cpu/cpu.cfs_quota_us": "50000",
-        "cpu/cpu.cfs_period_us": "100000",
-        "memory/memory.limit_in_bytes": "9223372036854771712",  # v1 for "no limit"
-    })
+    proc, root = fake_cgroup(
+        tmp_path,
+        "/",
+        {
+            "cpu/cpu.cfs_quota_us": "50000",
+            "cpu/cpu.cfs_period_us": "100000",
+            "memory/memory.limit_in_bytes": "9223372036854771712",  # v1 for "no limit"
+        },
+    )
     proc.write_text("4:cpu,cpuacct:/\n")
     assert cgroup_limits(proc, root) == (0.5, None)
 
@@ -103,8 +113,7 @@ def test_no_cgroup_means_no_limits(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("limit", "expected"), [(0.5, 1), (1.0, 1), (None, None)])
-def test_cpus_are_capped_by_the_container_limit(limit: float | None, expected: int | None
-                                                ) -> None:
+def test_cpus_are_capped_by_the_container_limit(limit: float | None, expected: int | None) -> None:
     unlimited = available_cpus()
     assert unlimited >= 1
     assert available_cpus(limit) == (unlimited if expected is None else expected)
