@@ -41,9 +41,9 @@ check: lint typecheck docs
 
 lint: install
 	$(PY) -m ruff check $(wildcard actuator tests examples benchmarks scripts)
+	$(PY) -m ruff format --check $(wildcard actuator tests examples benchmarks scripts)
 
-# ruff format, in place. Until the tree has had its one formatting commit, format only
-# the files you create: make format FORMAT_PATHS='tests/test_new.py actuator/new.py'.
+# ruff format, in place; `make lint` fails when a file is not formatted.
 FORMAT_PATHS ?= $(wildcard actuator tests examples benchmarks scripts)
 format: install
 	$(PY) -m ruff format $(FORMAT_PATHS)
