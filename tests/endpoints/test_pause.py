@@ -184,8 +184,8 @@ async def test_many_concurrent_pause_resume_and_flip_leave_a_consistent_state(
 
     transitions = [a for a in answers if a.get("changed")]
     audited = [
-        r.audit["action"]
-        for r in caplog.records  # type: ignore[attr-defined]
+        r.audit["action"]  # type: ignore[attr-defined]
+        for r in caplog.records
         if r.name == "actuator.audit"
     ]
     # Every change was a real transition, audited once, and transitions alternate.

@@ -96,10 +96,10 @@ async def test_the_app_port_no_longer_serves_the_actuator() -> None:
         base = f"http://127.0.0.1:{app_port(server)}/actuator"
         health = await http.get(f"{base}/health")
         legacy_route = await http.get(f"{base}/legacy")
-        management = await http.get(
-            f"http://127.0.0.1:{actuator.management_server.port}/actuator/health"
-        )  # type: ignore[union-attr]
-        elsewhere = await http.get(f"http://127.0.0.1:{actuator.management_server.port}/hello")  # type: ignore[union-attr]
+        management_server = actuator.management_server
+        assert management_server is not None
+        management = await http.get(f"http://127.0.0.1:{management_server.port}/actuator/health")
+        elsewhere = await http.get(f"http://127.0.0.1:{management_server.port}/hello")
     assert (health.status_code, health.text) == (404, "Not Found")  # Starlette's own 404
     assert legacy_route.text == "the app's own /actuator/legacy"
     assert management.json()["status"] == "UP"
