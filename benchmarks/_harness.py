@@ -18,8 +18,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.server import UvicornProcess
+
+# One GET /items/1 as a server would hand it over; callers pass a copy per request
+# (Starlette writes into the scope).
+ITEM_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.3"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/items/1",
+    "raw_path": b"/items/1",
+    "root_path": "",
+    "query_string": b"",
+    "headers": [(b"host", b"bench")],
+    "server": ("bench", 80),
+    "client": ("127.0.0.1", 1),
+}
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actuator import Actuator, ActuatorMiddleware  # noqa: E402
-from benchmarks._harness import machine  # noqa: E402
+from benchmarks._harness import ITEM_SCOPE, machine  # noqa: E402
 from benchmarks.metrics_apps import EXPOSED, _starlette  # noqa: E402
 
 ALL_HEADERS = ["time_taken", "principal", "remote_address", "request_headers", "response_headers"]
@@ -60,20 +60,7 @@ APPS = {
 
 async def per_request(app: Any, requests: int) -> tuple[float, float]:
     """(wall, CPU) microseconds per request."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/items/1",
-        "raw_path": b"/items/1",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), (b"accept", b"*/*")],
-        "server": ("bench", 80),
-        "client": ("127.0.0.1", 1),
-    }
+    scope = {**ITEM_SCOPE, "headers": [(b"host", b"bench"), (b"accept", b"*/*")]}
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

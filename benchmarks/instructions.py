@@ -35,26 +35,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from benchmarks._harness import ROOT, Connection
+from benchmarks._harness import ITEM_SCOPE, ROOT, Connection
 from tests.support.server import free_port
 
 SMALL, LARGE = 200, 1200
 _COLLECTED = re.compile(r"Collected : (\d+)")
-
-SCOPE: dict[str, Any] = {
-    "type": "http",
-    "asgi": {"version": "3.0", "spec_version": "2.3"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/items/1",
-    "raw_path": b"/items/1",
-    "root_path": "",
-    "query_string": b"",
-    "headers": [(b"host", b"bench")],
-    "server": ("bench", 80),
-    "client": ("127.0.0.1", 1),
-}
 
 
 async def drive(app: Any, requests: int) -> None:
@@ -74,7 +59,7 @@ async def drive(app: Any, requests: int) -> None:
         pass
 
     for _ in range(requests):
-        await app(dict(SCOPE), receive, send)
+        await app(dict(ITEM_SCOPE), receive, send)
         await asyncio.sleep(0)
     await inbox.put({"type": "lifespan.shutdown"})
     await outbox.get()

@@ -22,22 +22,8 @@ import zlib
 from typing import Any
 
 from benchmarks import metrics_apps
-from benchmarks._harness import machine
+from benchmarks._harness import ITEM_SCOPE, machine
 
-SCOPE: dict[str, Any] = {
-    "type": "http",
-    "asgi": {"version": "3.0", "spec_version": "2.3"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/items/1",
-    "raw_path": b"/items/1",
-    "root_path": "",
-    "query_string": b"",
-    "headers": [(b"host", b"bench")],
-    "server": ("bench", 80),
-    "client": ("127.0.0.1", 1),
-}
 APPS = ["starlette_bare", "starlette_actuator", "starlette_actuator_off"]
 
 
@@ -52,7 +38,7 @@ async def timed(app: Any, requests: int, evict: bytes | None) -> float:
     for _ in range(requests):
         if evict is not None:
             zlib.crc32(evict)  # reads every byte: other data takes the caches
-        scope = dict(SCOPE)
+        scope = dict(ITEM_SCOPE)
         started = time.perf_counter()
         await app(scope, receive, send)
         took.append(time.perf_counter() - started)

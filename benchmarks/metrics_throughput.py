@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import metrics_apps  # noqa: E402
-from benchmarks._harness import Load, load, pinned  # noqa: E402
+from benchmarks._harness import ITEM_SCOPE, Load, load, pinned  # noqa: E402
 from tests.support.server import UvicornProcess  # noqa: E402
 
 PAIRS = [
@@ -130,20 +130,7 @@ def throughput(
 
 
 async def per_request_us(app: Any, requests: int) -> float:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/items/1",
-        "raw_path": b"/items/1",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"bench")],
-        "server": ("bench", 80),
-        "client": ("127.0.0.1", 1),
-    }
+    scope = dict(ITEM_SCOPE)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
