@@ -11,9 +11,12 @@
 ``GET  /fleet/api/groups/{id}``       one group, a page of its instances, its history
 ``GET  /fleet/api/instances``         instances: filters, sort, pages
 ``GET  /fleet/api/instances/{id}``    one instance and its history
+``GET  /fleet/api/instances/{id}/actuator/{endpoint}``  the instance's own answer (a proxy)
 ``GET  /actuator/health``             the console's own health (its database included)
 
-Reading needs the ``read`` role; ingest an ingest token. The console's clock
+Reading needs the ``read`` role; ingest an ingest token. The proxy calls the
+instance with the console's credentials (``[reach]``), for a short list of
+read endpoints (``PROXIED``). The console's clock
 decides staleness: an update's time is when it arrived.
 """
 
@@ -27,6 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -49,14 +53,19 @@ from actuator.fleet.model import (
     InstanceUpdate,
 )
 from actuator.fleet.pull import Poller
+from actuator.fleet.reach import Reach, ReachError
 from actuator.fleet.store import FleetStore, SqlStore, open_store
 from actuator.health.result import Health
+from actuator.sanitizer import loggable
 from actuator.security.auth import AuthError
-from actuator.security.credentials import token_digest
+from actuator.security.credentials import SecurityContext, token_digest
 
 logger = logging.getLogger("actuator.fleet")
 
 API = "/fleet/api"
+PROXIED = frozenset({"health", "info", "ping", "loggers", "pause", "shutdown", "metrics"})
+"""Endpoints the read proxy passes on (with their sub-paths: ``health/db``, ``loggers/x``);
+reads that show state an operator acts on, none that show the environment or secrets."""
 _STATUS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -84,6 +93,7 @@ class FleetConsole:
         config: the console configuration (``ConsoleConfig()``: defaults).
         store: a ``FleetStore`` (default: one for ``config.database``).
         clock: seconds since the epoch; tests pass their own.
+        reach: how to call instances (default: one for ``config.reach``).
     """
 
     def __init__(
@@ -92,6 +102,7 @@ class FleetConsole:
         *,
         store: FleetStore | None = None,
         clock: Callable[[], float] = time.time,
+        reach: Reach | None = None,
     ) -> None:
         self.config = config or ConsoleConfig()
         self.store: FleetStore = store or open_store(
@@ -108,6 +119,7 @@ class FleetConsole:
         )
         self._opened = False
         self.poller: Poller | None = None
+        self.reach = reach or Reach(self.config.reach, client_for=self._pull_client)
         routes = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
@@ -115,6 +127,11 @@ class FleetConsole:
             Route(f"{API}/groups/{{group_id}}", self.group, methods=["GET"]),
             Route(f"{API}/instances", self.instances, methods=["GET"]),
             Route(f"{API}/instances/{{instance_id}}", self.instance, methods=["GET"]),
+            Route(
+                f"{API}/instances/{{instance_id}}/actuator/{{endpoint:path}}",
+                self.proxy,
+                methods=["GET"],
+            ),
         ]
         self.api = Starlette(
             routes=routes,
@@ -122,6 +139,7 @@ class FleetConsole:
             exception_handlers={
                 HTTPException: self._error,
                 ApiError: self._error,
+                ReachError: self._error,
                 AuthError: self._error,
             },
         )
@@ -150,7 +168,11 @@ class FleetConsole:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.store.close()
+            await self.reach.aclose()
             self._opened = False
+
+    def _pull_client(self, url: str) -> httpx.AsyncClient | None:
+        return self.poller.client_for(url) if self.poller else None
 
     async def _pulled(self, updates: Sequence[InstanceUpdate]) -> IngestResult:
         return await self.store.ingest(updates, now=self.clock())
@@ -192,6 +214,8 @@ class FleetConsole:
         headers: dict[str, str] = {}
         if isinstance(exc, ApiError):
             status, message, headers = exc.status, exc.message, exc.headers
+        elif isinstance(exc, ReachError):
+            status, message = exc.status, exc.message
         elif isinstance(exc, AuthError):
             status, message, headers = exc.status, exc.message, dict(exc.headers)
             if exc.challenges:
@@ -201,7 +225,7 @@ class FleetConsole:
             message = {404: "No such resource", 405: "Method not allowed"}.get(
                 status, str(exc.detail)
             )
-        else:  # pragma: no cover - only the three types above are registered
+        else:  # pragma: no cover - only the types above are registered
             raise exc
         return Response(
             error_body(status, message, request.url.path),
@@ -212,10 +236,11 @@ class FleetConsole:
 
     # -- security -------------------------------------------------------------
 
-    async def _reader(self, request: Request) -> None:
+    async def _reader(self, request: Request) -> SecurityContext:
         guard = self.actuator.guard
         caller = await guard.authenticate(request.scope)
         guard.authorize(caller, "fleet", "read", request.scope)
+        return caller
 
     def _ingester(self, request: Request) -> str:
         value = request.headers.get("authorization", "")
@@ -327,6 +352,32 @@ class FleetConsole:
             raise ApiError(404, f"No instance {instance_id[:200]!r}")
         found["history"] = await self.store.history("instance", instance_id)
         return _json(found)
+
+    async def proxy(self, request: Request) -> Response:
+        """The instance's own answer to a read (``PROXIED``), status and JSON body as they are."""
+        caller = await self._reader(request)
+        _params(request, set())
+        instance_id = request.path_params["instance_id"]
+        endpoint = request.path_params["endpoint"].strip("/")
+        name = endpoint.split("/", 1)[0]
+        if name not in PROXIED:
+            allowed = ", ".join(sorted(PROXIED))
+            raise ApiError(404, f"Endpoint {name[:50]!r} is not proxied (proxied: {allowed})")
+        found = await self.store.instance(instance_id)
+        if found is None:
+            raise ApiError(404, f"No instance {instance_id[:200]!r}")
+        try:
+            reply = await self.reach.call(instance_id, found["url"], "GET", endpoint)
+        except ReachError as exc:
+            logger.warning(
+                "fleet proxy: GET %s on %s for %s failed: %s",
+                loggable(name),
+                loggable(instance_id),
+                loggable(caller.principal),
+                exc.message,
+            )
+            raise
+        return _json(reply.body, reply.status)
 
     def _instance_query(
         self, params: dict[str, list[str]], group: str | None = None

@@ -17,6 +17,9 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [reach]                             # how the console calls instances (see actuator.fleet.reach)
+    token_env = "FLEET_ACTUATOR_TOKEN"
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -39,6 +42,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
+from actuator.fleet.reach import ReachConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
 
@@ -93,6 +97,7 @@ class ConsoleConfig(_Config):
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    reach: ReachConfig = ReachConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

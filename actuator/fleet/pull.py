@@ -32,10 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from actuator.fleet.backoff import Backoff
 from actuator.fleet.model import InstanceUpdate
 from actuator.fleet.pusher import registration_from_info
+from actuator.fleet.reach import Credentials, http_client
 
 logger = logging.getLogger("actuator.fleet.pull")
 
@@ -59,7 +58,7 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TargetSet(_Config):
+class TargetSet(Credentials):
     """Targets sharing credentials (see the module docstring)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -69,10 +68,6 @@ class TargetSet(_Config):
     srv: list[str] = Field(default_factory=list, description="SRV names, all targets")
     scheme: str = Field(default="http", pattern=r"^https?$")
     path: str = Field(default="/actuator", description="base path on DNS-found targets")
-    token_env: str | None = Field(default=None, description="variable holding a bearer token")
-    client_cert: Path | None = Field(default=None, description="PEM certificate for mTLS")
-    client_key: Path | None = Field(default=None, description="its private key")
-    ca: Path | None = Field(default=None, description="CA bundle to verify the targets")
 
     @field_validator("urls")
     @classmethod
@@ -190,38 +185,20 @@ class Poller:
     def _client(self, target_set: TargetSet) -> httpx.AsyncClient:
         client = self._clients.get(target_set.name)
         if client is None:
-            headers = {"accept": "application/json"}
-            if target_set.token_env:
-                token = os.environ.get(target_set.token_env)
-                if not token:
-                    raise ValueError(
-                        f"pull.sets.{target_set.name}.token_env: ${target_set.token_env} is not set"
-                    )
-                headers["authorization"] = f"Bearer {token}"
-            verify: ssl.SSLContext | bool = True
-            if target_set.ca or target_set.client_cert:
-                context = ssl.create_default_context(
-                    cafile=str(target_set.ca) if target_set.ca else None
-                )
-                if target_set.client_cert:
-                    context.load_cert_chain(
-                        str(target_set.client_cert),
-                        str(target_set.client_key) if target_set.client_key else None,
-                    )
-                verify = context
-            limits = httpx.Limits(
-                max_connections=self.config.concurrency,
-                max_keepalive_connections=self.config.concurrency,
-            )
-            client = httpx.AsyncClient(
-                headers=headers,
-                verify=verify,
-                limits=limits,
-                transport=self._transport,
+            client = http_client(
+                target_set,
+                label=f"pull.sets.{target_set.name}",
                 timeout=self.config.timeout,
+                concurrency=self.config.concurrency,
+                transport=self._transport,
             )
             self._clients[target_set.name] = client
         return client
+
+    def client_for(self, url: str) -> httpx.AsyncClient | None:
+        """The client (the target set's credentials) of a polled base URL, if it is one."""
+        target = self.targets.get(url.rstrip("/"))
+        return None if target is None else target.client
 
     async def resolve(self) -> None:
         """Re-read files and DNS; add new targets, drop the ones that are gone."""
