@@ -12,6 +12,9 @@
 ``GET  /fleet/api/instances``         instances: filters, sort, pages
 ``GET  /fleet/api/instances/{id}``    one instance and its history
 ``GET  /fleet/api/instances/{id}/actuator/{endpoint}``  the instance's own answer (a proxy)
+``POST /fleet/api/actions``           act on many instances, staged (full role)
+``GET  /fleet/api/actions``           the action journal, newest first
+``GET  /fleet/api/actions/{id}``      one action: state, stages, progress, results
 ``GET  /actuator/health``             the console's own health (its database included)
 
 Reading needs the ``read`` role; ingest an ingest token. The proxy calls the
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -41,7 +45,16 @@ from starlette.types import Receive, Scope, Send
 
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
+from actuator.fleet.actions import (
+    STATES,
+    ActionRequest,
+    ActionRunner,
+    Target,
+    plan,
+    stage_names,
+)
 from actuator.fleet.config import ConsoleConfig
+from actuator.fleet.journal import Journal
 from actuator.fleet.model import (
     FACT_KEY,
     GROUP_SORTS,
@@ -120,6 +133,18 @@ class FleetConsole:
         self._opened = False
         self.poller: Poller | None = None
         self.reach = reach or Reach(self.config.reach, client_for=self._pull_client)
+        self.journal = Journal(self.store) if isinstance(self.store, SqlStore) else None
+        self.runner = (
+            ActionRunner(
+                self.journal,
+                self.reach,
+                poll_interval=self.config.actions.poll_interval,
+                heartbeat=self.config.actions.heartbeat,
+                clock=clock,
+            )
+            if self.journal
+            else None
+        )
         routes = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
@@ -127,6 +152,9 @@ class FleetConsole:
             Route(f"{API}/groups/{{group_id}}", self.group, methods=["GET"]),
             Route(f"{API}/instances", self.instances, methods=["GET"]),
             Route(f"{API}/instances/{{instance_id}}", self.instance, methods=["GET"]),
+            Route(f"{API}/actions", self.act, methods=["POST"]),
+            Route(f"{API}/actions", self.actions, methods=["GET"]),
+            Route(f"{API}/actions/{{action_id}}", self.action, methods=["GET"]),
             Route(
                 f"{API}/instances/{{instance_id}}/actuator/{{endpoint:path}}",
                 self.proxy,
@@ -163,6 +191,8 @@ class FleetConsole:
         try:
             yield
         finally:
+            if self.runner is not None:
+                await self.runner.stop_all("interrupted: the console stopped while it ran")
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -196,6 +226,16 @@ class FleetConsole:
         except Exception:
             logger.exception("fleet sweep failed; retrying in %ss", config.sweep_interval)
             return
+        if self.journal is not None:
+            try:
+                stale = await self.journal.interrupt_stale(
+                    self.clock(), self.config.actions.stale_after
+                )
+            except Exception:
+                logger.exception("fleet sweep: checking the action journal failed")
+            else:
+                for action_id in stale:
+                    logger.warning("fleet action %s interrupted: its console stopped", action_id)
         if result.disconnected or result.forgotten:
             logger.info(
                 "fleet sweep: %d disconnected, %d forgotten", result.disconnected, result.forgotten
@@ -379,6 +419,146 @@ class FleetConsole:
             raise
         return _json(reply.body, reply.status)
 
+    # -- actions --------------------------------------------------------------
+
+    async def act(self, request: Request) -> Response:
+        """Start an action (or, with ``dry_run``, answer its targets and stages)."""
+        guard = self.actuator.guard
+        caller = await guard.authenticate(request.scope)
+        guard.authorize(caller, "fleet", "write", request.scope)
+        if self.runner is None or self.journal is None:  # pragma: no cover - custom stores
+            raise ApiError(501, "Actions need the console's SQL store")
+        body = await self._json_body(request, 65_536)
+        try:
+            action = ActionRequest.model_validate_json(body)
+        except ValidationError as exc:
+            status = 400 if exc.errors()[0]["type"] == "json_invalid" else 422
+            raise ApiError(status, _describe(exc, "nothing was started")) from None
+        if not action.has_selection():
+            raise ApiError(
+                422,
+                "Invalid selection: name at least one of service, group, status, facts, "
+                "instances; nothing was started",
+            )
+        limit = self.config.actions.max_targets
+        page = await self.store.instances(
+            InstanceQuery(
+                statuses=action.status,
+                services=action.service,
+                group=action.group,
+                facts=action.facts,
+                ids=action.instances,
+                limit=limit + 1,
+            )
+        )
+        if page.total == 0:
+            raise ApiError(422, "Invalid selection: it matches no instance; nothing was started")
+        if page.total > limit:
+            raise ApiError(
+                422,
+                f"Invalid selection: it matches {page.total} instances, more than "
+                f"actions.max_targets ({limit}); narrow it. Nothing was started",
+            )
+        targets = [Target(item["id"], item["url"]) for item in page.items]
+        stages = plan([t.id for t in targets], action.canary, action.batch)
+        names = stage_names(stages, action.canary)
+        described = [
+            {"name": name, "size": len(stage)} for name, stage in zip(names, stages, strict=True)
+        ]
+        if action.dry_run:
+            by_id = {item["id"]: item for item in page.items}
+            return _json(
+                {
+                    "dryRun": True,
+                    "action": action.action,
+                    "targets": len(targets),
+                    "failureLimit": action.failure_limit(len(targets)),
+                    "stages": [
+                        {**d, "instances": stage}
+                        for d, stage in zip(described, stages, strict=True)
+                    ],
+                    "instances": [
+                        {
+                            key: by_id[t.id][key]
+                            for key in ("id", "service", "group", "status", "version", "url")
+                        }
+                        for t in targets
+                    ],
+                }
+            )
+        now = self.clock()
+        action_id = f"{int(now * 1000):x}-{secrets.token_hex(4)}"
+        position = {iid: n for n, stage in enumerate(stages) for iid in stage}
+        await self.journal.create(
+            action_id,
+            now=now,
+            action=action.action,
+            principal=caller.principal,
+            identity=_identity(request, caller),
+            client=request.client.host if request.client else None,
+            request=action.model_dump(mode="json", exclude={"dry_run"}),
+            stages=described,
+            targets=[(t.id, position[t.id]) for t in targets],
+        )
+        self.runner.start(action_id, action, targets, stages)
+        logger.warning(
+            "fleet action %s: %s on %d instances by %s",
+            action_id,
+            loggable(action.what()),
+            len(targets),
+            loggable(caller.principal),
+        )
+        answer = _json(
+            {
+                "id": action_id,
+                "state": "running",
+                "action": action.action,
+                "targets": len(targets),
+                "stages": described,
+                "href": f"{API}/actions/{action_id}",
+            },
+            202,
+        )
+        answer.headers["location"] = f"{API}/actions/{action_id}"
+        return answer
+
+    async def actions(self, request: Request) -> Response:
+        await self._reader(request)
+        params = _params(request, {"state", "offset", "limit"})
+        states = params.get("state", [])
+        for state in states:
+            if state not in STATES:
+                raise ApiError(400, f"Parameter 'state' must be one of {', '.join(STATES)}")
+        offset, limit = self._paging(params)
+        if self.journal is None:  # pragma: no cover - custom stores
+            raise ApiError(501, "Actions need the console's SQL store")
+        return _json((await self.journal.page(offset, limit, states)).json())
+
+    async def action(self, request: Request) -> Response:
+        await self._reader(request)
+        params = _params(request, {"offset", "limit"})
+        offset, limit = self._paging(params)
+        action_id = request.path_params["action_id"]
+        found = await self.journal.action(action_id, offset, limit) if self.journal else None
+        if found is None:
+            raise ApiError(404, f"No action {action_id[:100]!r}")
+        return _json(found)
+
+    async def _json_body(self, request: Request, limit: int) -> bytes:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise ApiError(415, "Send the body as application/json")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, f"Request body larger than {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"Request body larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _instance_query(
         self, params: dict[str, list[str]], group: str | None = None
     ) -> InstanceQuery:
@@ -460,11 +640,22 @@ def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
     return int(text)
 
 
-def _describe(exc: ValidationError) -> str:
+def _identity(request: Request, caller: SecurityContext) -> str:
+    """How the caller proved who it is: ``bearer token``, ``basic``, ``certificate``, ..."""
+    scheme = request.headers.get("authorization", "").strip().partition(" ")[0].lower()
+    if scheme in ("bearer", "basic"):
+        return "bearer token" if scheme == "bearer" else "basic"
+    tls = (request.scope.get("extensions") or {}).get("tls")
+    if isinstance(tls, dict) and tls.get("client_cert_name"):
+        return "certificate"
+    return "anonymous" if caller.principal is None else "authenticator"
+
+
+def _describe(exc: ValidationError, outcome: str = "nothing was stored") -> str:
     errors = exc.errors()
     first = errors[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
     if first["type"] == "json_invalid":
         return f"Malformed JSON: {first['msg']}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"Invalid {where}: {first['msg']}{more}; nothing was stored"
+    return f"Invalid {where}: {first['msg']}{more}; {outcome}"

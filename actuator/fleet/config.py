@@ -40,6 +40,7 @@ from typing import Any
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from actuator.fleet.actions import ActionsConfig
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
 from actuator.fleet.reach import ReachConfig
@@ -98,6 +99,7 @@ class ConsoleConfig(_Config):
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
     reach: ReachConfig = ReachConfig()
+    actions: ActionsConfig = ActionsConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

@@ -122,7 +122,10 @@ class SQLite(Dialect):
         return "LIKE"  # case-insensitive for ASCII in SQLite
 
     def schema(self) -> list[list[str]]:
-        return [_schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False)]
+        return [
+            _schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False),
+            _schema_actions(),
+        ]
 
 
 class PostgreSQL(Dialect):
@@ -159,7 +162,11 @@ class PostgreSQL(Dialect):
 
     def schema(self) -> list[list[str]]:
         # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
-        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True), []]
+        return [
+            _schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True),
+            [],
+            _schema_actions(),
+        ]
 
     def lock_schema(self, conn: Any) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")
@@ -231,6 +238,38 @@ def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
             "CREATE INDEX fleet_instances_facts ON fleet_instances USING gin (facts jsonb_path_ops)"
         )
     return statements
+
+
+def _schema_actions() -> list[str]:
+    """The action journal (actuator.fleet.journal): one row per action, one per target."""
+    return [
+        """CREATE TABLE fleet_actions (
+            id TEXT PRIMARY KEY,
+            created DOUBLE PRECISION NOT NULL,
+            finished DOUBLE PRECISION,
+            heartbeat DOUBLE PRECISION NOT NULL,
+            state TEXT NOT NULL,
+            action TEXT NOT NULL,
+            principal TEXT,
+            identity TEXT NOT NULL,
+            client TEXT,
+            request TEXT NOT NULL,
+            stages TEXT NOT NULL,
+            targets INTEGER NOT NULL,
+            reason TEXT)""",
+        "CREATE INDEX fleet_actions_created ON fleet_actions (created, id)",
+        "CREATE INDEX fleet_actions_state ON fleet_actions (state, heartbeat)",
+        """CREATE TABLE fleet_action_results (
+            action_id TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            stage INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            detail TEXT,
+            at DOUBLE PRECISION,
+            PRIMARY KEY (action_id, instance_id))""",
+        "CREATE INDEX fleet_action_results_position ON fleet_action_results (action_id, position)",
+    ]
 
 
 def sqlite_path(url: str) -> str:

@@ -222,6 +222,7 @@ class InstanceQuery:
     group: str | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
     text: str | None = None
+    ids: Sequence[str] = ()
     sort: str = "id"
     descending: bool = False
     offset: int = 0
