@@ -445,6 +445,7 @@ class ActionRunner:
     ) -> tuple[str, str | None]:
         total = sum(len(s) for s in stages)
         limit = request.failure_limit(total)
+        order = {iid: n for n, iid in enumerate(i for stage in stages for i in stage)}
         failed: list[str] = []
         for number, stage in enumerate(stages):
             canary = request.canary > 0 and number == 0
@@ -454,6 +455,7 @@ class ActionRunner:
             stop = _Stop(0 if canary else limit, failed)
             await self._stage(action_id, request, [targets[iid] for iid in stage], stop)
             if stop.is_set():
+                failed.sort(key=order.__getitem__)  # as the targets are listed, not as they failed
                 names = ", ".join(failed[:20]) + (" ..." if len(failed) > 20 else "")
                 if canary:
                     return "stopped", f"the canary failed: {names}"

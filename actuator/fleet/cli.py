@@ -4,6 +4,9 @@
 ``actuator fleet groups [--status DOWN] [--where env=prod] [--sort status] [--json]``
 ``actuator fleet instances [--where team=orders --where env=prod] [--status DOWN] [--json]``
 ``actuator fleet counts [--json]``
+``actuator fleet pause|resume|flip|shutdown --where team=orders [--canary 1] [--batch 10%]``
+``actuator fleet loglevel LOGGER LEVEL|--reset --where ...``
+``actuator fleet journal [ID]``
 
 The reading commands ask the console at ``--url`` (default ``$ACTUATOR_FLEET_URL``,
 else ``http://127.0.0.1:8090``) with the bearer token in ``$ACTUATOR_FLEET_TOKEN``
@@ -30,6 +33,12 @@ _COLOURS = {
     "UNKNOWN": "yellow",
     "OUT_OF_SERVICE": "cyan",
     "INIT": "blue",
+    "succeeded": "green",
+    "failed": "bold red",
+    "stopped": "red",
+    "running": "cyan",
+    "skipped": "yellow",
+    "interrupted": "red",
 }
 
 
@@ -116,6 +125,24 @@ def add_commands(commands: Any) -> None:
 
     counts = reader("counts", "Count instances and groups per status")
     counts.set_defaults(run=_counts)
+
+    for name, help_text in (
+        ("pause", "Pause instances (readiness OUT_OF_SERVICE, requests refused), in stages"),
+        ("resume", "Resume paused instances, in stages, each back UP before the next"),
+        ("flip", "Flip instances' pause state, in stages"),
+        ("loglevel", "Set a logger's level on instances (or --reset it), in stages"),
+        ("shutdown", "Restart instances in stages: each stops, and must come back UP"),
+    ):
+        command = reader(name, help_text + " (needs the full role)")
+        _action_options(command, name)
+        command.set_defaults(run=_act, action=name)
+
+    journal = reader("journal", "The action journal, newest first; with an ID, one action")
+    journal.add_argument("id", nargs="?", help="an action id: its stages and results")
+    journal.add_argument("--state", action="append", default=[], help="only this state")
+    journal.add_argument("--limit", type=int, default=50, help="rows (the console caps it)")
+    journal.add_argument("--offset", type=int, default=0)
+    journal.set_defaults(run=_journal)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -267,16 +294,225 @@ def _versions(versions: dict[str, int]) -> str:
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        cells = list(row)
-        if "status" in columns:
-            i = columns.index("status")
+        # What instances and the console say is text, never markup ("see [reach]").
+        cells = [escape(cell) for cell in row]
+        for name in ("status", "state", "result"):
+            if name not in columns:
+                continue
+            i = columns.index(name)
             # Colour helps, but the status is always written out: readable without it.
-            cells[i] = f"[{_COLOURS.get(cells[i], 'yellow')}]{cells[i]}[/]"
+            cells[i] = f"[{_COLOURS.get(row[i], 'yellow')}]{cells[i]}[/]"
         table.add_row(*cells)
     Console(file=sys.stdout, soft_wrap=False).print(table)
+
+
+# -- actions ------------------------------------------------------------------
+
+
+def _action_options(command: argparse.ArgumentParser, name: str) -> None:
+    if name == "loglevel":
+        command.add_argument("logger", help="a logger or logger group name, or ROOT")
+        command.add_argument("level", nargs="?", help="TRACE, DEBUG, INFO, WARN, ERROR, ...")
+        command.add_argument("--reset", action="store_true", help="clear the level set before")
+    if name == "shutdown":
+        command.add_argument(
+            "--no-restart",
+            action="store_true",
+            help="the platform does not restart them: wait until each has stopped",
+        )
+    command.add_argument("--where", action="append", default=[], metavar="FACT=VALUE")
+    command.add_argument("--service", action="append", default=[])
+    command.add_argument("--status", action="append", default=[])
+    command.add_argument("--group", help="a service group id")
+    command.add_argument("--instance", action="append", default=[], help="an instance id")
+    command.add_argument("--canary", type=int, default=1, help="instances first (default 1)")
+    command.add_argument("--batch", default="25%", help="a count or a share (10%%) per batch")
+    command.add_argument("--batch-deadline", type=float, default=60.0, metavar="SECONDS")
+    command.add_argument(
+        "--max-failures", default="0", help="stop when more fail: a count or a share (10%%)"
+    )
+    command.add_argument("--reason", help="said to the instances, and kept in the journal")
+    command.add_argument("--dry-run", action="store_true", help="show the targets; act on none")
+
+
+def _count_or_share(value: str, option: str) -> int | str:
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    if text.endswith("%") and text[:-1].isdigit():
+        return text
+    raise ValueError(f"{option} takes a count or a percentage like 10%, got {value!r}")
+
+
+def _action_body(args: argparse.Namespace) -> dict[str, Any]:
+    facts = {}
+    for item in args.where:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--where takes FACT=VALUE, got {item!r}")
+        facts[key] = value
+    body: dict[str, Any] = {
+        "action": args.action,
+        "service": args.service,
+        "status": [s.upper() for s in args.status],
+        "facts": facts,
+        "instances": args.instance,
+        "canary": args.canary,
+        "batch": _count_or_share(args.batch, "--batch"),
+        "batch_deadline": args.batch_deadline,
+        "max_failures": _count_or_share(args.max_failures, "--max-failures"),
+        "dry_run": args.dry_run,
+    }
+    if args.group:
+        body["group"] = args.group
+    if args.reason:
+        body["reason"] = args.reason
+    if args.action == "loglevel":
+        if args.reset == (args.level is not None):
+            raise ValueError("loglevel takes a LEVEL or --reset (one of them)")
+        body.update(logger=args.logger, level=None if args.reset else args.level)
+    if args.action == "shutdown":
+        body["restart"] = not args.no_restart
+    return body
+
+
+def _request(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    token = _token(args)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    url = args.url.rstrip("/") + "/fleet/api" + path
+    try:
+        answer = httpx.request(method, url, headers=headers, timeout=args.timeout, **kwargs)
+    except httpx.HTTPError as exc:
+        raise ValueError(f"cannot reach the console at {args.url}: {exc}") from None
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if answer.status_code >= 300:
+        message = body.get("message") if isinstance(body, dict) else answer.text[:200]
+        raise ValueError(f"the console answered {answer.status_code}: {message}")
+    return body
+
+
+def _act(args: argparse.Namespace) -> int:
+    started = _request(args, "POST", "/actions", json=_action_body(args))
+    if args.json and (args.dry_run or started.get("dryRun")):
+        print(json.dumps(started, indent=2))
+        return 0
+    if started.get("dryRun"):
+        rows = [
+            [stage["name"], i["id"], i["service"], i["status"], i["version"] or ""]
+            for stage in started["stages"]
+            for i in (_by_id(started["instances"])[iid] for iid in stage["instances"])
+        ]
+        _table(
+            f"dry run: {args.action} on {started['targets']} instances, "
+            f"stopping when more than {started['failureLimit']} fail",
+            ["stage", "instance", "service", "status", "version"],
+            rows,
+        )
+        return 0
+    found = _follow(args, started["id"], started["targets"])
+    if args.json:
+        print(json.dumps(found, indent=2))
+    else:
+        _show_action(args, found)
+    return 0 if found["state"] == "succeeded" else 1
+
+
+def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["id"]: item for item in items}
+
+
+def _follow(args: argparse.Namespace, action_id: str, total: int) -> dict[str, Any]:
+    """Poll the action until it ends, with a progress bar on a terminal."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=sys.stderr)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, disable=args.json, transient=False) as progress:
+        bar = progress.add_task(f"{args.action} {action_id}", total=total)
+        while True:
+            found: dict[str, Any] = _request(args, "GET", f"/actions/{action_id}?limit=1")
+            counts = found["progress"]
+            done = total - counts["pending"] - counts["running"]
+            stage = next((s["name"] for s in found["stages"] if s["state"] == "running"), "")
+            failed = f", {counts['failed']} failed" if counts["failed"] else ""
+            progress.update(
+                bar, completed=done, description=f"{args.action} {stage}{failed}".strip()
+            )
+            if found["state"] != "running":
+                return found
+            time.sleep(0.5)
+
+
+def _show_action(args: argparse.Namespace, found: dict[str, Any]) -> None:
+    rows = []
+    offset = 0
+    while True:
+        page = _request(args, "GET", f"/actions/{found['id']}?offset={offset}&limit=500")
+        items = page["results"]["items"]
+        names = [s["name"] for s in page["stages"]]
+        rows += [
+            [r["instance"], names[r["stage"]], r["result"], r["detail"] or "", r["time"] or ""]
+            for r in items
+        ]
+        offset += len(items)
+        if not items or offset >= page["results"]["total"]:
+            break
+    counts = found["progress"]
+    title = (
+        f"{found['action']} {found['id']}: {found['state']} "
+        f"({counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped of {counts['total']})"
+    )
+    _table(title, ["instance", "stage", "result", "detail", "time"], rows)
+    if found["reason"]:
+        print(f"{found['state']}: {found['reason']}")
+
+
+def _journal(args: argparse.Namespace) -> int:
+    if args.id:
+        found = _request(args, "GET", f"/actions/{args.id}")
+        if args.json:
+            print(json.dumps(found, indent=2))
+        else:
+            _show_action(args, found)
+        return 0
+    params = [("state", s) for s in args.state]
+    params += [("limit", str(args.limit)), ("offset", str(args.offset))]
+    page = _request(args, "GET", "/actions", params=params)
+    if args.json:
+        print(json.dumps(page, indent=2))
+        return 0
+    rows = [
+        [
+            a["id"],
+            a["created"],
+            a["action"],
+            a["state"],
+            f"{a['progress']['succeeded']}/{a['targets']}",
+            str(a["progress"]["failed"]),
+            a["by"] or "",
+            a["reason"] or "",
+        ]
+        for a in page["items"]
+    ]
+    _table(
+        f"actions {_range(page)}",
+        ["id", "started", "action", "state", "done", "failed", "by", "reason"],
+        rows,
+    )
+    return 0

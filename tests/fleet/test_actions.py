@@ -242,7 +242,7 @@ async def test_a_staged_pause_goes_stage_by_stage_and_succeeds(
     rows = found["results"]["items"]
     assert {row["detail"] for row in rows} == {"paused"}
     # Each stage finished before the next one started acting.
-    ends = {}
+    ends: dict[int, list[str]] = {}
     for row in rows:
         ends.setdefault(row["stage"], []).append(row["time"])
     assert max(ends[0]) <= min(ends[1])
