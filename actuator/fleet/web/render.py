@@ -20,7 +20,7 @@ ICONS = {
     "UP": "✔",
     "DOWN": "✖",
     "DISCONNECTED": "⚠",
-    "OUT_OF_SERVICE": "⏸",
+    "OUT_OF_SERVICE": "‖",
     "INIT": "…",
     "UNKNOWN": "?",
 }

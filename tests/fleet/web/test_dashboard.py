@@ -290,7 +290,7 @@ async def test_the_overview_counts_statuses_and_lists_groups_worst_first(
         (
             "status=&service=&where=",
             ["orders/prod/shop", "billing/prod/shop", "search/staging/shop"],
-        ),  # noqa: E501
+        ),
         ("where=team%3Dnobody", []),
     ],
 )
