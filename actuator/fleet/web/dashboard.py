@@ -67,6 +67,8 @@ _HEADERS = {
     "referrer-policy": "same-origin",
 }
 LIVE_PARTS = ("health", "info", "loggers", "pause")
+ACTIONS = ("pause", "resume", "flip")  # what the dashboard's buttons start
+FINISHED = frozenset({"done", "finished", "completed", "succeeded", "failed", "stopped"})
 
 
 @dataclass
@@ -133,6 +135,10 @@ class Dashboard:
                 page(self.instance_live),
                 methods=["GET"],
             ),
+            Route(f"{BASE}/actions", page(self.journal), methods=["GET"]),
+            Route(f"{BASE}/actions", page(self.run_action), methods=["POST"]),
+            Route(f"{BASE}/actions/preview", page(self.preview_action), methods=["POST"]),
+            Route(f"{BASE}/actions/{{action_id}}", page(self.action), methods=["GET"]),
             Mount(
                 f"{BASE}/static",
                 app=StaticFiles(packages=[("actuator.fleet.web", "static")]),
@@ -448,6 +454,59 @@ class Dashboard:
             data=data,
         )
 
+    # -- actions: every one through the actions API, as the caller -----------------
+
+    async def preview_action(self, request: Request, caller: Caller) -> Response:
+        """The targets an action would reach (the API's dry run), with a button to run it."""
+        params(request, set())
+        body = _action_body(request.state.form)
+        status, data = await self.call_api(
+            caller, "POST", "/fleet/api/actions", {**body, "dry_run": True}
+        )
+        _api_answered(status, data, "preview the action")
+        return self.render(
+            request, "action_preview.html", caller=caller, action=body, preview=data
+        )
+
+    async def run_action(self, request: Request, caller: Caller) -> Response:
+        params(request, set())
+        body = _action_body(request.state.form)
+        status, data = await self.call_api(caller, "POST", "/fleet/api/actions", body)
+        _api_answered(status, data, "start the action")
+        return RedirectResponse(f"{BASE}/actions/{quote(str(data['id']), safe='')}", 303)
+
+    async def journal(self, request: Request, caller: Caller) -> Response:
+        query = _filters(request, {"page"})
+        page = _page_number(query)
+        offset = (page - 1) * self.page_size
+        status, data = await self.call_api(
+            caller, "GET", f"/fleet/api/actions?offset={offset}&limit={self.page_size}"
+        )
+        _api_answered(status, data, "read the actions journal")
+        pages = _check_page(page, int(data.get("total", 0)), self.page_size)
+        return self.render(
+            request,
+            "actions.html",
+            caller=caller,
+            journal=data,
+            page=page,
+            pages=pages,
+            link=lambda **changes: query_string(query, **changes),
+        )
+
+    async def action(self, request: Request, caller: Caller) -> Response:
+        """One action's progress and per-instance results; the page refreshes while it runs."""
+        params(request, set())
+        action_id = request.path_params["action_id"]
+        status, data = await self.call_api(
+            caller, "GET", f"/fleet/api/actions/{quote(action_id, safe='')}"
+        )
+        _api_answered(status, data, "read the action")
+        state = str(data.get("state") or data.get("status") or "").lower()
+        return self.render(
+            request, "action.html", caller=caller, action=data, refresh=state not in FINISHED
+        )
+
     # -- the console's own API, in process ------------------------------------
 
     async def call_api(
@@ -475,6 +534,36 @@ def _filters(request: Request, allowed: set[str]) -> dict[str, list[str]]:
     found = params(request, allowed)
     cleaned = {key: [v for v in values if v.strip()] for key, values in found.items()}
     return {key: values for key, values in cleaned.items() if values}
+
+
+def _action_body(form: dict[str, str]) -> dict[str, Any]:
+    """The actions API's request for a dashboard form: what to do, and to which instances."""
+    action = form.get("action", "")
+    if action not in ACTIONS:
+        raise ApiError(400, f"Field 'action' must be one of {', '.join(ACTIONS)}")
+    body: dict[str, Any] = {"action": action}
+    if form.get("instance"):
+        body["instances"] = [form["instance"]]
+    elif form.get("group"):
+        body["group"] = form["group"]
+    else:
+        raise ApiError(400, "Choose the instances: field 'instance' or 'group'")
+    if form.get("reason"):
+        body["reason"] = form["reason"][:200]
+    return body
+
+
+def _api_answered(status: int, data: Any, doing: str) -> None:
+    """Pass on the API's refusal as a page: its status and its message."""
+    if 200 <= status < 300 and isinstance(data, dict):
+        return
+    message = data.get("message") if isinstance(data, dict) else None
+    if status == 404 and message == "No such resource":
+        message = "This console has no actions API"
+    raise ApiError(
+        status if 400 <= status < 600 else 502,
+        f"Could not {doing}: {message or f'the console answered {status}'}",
+    )
 
 
 def _query(request: Request) -> str:
