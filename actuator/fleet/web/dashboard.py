@@ -464,9 +464,7 @@ class Dashboard:
             caller, "POST", "/fleet/api/actions", {**body, "dry_run": True}
         )
         _api_answered(status, data, "preview the action")
-        return self.render(
-            request, "action_preview.html", caller=caller, action=body, preview=data
-        )
+        return self.render(request, "action_preview.html", caller=caller, action=body, preview=data)
 
     async def run_action(self, request: Request, caller: Caller) -> Response:
         params(request, set())
