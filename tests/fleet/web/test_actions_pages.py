@@ -65,6 +65,7 @@ class FakeActionsApi:
                     "total": 1,
                 }
             )
+        assert body is not None
         if body.get("dry_run"):
             return JSONResponse(
                 {
