@@ -4,6 +4,7 @@ on its own: what they send, as whom, and how they show the answers and refusals)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -18,8 +19,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from actuator.fleet.app import FleetConsole
+from actuator.fleet.reach import Reach, ReachConfig
 from actuator.fleet.web.session import COOKIE
 from tests.fleet.support import READ_TOKEN, Clock, console_config, register, running
+from tests.fleet.test_actions import Instances
 from tests.fleet.web.test_dashboard import FULL_TOKEN, csrf_of, ingest, login, settings
 
 
@@ -220,10 +223,41 @@ async def test_an_action_without_the_csrf_token_is_refused(
     assert COOKIE in client.cookies
 
 
-async def test_without_an_actions_api_the_pages_say_so(tmp_path: Path) -> None:
-    config = console_config(f"sqlite:///{tmp_path / 'fleet.db'}", settings=settings())
-    async with running(FleetConsole(config, clock=Clock())) as client:
-        await login(client, token=READ_TOKEN)
-        page = await client.get("/fleet/actions")
-        assert page.status_code == 404
-        assert "This console has no actions API" in page.text
+async def test_the_pages_preview_run_and_follow_an_action_through_the_real_api(
+    tmp_path: Path,
+) -> None:
+    """The pages against the console's own actions API, the instances simulated."""
+    instances = Instances("orders-1", "orders-2")
+    reach = Reach(ReachConfig(timeout=0.5), transport=httpx.MockTransport(instances))
+    config = console_config(
+        f"sqlite:///{tmp_path / 'fleet.db'}",
+        settings=settings(),
+        actions={"poll_interval": 0.02, "heartbeat": 0.2, "stale_after": 1},
+    )
+    async with running(FleetConsole(config, clock=Clock(), reach=reach)) as client:
+        await ingest(client, register("orders-1"), register("orders-2", version="1.1"))
+        await login(client, token=FULL_TOKEN)
+        gid, html = await group_page(client)
+        fields = {"action": "pause", "group": gid}
+        preview = await client.post(
+            "/fleet/actions/preview", data={"csrf": csrf_of(html), **fields}
+        )
+        assert "<h1>Pause 2 instances?</h1>" in preview.text
+        assert '<a href="/fleet/instances/orders-2">orders-2</a>' in preview.text
+        assert not any(i.calls for i in instances.by_host.values())
+        run = await client.post(
+            "/fleet/actions", data={"csrf": csrf_of(preview.text), **fields, "reason": "deploy"}
+        )
+        assert run.status_code == 303
+        page = await client.get(run.headers["location"])
+        for _ in range(200):
+            if "Pause: succeeded" in page.text:
+                break
+            await asyncio.sleep(0.02)
+            page = await client.get(run.headers["location"])
+        assert "Pause: succeeded" in page.text
+        assert '<progress id="bar" max="2" value="2">' in page.text
+        assert "<td>paused</td>" in page.text
+        assert all(i.paused for i in instances.by_host.values())
+        journal = await client.get("/fleet/actions")
+        assert re.search(r'<td>succeeded</td><td>admin</td><td class="num">2</td>', journal.text)
