@@ -107,16 +107,18 @@ class Ran:
 def cli(console: UvicornProcess, *args: str, token: str = ADMIN_TOKEN) -> Ran:
     """``actuator fleet ...`` run in this process (starting Python a dozen times is slow)."""
     out, err = io.StringIO(), io.StringIO()
-    before = os.environ.get("ACTUATOR_FLEET_TOKEN")
-    os.environ["ACTUATOR_FLEET_TOKEN"] = token
+    variables = {"ACTUATOR_FLEET_TOKEN": token, "COLUMNS": "200"}
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["fleet", *args, "--url", console.url])
     finally:
-        if before is None:
-            del os.environ["ACTUATOR_FLEET_TOKEN"]
-        else:
-            os.environ["ACTUATOR_FLEET_TOKEN"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return Ran(code, out.getvalue(), err.getvalue())
 
 
