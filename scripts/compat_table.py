@@ -10,8 +10,8 @@ tables differ from the ones its results build. So the page can only say
 
 Cells: the ``result`` of the cell's tests when all of them passed (their distinct
 values joined by `` / ``), ``FAILS`` when one failed, ``SKIPPED`` when one was
-skipped, ``—`` when no test covers that feature there. Rows (features) and
-columns (names) come in the order the tests are collected.
+skipped, ``—`` when no test covers that feature there. Columns (names) are sorted;
+rows (features) come in the order the tests are collected.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def render(claims: Iterable[Claim]) -> str:
 
 
 def _table(title: str, claims: Sequence[Claim]) -> str:
-    names = list(dict.fromkeys(claim.name for claim in claims))
+    names = sorted({claim.name for claim in claims}, key=str.lower)
     features = list(dict.fromkeys(claim.feature for claim in claims))
     cells: dict[tuple[str, str], list[Claim]] = {}
     for claim in claims:

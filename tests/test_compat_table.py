@@ -35,9 +35,9 @@ def test_unrelated():
     pass
 """
 TABLES = """\
-| Server feature | uvicorn | hypercorn |
+| Server feature | hypercorn | uvicorn |
 | --- | --- | --- |
-| drain | yes | no: stops at once |
+| drain | no: stops at once | yes |
 
 | Framework feature | quart |
 | --- | --- |
