@@ -17,6 +17,9 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -38,6 +41,7 @@ from typing import Any
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
@@ -93,6 +97,7 @@ class ConsoleConfig(_Config):
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")
