@@ -108,20 +108,24 @@ class MailServer:
 
 @contextmanager
 def smtp_server(
-    *, tmp_path: Any = None, login: tuple[str, str] | None = None
+    *, tmp_path: Any = None, login: tuple[str, str] | None = None, implicit_tls: bool = False
 ) -> Iterator[MailServer]:
     """A real SMTP server on a free port; with ``login`` it offers STARTTLS (a trustme
-    certificate; its CA written under ``tmp_path``) and requires that login over TLS."""
+    certificate; its CA written under ``tmp_path``) and requires that login over TLS;
+    with ``implicit_tls`` it speaks TLS from the first byte (port 465 style)."""
     mailbox = Mailbox()
     port = free_port()
     options: dict[str, Any] = {}
     ca_file = None
-    if login is not None:
+    if login is not None or implicit_tls:
         authority = trustme.CA()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         authority.issue_cert("127.0.0.1").configure_cert(context)
         ca_file = str(tmp_path / "smtp-ca.pem")
         authority.cert_pem.write_to_path(ca_file)
+    if implicit_tls:
+        options = {"ssl_context": context}
+    if login is not None:
 
         def check(
             server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any

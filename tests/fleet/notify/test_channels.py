@@ -125,6 +125,21 @@ async def test_email_logs_in_over_starttls(tmp_path: Path) -> None:
     assert "wrong-pw-123" not in str(caught.value)
 
 
+async def test_email_speaks_tls_from_the_first_byte(tmp_path: Path) -> None:
+    with smtp_server(tmp_path=tmp_path, implicit_tls=True) as server:
+        channel = {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "security": "tls",
+            "ca_file": server.ca_file,
+            "sender": "fleet@example.com",
+            "to": ["ops@example.com"],
+        }
+        await senders({"mail": channel}, {})["mail"].send(document(), 5.0)
+    assert len(server.mailbox.messages) == 1
+
+
 async def test_email_to_a_server_that_is_not_there_is_retryable() -> None:
     channel = {
         "type": "email",

@@ -514,3 +514,64 @@ async def test_the_delivery_log_pages_and_filters_and_refuses_bad_parameters(
         answer = await client.get("/fleet/api/notifications", params=params, headers=READ)
         assert answer.status_code == 400
     assert (await client.get("/fleet/api/notifications")).status_code == 401
+
+
+async def test_a_change_committed_late_behind_a_newer_one_is_still_seen(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    # On PostgreSQL another console's change can commit after a later-numbered one.
+    receiver, url = hook
+    config = notify_config(sqlite(tmp_path), {"ops": webhook(url)}, {"down": {"channels": ["ops"]}})
+    console, client = await console_for(config)
+    await ingest(client, register("a"), register("b"))
+    await round_at(console, clock, 1)
+    store = console.notifier.store
+
+    def insert(conn: Any, seq: int, subject: str) -> None:
+        store.dialect.run(
+            conn,
+            "INSERT INTO fleet_events (seq, at, kind, subject, status, previous, components) "
+            "VALUES (?, ?, 'instance', ?, 'DOWN', 'UP', '[]')",
+            (seq, clock.now, subject),
+        )
+
+    top = await store.on_reader(
+        lambda conn: int(store.dialect.run(conn, "SELECT max(seq) FROM fleet_events")[0][0])
+    )
+    await store.on_writer(lambda conn: insert(conn, top + 2, "b"))
+    await round_at(console, clock, 1)
+    await store.on_writer(lambda conn: insert(conn, top + 1, "a"))
+    await round_at(console, clock, 1)
+    assert sorted(b["subject"]["id"] for b in receiver.bodies()) == ["a", "b"]
+
+
+async def test_the_delivery_log_keeps_only_its_newest_entries(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    _, url = hook
+    config = notify_config(
+        sqlite(tmp_path), {"ops": webhook(url)}, {"down": {"channels": ["ops"]}}, keep=10
+    )
+    console, client = await console_for(config)
+    await ingest(client, *(register(f"i{n}", "DOWN") for n in range(15)))
+    await round_at(console, clock, 1)
+    await round_at(console, clock, 1)
+    page = await log(client, limit=100)
+    assert page["total"] == 10
+    assert {e["subject"]["id"] for e in page["items"]} == {f"i{n}" for n in range(5, 15)}
+
+
+async def test_deliveries_for_a_channel_no_longer_configured_are_logged_failed(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    receiver, url = hook
+    receiver.fail = 1
+    database = sqlite(tmp_path)
+    config = notify_config(database, {"ops": webhook(url)}, {"down": {"channels": ["ops"]}})
+    console, client = await console_for(config)
+    await ingest(client, register("a", "DOWN"))
+    await round_at(console, clock, 1)
+    console.notifier.senders.pop("ops")  # as after a restart with the channel renamed
+    await round_at(console, clock, 60)
+    [entry] = (await log(client))["items"]
+    assert (entry["state"], entry["result"]) == ("failed", "channel 'ops' is no longer configured")
