@@ -56,7 +56,7 @@ from actuator.fleet.model import (
 )
 from actuator.fleet.notify.channels import build_senders, redacted_logs
 from actuator.fleet.notify.config import MuteConfig
-from actuator.fleet.notify.notifier import Notifier
+from actuator.fleet.notify.notifier import STATES, Notifier
 from actuator.fleet.pull import Poller
 from actuator.fleet.query import ApiError
 from actuator.fleet.query import descending as _descending
@@ -74,7 +74,6 @@ from actuator.security.credentials import token_digest
 logger = logging.getLogger("actuator.fleet")
 
 API = "/fleet/api"
-_DELIVERY_STATES = ("pending", "sending", "sent", "failed", "muted")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -400,10 +399,8 @@ class FleetConsole:
         offset, limit = self._paging(params)
         states = params.get("state", [])
         for state in states:
-            if state not in _DELIVERY_STATES:
-                raise ApiError(
-                    400, f"Parameter 'state' must be one of {', '.join(_DELIVERY_STATES)}"
-                )
+            if state not in STATES:
+                raise ApiError(400, f"Parameter 'state' must be one of {', '.join(STATES)}")
         page = await self.notifier.log(
             states=states,
             channels=params.get("channel", []),

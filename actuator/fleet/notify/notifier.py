@@ -67,7 +67,8 @@ committed by another console can appear after a later one."""
 MAX_GAPS = 1000
 LEASE_MARGIN = 30.0
 _CHUNK = 500
-FINAL = ("sent", "failed", "muted")
+STATES = ("pending", "sending", "sent", "failed", "muted")
+"""A delivery's states: waiting (or backing off), being attempted, and the three final ones."""
 
 
 @dataclass
