@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from actuator.fleet.backoff import Backoff
+from actuator.client import Backoff
 from actuator.fleet.model import InstanceUpdate
 from actuator.fleet.pusher import registration_from_info
 
