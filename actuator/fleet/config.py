@@ -17,6 +17,10 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [spring_boot_admin]                 # accept Spring Boot Admin clients' registrations
+    enabled = true                      # (see actuator.fleet.sba_server)
+    principals = ["sba-clients"]
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -39,6 +43,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
+from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
 
@@ -93,6 +98,7 @@ class ConsoleConfig(_Config):
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

@@ -122,7 +122,10 @@ class SQLite(Dialect):
         return "LIKE"  # case-insensitive for ASCII in SQLite
 
     def schema(self) -> list[list[str]]:
-        return [_schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False)]
+        return [
+            _schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False),
+            _schema_registrations(),
+        ]
 
 
 class PostgreSQL(Dialect):
@@ -159,7 +162,11 @@ class PostgreSQL(Dialect):
 
     def schema(self) -> list[list[str]]:
         # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
-        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True), []]
+        return [
+            _schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True),
+            [],
+            _schema_registrations(),
+        ]
 
     def lock_schema(self, conn: Any) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")
@@ -231,6 +238,23 @@ def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
             "CREATE INDEX fleet_instances_facts ON fleet_instances USING gin (facts jsonb_path_ops)"
         )
     return statements
+
+
+def _schema_registrations() -> list[str]:
+    """Registrations through Spring Boot Admin's protocol (``actuator.fleet.sba_server``),
+    kept so a console restart still polls them. ``metadata`` holds the credentials the
+    instances are read with: this table is never served."""
+    return [
+        """CREATE TABLE fleet_registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            health_url TEXT NOT NULL,
+            management_url TEXT,
+            service_url TEXT,
+            metadata TEXT NOT NULL,
+            registered DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)"""
+    ]
 
 
 def sqlite_path(url: str) -> str:
