@@ -42,6 +42,7 @@ import re
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,18 @@ def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"target URLs are http(s)://host[:port]/path, got {url[:100]!r}")
+
+
+_SHARDS = 256
+"""httpx clients per target set, targets spread over them by URL. httpcore's pool scans
+every connection it holds on each request, so one pool for thousands of targets costs
+more CPU than the polls themselves (measured with benchmarks/fleet.py --pull); small
+pools keep each scan short, and a target always uses the same one, so its connection
+is kept alive from poll to poll."""
+
+
+def _shard(url: str) -> int:
+    return zlib.crc32(url.encode()) % _SHARDS
 
 
 def target_id(url: str) -> str:
@@ -282,6 +295,8 @@ class Poller:
         self._transport = transport
         self.targets: dict[str, _Target] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._set_options: dict[str, tuple[dict[str, str], ssl.SSLContext | bool]] = {}
+        self._registered_tls: ssl.SSLContext | None = None
         self._files: dict[Path, tuple[float, list[str]]] = {}
         self._dns: dict[str, list[tuple[str, int]]] = {}
         self._by_id: dict[str, _Target] = {}
@@ -294,9 +309,34 @@ class Poller:
 
     # -- targets --------------------------------------------------------------
 
-    def _client(self, target_set: TargetSet) -> httpx.AsyncClient:
-        client = self._clients.get(target_set.name)
+    def _client(self, target_set: TargetSet, url: str) -> httpx.AsyncClient:
+        key = f"{target_set.name}#{_shard(url)}"
+        client = self._clients.get(key)
         if client is None:
+            headers, verify = self._options(target_set)
+            client = self._new_client(headers, verify)
+            self._clients[key] = client
+        return client
+
+    def _new_client(
+        self, headers: dict[str, str], verify: ssl.SSLContext | bool
+    ) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=self.config.concurrency,
+            max_keepalive_connections=self.config.concurrency,
+        )
+        return httpx.AsyncClient(
+            headers=headers,
+            verify=verify,
+            limits=limits,
+            transport=self._transport,
+            timeout=self.config.timeout,
+        )
+
+    def _options(self, target_set: TargetSet) -> tuple[dict[str, str], ssl.SSLContext | bool]:
+        """A set's headers and TLS context, made once and shared by its clients."""
+        options = self._set_options.get(target_set.name)
+        if options is None:
             headers = {"accept": "application/json"}
             if target_set.token_env:
                 token = os.environ.get(target_set.token_env)
@@ -316,19 +356,11 @@ class Poller:
                         str(target_set.client_key) if target_set.client_key else None,
                     )
                 verify = context
-            limits = httpx.Limits(
-                max_connections=self.config.concurrency,
-                max_keepalive_connections=self.config.concurrency,
-            )
-            client = httpx.AsyncClient(
-                headers=headers,
-                verify=verify,
-                limits=limits,
-                transport=self._transport,
-                timeout=self.config.timeout,
-            )
-            self._clients[target_set.name] = client
-        return client
+            if verify is True:
+                # One TLS context for the set's clients (httpx would load one per client).
+                verify = httpx.create_ssl_context()
+            options = self._set_options[target_set.name] = (headers, verify)
+        return options
 
     def register(self, target: Registered) -> None:
         """Poll a registered target from now on (a new one at once); replaces one with its id."""
@@ -347,7 +379,7 @@ class Poller:
         self.targets[_REGISTERED + target.id] = _Target(
             management or target.health_url,
             target.service,
-            self._registered_client(),
+            self._registered_client(management or target.health_url),
             due=now,
             backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
             iid=target.id,
@@ -358,20 +390,14 @@ class Poller:
             auth=target.auth,
         )
 
-    def _registered_client(self) -> httpx.AsyncClient:
-        client = self._clients.get(_REGISTERED)
+    def _registered_client(self, url: str) -> httpx.AsyncClient:
+        key = f"{_REGISTERED}#{_shard(url)}"
+        client = self._clients.get(key)
         if client is None:
-            limits = httpx.Limits(
-                max_connections=self.config.concurrency,
-                max_keepalive_connections=self.config.concurrency,
-            )
-            client = httpx.AsyncClient(
-                headers={"accept": "application/json"},
-                limits=limits,
-                transport=self._transport,
-                timeout=self.config.timeout,
-            )
-            self._clients[_REGISTERED] = client
+            if self._registered_tls is None:
+                self._registered_tls = httpx.create_ssl_context()
+            client = self._new_client({"accept": "application/json"}, self._registered_tls)
+            self._clients[key] = client
         return client
 
     async def resolve(self) -> None:
@@ -391,7 +417,7 @@ class Poller:
                 self.targets[url] = _Target(
                     url,
                     target_set.name,
-                    self._client(target_set),
+                    self._client(target_set, url),
                     due=now + offset,
                     backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
                 )

@@ -25,7 +25,6 @@ import dns.resolver
 
 from tests.support.server import free_port
 
-
 _PROBE = "dnsmasq-probe.test"
 
 
