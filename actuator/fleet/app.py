@@ -14,6 +14,7 @@
 ``GET  /actuator/health``             the console's own health (its database included)
 ``POST /instances``                   Spring Boot Admin's client registration (when enabled)
 ``DELETE /instances/{id}``            its deregistration
+``GET  /fleet/``                      the web dashboard (``actuator.fleet.web``)
 
 Reading needs the ``read`` role; ingest an ingest token; registering through Spring
 Boot Admin's protocol what ``[spring_boot_admin]`` allows (see ``sba_server``). The console's clock
@@ -37,14 +38,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
 from actuator.fleet.model import (
-    FACT_KEY,
     GROUP_SORTS,
     INSTANCE_SORTS,
     GroupQuery,
@@ -54,8 +54,16 @@ from actuator.fleet.model import (
     InstanceUpdate,
 )
 from actuator.fleet.pull import Poller
+from actuator.fleet.query import ApiError
+from actuator.fleet.query import descending as _descending
+from actuator.fleet.query import integer as _integer
+from actuator.fleet.query import params as _params
+from actuator.fleet.query import sort as _sort
+from actuator.fleet.query import statuses as _statuses
+from actuator.fleet.query import where as _where
 from actuator.fleet.sba_server import RegistrationError, parse_registration
 from actuator.fleet.store import FleetStore, SqlStore, open_store
+from actuator.fleet.web import Dashboard
 from actuator.health.result import Health
 from actuator.security.auth import AuthError
 from actuator.security.credentials import token_digest
@@ -63,15 +71,6 @@ from actuator.security.credentials import token_digest
 logger = logging.getLogger("actuator.fleet")
 
 API = "/fleet/api"
-_STATUS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -114,7 +113,7 @@ class FleetConsole:
         )
         self._opened = False
         self.poller: Poller | None = None
-        routes = [
+        routes: list[BaseRoute] = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
             Route(f"{API}/groups", self.groups, methods=["GET"]),
@@ -129,6 +128,17 @@ class FleetConsole:
                 Route("/instances/{instance_id}", self.sba_deregister, methods=["DELETE"]),
             ]
         self._registrants = [re.compile(p) for p in sba.principals]
+        # The dashboard reads the store directly and acts through this API, as
+        # the caller: its session cookie is an identity here too.
+        self.dashboard = Dashboard(
+            self.store,
+            self.actuator.guard,
+            self.config.dashboard,
+            page_size=self.config.page_size,
+            clock=clock,
+        )
+        self.actuator.add_authenticator(self.dashboard.authenticator)
+        routes += self.dashboard.routes()
         self.api = Starlette(
             routes=routes,
             lifespan=self._lifespan,
@@ -139,6 +149,7 @@ class FleetConsole:
             },
         )
         self.app = self.actuator.wrap(self.api)
+        self.dashboard.api = self.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -220,6 +231,8 @@ class FleetConsole:
             )
         else:  # pragma: no cover - only the three types above are registered
             raise exc
+        if self.dashboard.owns(request.url.path):
+            return self.dashboard.error_page(request, status, message, headers)
         return Response(
             error_body(status, message, request.url.path),
             status,
@@ -451,60 +464,6 @@ class FleetConsole:
             raise ApiError(400, "Parameter 'limit' must be at least 1")
         # Pages are capped: nothing ever sends the whole fleet in one answer.
         return offset, min(limit, self.config.max_page_size)
-
-
-def _params(request: Request, allowed: set[str]) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            accepted = ", ".join(sorted(allowed)) or "none"
-            raise ApiError(400, f"Unknown parameter {key[:50]!r} (accepted: {accepted})")
-        # Repeated or comma-separated: ?status=DOWN&status=UP or ?status=DOWN,UP
-        items = [value] if key in ("where", "q") else [v for v in value.split(",") if v]
-        params.setdefault(key, []).extend(items)
-    return params
-
-
-def _statuses(params: dict[str, list[str]]) -> list[str]:
-    statuses = [s.upper() for s in params.get("status", [])]
-    for status in statuses:
-        if not status or len(status) > 32 or not set(status) <= _STATUS:
-            raise ApiError(400, f"Parameter 'status': {status[:40]!r} is not a status code")
-    return statuses
-
-
-def _where(params: dict[str, list[str]]) -> dict[str, str]:
-    facts = {}
-    for item in params.get("where", []):
-        key, sep, value = item.partition("=")
-        if not sep or not FACT_KEY.match(key):
-            raise ApiError(400, f"Parameter 'where' takes fact=value, got {item[:60]!r}")
-        facts[key] = value
-    return facts
-
-
-def _sort(params: dict[str, list[str]], allowed: tuple[str, ...], default: str) -> str:
-    sort = params.get("sort", [default])[-1]
-    if sort not in allowed:
-        raise ApiError(400, f"Parameter 'sort' must be one of {', '.join(allowed)}")
-    return sort
-
-
-def _descending(params: dict[str, list[str]]) -> bool:
-    order = params.get("order", ["asc"])[-1]
-    if order not in ("asc", "desc"):
-        raise ApiError(400, "Parameter 'order' must be asc or desc")
-    return order == "desc"
-
-
-def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
-    values = params.get(name)
-    if not values:
-        return default
-    text = values[-1]
-    if not text.isdigit() or len(text) > 9:
-        raise ApiError(400, f"Parameter {name!r} must be a non-negative integer")
-    return int(text)
 
 
 def _describe(exc: ValidationError) -> str:
