@@ -22,6 +22,8 @@
     principals = ["sba-clients"]
     [dashboard]                         # the web pages at /fleet/
     session_ttl = 28800                 # seconds a login lasts
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
 
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
@@ -52,6 +54,7 @@ from pydantic import (
 )
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
 from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
@@ -129,6 +132,7 @@ class ConsoleConfig(_Config):
     pull: PullConfig = PullConfig()
     spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")
