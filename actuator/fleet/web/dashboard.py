@@ -359,7 +359,7 @@ class Dashboard:
             )
         )
         pages = _check_page(page, result.total, self.page_size)
-        counts = await self.store.counts()
+        counts = await self.store.rollup_counts()
         return self.render(
             request,
             "overview.html",
