@@ -11,6 +11,10 @@
 ``GET  /fleet/api/groups/{id}``       one group, a page of its instances, its history
 ``GET  /fleet/api/instances``         instances: filters, sort, pages
 ``GET  /fleet/api/instances/{id}``    one instance and its history
+``GET  /fleet/api/notifications``     the delivery log: filters, pages
+``GET  /fleet/api/mutes``             mutes that have not ended
+``POST /fleet/api/mutes``             a new mute (full role)
+``DELETE /fleet/api/mutes/{id}``      end a mute (full role)
 ``GET  /actuator/health``             the console's own health (its database included)
 ``GET  /fleet/``                      the web dashboard (``actuator.fleet.web``)
 
@@ -24,10 +28,12 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -48,6 +54,9 @@ from actuator.fleet.model import (
     InstanceQuery,
     InstanceUpdate,
 )
+from actuator.fleet.notify.channels import build_senders, redacted_logs
+from actuator.fleet.notify.config import MuteConfig
+from actuator.fleet.notify.notifier import STATES, Notifier
 from actuator.fleet.pull import Poller
 from actuator.fleet.query import ApiError
 from actuator.fleet.query import descending as _descending
@@ -83,6 +92,7 @@ class FleetConsole:
         config: the console configuration (``ConsoleConfig()``: defaults).
         store: a ``FleetStore`` (default: one for ``config.database``).
         clock: seconds since the epoch; tests pass their own.
+        environ: where notification channels read their secrets (default ``os.environ``).
     """
 
     def __init__(
@@ -91,12 +101,21 @@ class FleetConsole:
         *,
         store: FleetStore | None = None,
         clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config or ConsoleConfig()
         self.store: FleetStore = store or open_store(
             self.config.database, self.config.grouping.build()
         )
         self.clock = clock
+        notifications = self.config.notifications
+        self._http = httpx.AsyncClient(follow_redirects=False) if notifications.channels else None
+        senders = build_senders(
+            notifications, os.environ if environ is None else environ, self._http
+        )
+        if not isinstance(self.store, SqlStore):
+            raise TypeError("store: notifications keep their log in a SqlStore")
+        self.notifier = Notifier(notifications, self.store, senders, clock=clock)
         self._ingest_tokens = [
             (name, bytes.fromhex(hashed.removeprefix("sha256:")))
             for name, hashed in self.config.ingest_tokens.items()
@@ -114,6 +133,9 @@ class FleetConsole:
             Route(f"{API}/groups/{{group_id}}", self.group, methods=["GET"]),
             Route(f"{API}/instances", self.instances, methods=["GET"]),
             Route(f"{API}/instances/{{instance_id}}", self.instance, methods=["GET"]),
+            Route(f"{API}/notifications", self.notifications, methods=["GET"]),
+            Route(f"{API}/mutes", self.mutes, methods=["GET", "POST"]),
+            Route(f"{API}/mutes/{{mute_id}}", self.mute, methods=["DELETE"]),
         ]
         # The dashboard reads the store directly and acts through this API, as
         # the caller: its session cookie is an identity here too.
@@ -153,13 +175,18 @@ class FleetConsole:
         if self.config.pull.sets:
             self.poller = Poller(self.config.pull, self._pulled)
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
+        if self.notifier.active:
+            tasks.append(asyncio.create_task(self._notify_forever(), name="fleet-notify"))
         try:
-            yield
+            with redacted_logs(self.notifier.senders):
+                yield
         finally:
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self._http is not None:
+                await self._http.aclose()
             await self.store.close()
             self._opened = False
 
@@ -188,6 +215,22 @@ class FleetConsole:
         if result.disconnected or result.forgotten:
             logger.info(
                 "fleet sweep: %d disconnected, %d forgotten", result.disconnected, result.forgotten
+            )
+
+    async def _notify_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.notifications.interval)
+            await self.notify()
+
+    async def notify(self) -> None:
+        """One notification round (``Notifier.run_once``): evaluate the status changes
+        recorded since the last round, then deliver. Errors are logged, not raised."""
+        try:
+            await self.notifier.run_once()
+        except Exception:
+            logger.exception(
+                "fleet notification round failed; retrying in %ss",
+                self.config.notifications.interval,
             )
 
     async def _database_health(self) -> Health:
@@ -229,6 +272,13 @@ class FleetConsole:
         guard = self.actuator.guard
         caller = await guard.authenticate(request.scope)
         guard.authorize(caller, "fleet", "read", request.scope)
+
+    async def _writer(self, request: Request) -> str | None:
+        """The caller's name, once it proved it has the full role."""
+        guard = self.actuator.guard
+        caller = await guard.authenticate(request.scope)
+        guard.authorize(caller, "fleet", "write", request.scope)
+        return caller.principal
 
     def _ingester(self, request: Request) -> str:
         value = request.headers.get("authorization", "")
@@ -340,6 +390,52 @@ class FleetConsole:
             raise ApiError(404, f"No instance {instance_id[:200]!r}")
         found["history"] = await self.store.history("instance", instance_id)
         return _json(found)
+
+    # -- notifications ----------------------------------------------------------
+
+    async def notifications(self, request: Request) -> Response:
+        await self._reader(request)
+        params = _params(request, {"state", "channel", "rule", "offset", "limit"})
+        offset, limit = self._paging(params)
+        states = params.get("state", [])
+        for state in states:
+            if state not in STATES:
+                raise ApiError(400, f"Parameter 'state' must be one of {', '.join(STATES)}")
+        page = await self.notifier.log(
+            states=states,
+            channels=params.get("channel", []),
+            rules=params.get("rule", []),
+            offset=offset,
+            limit=limit,
+        )
+        return _json(page.json())
+
+    async def mutes(self, request: Request) -> Response:
+        if request.method == "GET":
+            await self._reader(request)
+            offset, limit = self._paging(_params(request, {"offset", "limit"}))
+            return _json((await self.notifier.mutes(offset=offset, limit=limit)).json())
+        author = await self._writer(request)
+        _params(request, set())
+        body = await request.body()
+        if len(body) > 256 * 1024:
+            raise ApiError(413, "Request body larger than 262144 bytes")
+        try:
+            spec = MuteConfig.model_validate_json(body)
+            created = await self.notifier.add_mute(spec, author)
+        except ValidationError as exc:
+            raise ApiError(400, _describe(exc)) from None
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid {exc}; nothing was stored") from None
+        return _json(created, 201)
+
+    async def mute(self, request: Request) -> Response:
+        await self._writer(request)
+        _params(request, set())
+        mute_id = request.path_params["mute_id"]
+        if not await self.notifier.remove_mute(mute_id):
+            raise ApiError(404, f"No mute {mute_id[:100]!r} (configured mutes end with the file)")
+        return Response(status_code=204, headers={"cache-control": "no-store"})
 
     def _instance_query(
         self, params: dict[str, list[str]], group: str | None = None

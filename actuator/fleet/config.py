@@ -19,6 +19,8 @@
 
     [dashboard]                         # the web pages at /fleet/
     session_ttl = 28800                 # seconds a login lasts
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
 
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
@@ -49,6 +51,7 @@ from pydantic import (
 )
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
@@ -124,6 +127,7 @@ class ConsoleConfig(_Config):
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

@@ -201,6 +201,15 @@ class SqlStore:
                     "fleet database %s migrated to schema version %d", d.describe(), version + 1
                 )
 
+    async def on_writer(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)`` on the writer's thread: for the console's other tables
+        (notifications), in the same database, one writer at a time."""
+        return await self._writer.call(work)
+
+    async def on_reader(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)`` on the reader's thread, for queries."""
+        return await self._reader.call(work)
+
     async def schema_version(self) -> int:
         rows = await self._reader.call(
             lambda conn: self.dialect.run(conn, "SELECT max(version) FROM fleet_schema")
