@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +32,7 @@ from actuator.endpoints.prometheus import PrometheusEndpoint
 from actuator.endpoints.registry import EndpointRegistry
 from actuator.endpoints.shutdown import ShutdownEndpoint
 from actuator.endpoints.threaddump import ThreadDumpEndpoint
+from actuator.frameworks import instrument
 from actuator.health.availability import Availability
 from actuator.health.checker import HealthChecker
 from actuator.health.groups import HealthGroup
@@ -486,8 +487,12 @@ class Actuator(SpringEndpoints):
     def started(self) -> bool:
         return self._background.running
 
-    def wrap(self, app: ASGIApp) -> ActuatorMiddleware:
-        """``app`` with the actuator mounted in front of it."""
+    def wrap(self, app: Callable[..., Awaitable[None]]) -> ActuatorMiddleware:
+        """``app`` with the actuator mounted in front of it.
+
+        Any ASGI callable: frameworks that type their scope more narrowly than
+        Starlette (Litestar, Quart) are accepted as they are.
+        """
         return ActuatorMiddleware(app, actuator=self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -514,6 +519,7 @@ class Actuator(SpringEndpoints):
         """The parts the middleware in front of ``app`` uses."""
         if app is not not_found_app:
             self.host_app = app  # what /mappings describes
+            instrument(app)  # a framework that keeps the route template to itself shares it
         return {
             "handler": self._handler,
             "endpoints": self._endpoints,
