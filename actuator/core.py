@@ -68,6 +68,7 @@ from actuator.settings import ActuatorSettings, load_settings
 
 if TYPE_CHECKING:
     from actuator.fleet.pusher import FleetPusher
+    from actuator.fleet.sba_client import SpringBootAdminRegistrator
 
 logger = logging.getLogger("actuator")
 
@@ -169,6 +170,9 @@ class Actuator(SpringEndpoints):
         self.fleet_pusher: FleetPusher | None = None
         if settings.fleet.url is not None:
             self._add_fleet_pusher()
+        self.spring_boot_admin: SpringBootAdminRegistrator | None = None
+        if settings.spring_boot_admin.url:
+            self._add_spring_boot_admin()
 
     def _add_builtins(self) -> None:
         """The built-in indicators, contributors and endpoints, once every part exists."""
@@ -388,6 +392,27 @@ class Actuator(SpringEndpoints):
         self.availability.on_change(lambda _: pusher.poke())
         self._background.watch(pusher)  # started and stopped with the app
         self.fleet_pusher = pusher
+
+    def _add_spring_boot_admin(self) -> None:
+        from actuator.fleet.pusher import registration_from_info
+        from actuator.fleet.sba_client import SpringBootAdminRegistrator
+
+        async def name() -> str:
+            service: str = registration_from_info(await self.info())["service"]
+            return service
+
+        def management_port() -> int | None:
+            server = self.management_server
+            return None if server is None else server.port
+
+        registrator = SpringBootAdminRegistrator(
+            self.settings.spring_boot_admin,
+            base_path=self.settings.base_path,
+            name=name,
+            management_port=management_port,
+        )
+        self._background.watch(registrator)  # started and stopped with the app
+        self.spring_boot_admin = registrator
 
     # -- info -----------------------------------------------------------------
 

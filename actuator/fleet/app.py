@@ -16,9 +16,12 @@
 ``POST /fleet/api/mutes``             a new mute (full role)
 ``DELETE /fleet/api/mutes/{id}``      end a mute (full role)
 ``GET  /actuator/health``             the console's own health (its database included)
+``POST /instances``                   Spring Boot Admin's client registration (when enabled)
+``DELETE /instances/{id}``            its deregistration
 ``GET  /fleet/``                      the web dashboard (``actuator.fleet.web``)
 
-Reading needs the ``read`` role; ingest an ingest token. The console's clock
+Reading needs the ``read`` role; ingest an ingest token; registering through Spring
+Boot Admin's protocol what ``[spring_boot_admin]`` allows (see ``sba_server``). The console's clock
 decides staleness: an update's time is when it arrived.
 """
 
@@ -27,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
@@ -65,6 +70,7 @@ from actuator.fleet.query import params as _params
 from actuator.fleet.query import sort as _sort
 from actuator.fleet.query import statuses as _statuses
 from actuator.fleet.query import where as _where
+from actuator.fleet.sba_server import RegistrationError, parse_registration
 from actuator.fleet.store import FleetStore, SqlStore, open_store
 from actuator.fleet.web import Dashboard
 from actuator.health.result import Health
@@ -137,6 +143,13 @@ class FleetConsole:
             Route(f"{API}/mutes", self.mutes, methods=["GET", "POST"]),
             Route(f"{API}/mutes/{{mute_id}}", self.mute, methods=["DELETE"]),
         ]
+        sba = self.config.spring_boot_admin
+        if sba.enabled:
+            routes += [
+                Route("/instances", self.sba_register, methods=["POST"]),
+                Route("/instances/{instance_id}", self.sba_deregister, methods=["DELETE"]),
+            ]
+        self._registrants = [re.compile(p) for p in sba.principals]
         # The dashboard reads the store directly and acts through this API, as
         # the caller: its session cookie is an identity here too.
         self.dashboard = Dashboard(
@@ -172,8 +185,12 @@ class FleetConsole:
         describe = self.store.describe() if isinstance(self.store, SqlStore) else "store"
         logger.info("fleet console storing in %s", describe)
         tasks = [asyncio.create_task(self._sweep_forever(), name="fleet-sweep")]
-        if self.config.pull.sets:
+        if self.config.pull.sets or self.config.spring_boot_admin.enabled:
             self.poller = Poller(self.config.pull, self._pulled)
+            if self.config.spring_boot_admin.enabled:
+                # Registrations survive a restart: poll them again at once.
+                for registration in await self.store.registrations():
+                    self.poller.register(registration.target())
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
         if self.notifier.active:
             tasks.append(asyncio.create_task(self._notify_forever(), name="fleet-notify"))
@@ -282,13 +299,7 @@ class FleetConsole:
 
     def _ingester(self, request: Request) -> str:
         value = request.headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        digest = token_digest(token.strip()) if scheme.lower() == "bearer" else None
-        found = None
-        if digest is not None:
-            for name, expected in self._ingest_tokens:
-                if hmac.compare_digest(digest, expected):
-                    found = name
+        found = self._ingest_token(request)
         if found is None:
             reason = "Invalid ingest token" if value else "An ingest token is required"
             logger.warning(
@@ -299,13 +310,44 @@ class FleetConsole:
             raise ApiError(401, reason, {"www-authenticate": 'Bearer realm="fleet-ingest"'})
         return found
 
-    # -- ingest ---------------------------------------------------------------
+    def _ingest_token(self, request: Request) -> str | None:
+        """The name of the ingest token the request carries, if it carries one."""
+        value = request.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        digest = token_digest(token.strip()) if scheme.lower() == "bearer" else None
+        found = None
+        if digest is not None:
+            for name, expected in self._ingest_tokens:
+                if hmac.compare_digest(digest, expected):
+                    found = name
+        return found
 
-    async def ingest(self, request: Request) -> Response:
-        self._ingester(request)
+    async def _registrant(self, request: Request) -> None:
+        """Who may register through Spring Boot Admin's protocol: ``[spring_boot_admin]``."""
+        sba = self.config.spring_boot_admin
+        if sba.anonymous or (sba.ingest_tokens and self._ingest_token(request) is not None):
+            return
+        if request.headers.get("authorization") and self._registrants:
+            caller = await self.actuator.guard.authenticate(request.scope)
+            if caller.principal is not None:
+                if any(p.fullmatch(caller.principal) for p in self._registrants):
+                    return
+                raise ApiError(403, f"{caller.principal!r} may not register instances")
+        logger.warning(
+            "fleet: Spring Boot Admin registration refused from %s",
+            request.client.host if request.client else "unknown client",
+        )
+        challenges = ['Basic realm="fleet", charset="UTF-8"'] if self._registrants else []
+        if sba.ingest_tokens:
+            challenges.append('Bearer realm="fleet-ingest"')
+        raise ApiError(
+            401, "Registering needs credentials", {"www-authenticate": ", ".join(challenges)}
+        )
+
+    async def _json_body(self, request: Request, what: str) -> bytes:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
-            raise ApiError(415, "Ingest takes application/json")
+            raise ApiError(415, f"{what} takes application/json")
         limit = self.config.max_body
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -316,8 +358,64 @@ class FleetConsole:
             if size > limit:
                 raise ApiError(413, f"Request body larger than {limit} bytes")
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- Spring Boot Admin's registration protocol ------------------------------
+
+    async def sba_register(self, request: Request) -> Response:
+        """``InstancesController.register``: 201, ``{"id": ...}`` and a Location."""
+        await self._registrant(request)
+        body = await self._json_body(request, "Registration")
         try:
-            batch = IngestBatch.model_validate_json(b"".join(chunks))
+            registration = parse_registration(json.loads(body))
+        except ValueError as exc:  # json.JSONDecodeError and RegistrationError
+            message = str(exc) if isinstance(exc, RegistrationError) else "Malformed JSON"
+            raise ApiError(400, message) from None
+        now = self.clock()
+        if await self.store.save_registration(registration, now):
+            target = registration.target()
+            # Shown at once (UNKNOWN until its first poll), with the facts it may show.
+            update = InstanceUpdate(
+                type="register",
+                id=registration.id,
+                status="UNKNOWN",
+                service=target.service,
+                url=registration.management_url or registration.health_url,
+                facts=dict(target.facts),
+            )
+            await self.store.ingest([update], now=now)
+            if self.poller is not None:
+                self.poller.register(target)
+            logger.info(
+                "fleet: %s registered as %s (Spring Boot Admin protocol)",
+                target.service,
+                registration.id,
+            )
+        location = str(request.url.replace(query="")).rstrip("/") + f"/{registration.id}"
+        response = _json({"id": registration.id}, 201)
+        response.headers["location"] = location
+        return response
+
+    async def sba_deregister(self, request: Request) -> Response:
+        """``InstancesController.unregister``: 204, or 404 for an unknown id."""
+        await self._registrant(request)
+        instance_id = request.path_params["instance_id"]
+        if not await self.store.delete_registration(instance_id):
+            raise ApiError(404, f"No registered instance {instance_id[:100]!r}")
+        await self.store.ingest(
+            [InstanceUpdate(type="deregister", id=instance_id)], now=self.clock()
+        )
+        if self.poller is not None:
+            self.poller.deregister(instance_id)
+        return Response(status_code=204, headers={"cache-control": "no-store"})
+
+    # -- ingest ---------------------------------------------------------------
+
+    async def ingest(self, request: Request) -> Response:
+        self._ingester(request)
+        body = await self._json_body(request, "Ingest")
+        try:
+            batch = IngestBatch.model_validate_json(body)
         except ValidationError as exc:
             raise ApiError(400, _describe(exc)) from None
         result = await self.store.ingest(batch.updates, now=self.clock())

@@ -17,6 +17,9 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [spring_boot_admin]                 # accept Spring Boot Admin clients' registrations
+    enabled = true                      # (see actuator.fleet.sba_server)
+    principals = ["sba-clients"]
     [dashboard]                         # the web pages at /fleet/
     session_ttl = 28800                 # seconds a login lasts
     [notifications.rules.down]          # see actuator.fleet.notify
@@ -53,6 +56,7 @@ from pydantic import (
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
+from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
 
@@ -126,6 +130,7 @@ class ConsoleConfig(_Config):
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     dashboard: DashboardConfig = DashboardConfig()
     notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -123,7 +123,11 @@ class SQLite(Dialect):
 
     def schema(self) -> list[list[str]]:
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
-        return [_schema_v1(json="TEXT", serial=serial, gin=False), _schema_notifications(serial)]
+        return [
+            _schema_v1(json="TEXT", serial=serial, gin=False),
+            _schema_notifications(serial),
+            _schema_registrations(),
+        ]
 
 
 class PostgreSQL(Dialect):
@@ -165,6 +169,7 @@ class PostgreSQL(Dialect):
             _schema_v1(json="JSONB", serial=serial, gin=True),
             [],
             _schema_notifications(serial),
+            _schema_registrations(),
         ]
 
     def lock_schema(self, conn: Any) -> None:
@@ -237,6 +242,23 @@ def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
             "CREATE INDEX fleet_instances_facts ON fleet_instances USING gin (facts jsonb_path_ops)"
         )
     return statements
+
+
+def _schema_registrations() -> list[str]:
+    """Registrations through Spring Boot Admin's protocol (``actuator.fleet.sba_server``),
+    kept so a console restart still polls them. ``metadata`` holds the credentials the
+    instances are read with: this table is never served."""
+    return [
+        """CREATE TABLE fleet_registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            health_url TEXT NOT NULL,
+            management_url TEXT,
+            service_url TEXT,
+            metadata TEXT NOT NULL,
+            registered DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)"""
+    ]
 
 
 def _schema_notifications(serial: str) -> list[str]:
