@@ -20,8 +20,13 @@
     [reach]                             # how the console calls instances (see actuator.fleet.reach)
     token_env = "FLEET_ACTUATOR_TOKEN"
 
+    [spring_boot_admin]                 # accept Spring Boot Admin clients' registrations
+    enabled = true                      # (see actuator.fleet.sba_server)
+    principals = ["sba-clients"]
     [dashboard]                         # the web pages at /fleet/
     session_ttl = 28800                 # seconds a login lasts
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
 
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
@@ -53,8 +58,10 @@ from pydantic import (
 
 from actuator.fleet.actions import ActionsConfig
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
 from actuator.fleet.reach import ReachConfig
+from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
 
@@ -130,7 +137,9 @@ class ConsoleConfig(_Config):
     pull: PullConfig = PullConfig()
     reach: ReachConfig = ReachConfig()
     actions: ActionsConfig = ActionsConfig()
+    spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

@@ -55,15 +55,10 @@ class Credentials(BaseModel):
     ca: Path | None = Field(default=None, description="CA bundle to verify the instances")
 
 
-def http_client(
-    credentials: Credentials,
-    *,
-    label: str,
-    timeout: float,
-    concurrency: int,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` carrying ``credentials``.
+def client_options(
+    credentials: Credentials, label: str
+) -> tuple[dict[str, str], ssl.SSLContext | bool]:
+    """The headers and TLS verification that carry ``credentials``.
 
     ``ValueError`` naming ``label.token_env`` when that variable is unset or
     empty (the token itself is never part of a message).
@@ -83,6 +78,19 @@ def http_client(
                 str(credentials.client_key) if credentials.client_key else None,
             )
         verify = context
+    return headers, verify
+
+
+def http_client(
+    credentials: Credentials,
+    *,
+    label: str,
+    timeout: float,
+    concurrency: int,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` carrying ``credentials`` (see ``client_options``)."""
+    headers, verify = client_options(credentials, label)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(
         headers=headers, verify=verify, limits=limits, transport=transport, timeout=timeout
