@@ -277,13 +277,13 @@ async def test_the_pages_preview_run_and_follow_an_action_through_the_real_api(
         assert run.status_code == 303
         page = await client.get(run.headers["location"])
         for _ in range(200):
-            if "Pause: succeeded" in page.text:
+            if 'r-succeeded">succeeded</span></h1>' in page.text:
                 break
             await asyncio.sleep(0.02)
             page = await client.get(run.headers["location"])
-        assert "Pause: succeeded" in page.text
+        assert '<h1>Pause 2 instances: <span class="result r-succeeded">' in page.text
         assert '<progress id="bar" max="2" value="2">' in page.text
         assert "<td>paused</td>" in page.text
         assert all(i.paused for i in instances.by_host.values())
         journal = await client.get("/fleet/actions")
-        assert re.search(r'<td>succeeded</td><td>admin</td><td class="num">2</td>', journal.text)
+        assert re.search(r'succeeded</span></td><td>admin</td><td class="num">2</td>', journal.text)
