@@ -52,7 +52,7 @@ async def slow(request: Request) -> JSONResponse:
     """Answers after ``?seconds=`` (default 1): a request in flight."""
     started = os.environ.get("E2E_SLOW")
     if started:
-        with open(started, "a", encoding="utf-8") as file:
+        with open(started, "a", encoding="utf-8") as file:  # noqa: ASYNC230 (a test app)
             file.write(f"{os.getpid()}\n")
     await asyncio.sleep(float(request.query_params.get("seconds", "1")))
     return JSONResponse({"pid": os.getpid()})
@@ -66,7 +66,8 @@ async def stop(request: Request) -> PlainTextResponse:
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     release = os.environ.get("E2E_RELEASE")
-    while release and not os.path.exists(release):
+    # A test app: poll for the file the test creates when startup may end.
+    while release and not os.path.exists(release):  # noqa: ASYNC110, ASYNC240
         await asyncio.sleep(0.05)
     _mark("startup")
     yield
