@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from actuator.management import workers
@@ -17,9 +20,9 @@ def test_a_gunicorn_worker_is_recognised_by_the_arbiters_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/27.0.1")
-    monkeypatch.setitem(workers.sys.modules, "gunicorn.workers.base", workers)
+    monkeypatch.setitem(sys.modules, "gunicorn.workers.base", workers)
     found = supervisor()
-    assert found == Supervisor(workers.os.getppid(), "gunicorn")
+    assert found == Supervisor(os.getppid(), "gunicorn")
     assert found.replaces_workers
 
 
