@@ -178,7 +178,6 @@ class Notifier:
                 "WHERE seq > ? ORDER BY seq LIMIT ?",
                 (cursor, self.config.batch),
             )
-            caught_up = len(events) < self.config.batch
             late: list[Any] = []
             if gaps:
                 marks = ", ".join("?" * len(gaps))
@@ -200,7 +199,7 @@ class Notifier:
             }
             changes = [*late, *events]
             result.changes = len(changes)
-            self._apply(d, conn, changes, now, caught_up, result)
+            self._apply(d, conn, changes, now, result)
             d.run(
                 conn,
                 "UPDATE fleet_notify_cursor SET seq = ?, gaps = ? WHERE name = ?",
@@ -239,7 +238,6 @@ class Notifier:
         conn: Any,
         changes: list[Any],
         now: float,
-        caught_up: bool,
         result: RoundResult,
     ) -> None:
         instance_ids = {c[3] for c in changes if c[2] == "instance"}
@@ -294,7 +292,7 @@ class Notifier:
             if configured is None or row is None:
                 drops.append(key)
                 continue
-            for decision in tracker.tick(configured, now, counts=caught_up):
+            for decision in tracker.tick(configured, now):
                 deliveries += self._deliveries(name, configured, kind, row, decision, mutes, now)
                 result.notifications += 1
             saves.append((name, kind, subject, json.dumps(tracker.dump()), tracker.due(configured)))

@@ -65,13 +65,11 @@ class Tracker:
         self.current, self.since, self.seen = status, at, 0
         self._forget_changes(at, rule)
 
-    def tick(self, rule: RuleConfig, now: float, *, counts: bool = True) -> list[Decision]:
-        """What to say this round. ``counts``: this round saw every change up to ``now``
-        (a round that read only part of a backlog does not count towards ``confirm``)."""
+    def tick(self, rule: RuleConfig, now: float) -> list[Decision]:
+        """What to say this round (each call is one round that saw the current status)."""
         if self.current is None:
             return []
-        if counts:
-            self.seen += 1
+        self.seen += 1
         self._forget_changes(now, rule)
         if self.flapping:
             last = self.changes[-1] if self.changes else self.since

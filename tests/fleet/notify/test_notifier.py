@@ -575,3 +575,44 @@ async def test_deliveries_for_a_channel_no_longer_configured_are_logged_failed(
     await round_at(console, clock, 60)
     [entry] = (await log(client))["items"]
     assert (entry["state"], entry["result"]) == ("failed", "channel 'ops' is no longer configured")
+
+
+async def test_a_delivery_whose_last_attempt_died_with_the_console_is_logged_failed(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    receiver, url = hook
+    config = notify_config(
+        sqlite(tmp_path), {"ops": webhook(url)}, {"down": {"channels": ["ops"]}}, attempts=1
+    )
+    console, client = await console_for(config)
+    await ingest(client, register("a", "DOWN"))
+    receiver.hold()
+    clock.now += 1
+    dying = asyncio.create_task(console.notify())
+    await asyncio.to_thread(receiver.arrived.wait, 10)
+    dying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    receiver.release()
+    await round_at(console, clock, 60)
+    [entry] = (await log(client))["items"]
+    assert (entry["state"], entry["attempts"]) == ("failed", 1)
+    assert entry["result"] == "the console stopped during attempt 1"
+    assert len(receiver.received) == 1
+
+
+async def test_a_backlog_larger_than_a_batch_is_worked_through_round_by_round(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    receiver, url = hook
+    config = notify_config(
+        sqlite(tmp_path), {"ops": webhook(url)}, {"down": {"channels": ["ops"]}}, batch=2
+    )
+    console, client = await console_for(config)
+    await ingest(client, *(register(f"i{n}") for n in range(5)))
+    for _ in range(3):
+        await round_at(console, clock, 1)
+    await ingest(client, *(status(f"i{n}", "DOWN") for n in range(5)))
+    for expected in (2, 4, 5):
+        await round_at(console, clock, 1)
+        assert len(receiver.received) == expected  # a full batch is no reason to wait

@@ -52,15 +52,6 @@ def test_confirm_counts_the_rounds_that_saw_the_new_status() -> None:
     assert said(tracker, r, 103.0) == [("change", "DOWN", "UP")]
 
 
-def test_a_round_that_read_only_part_of_a_backlog_does_not_confirm() -> None:
-    r = rule(confirm=2)
-    tracker = Tracker()
-    tracker.observe("DOWN", 100.0, r, previous="UP")
-    assert tracker.tick(r, 101.0, counts=False) == []
-    assert tracker.tick(r, 102.0) == []
-    assert said(tracker, r, 103.0) == [("change", "DOWN", "UP")]
-
-
 def test_flapping_is_said_once_then_stable_once_it_is_quiet() -> None:
     r = rule(hold=30, flap_changes=4, flap_window=300)
     tracker = Tracker()
