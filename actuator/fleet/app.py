@@ -38,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
+from actuator.fleet.jobs import Jobs, JobsLock, ProcessJobsLock, jobs_lock_for
 from actuator.fleet.model import (
     FACT_KEY,
     GROUP_SORTS,
@@ -84,6 +85,11 @@ class FleetConsole:
         config: the console configuration (``ConsoleConfig()``: defaults).
         store: a ``FleetStore`` (default: one for ``config.database``).
         clock: seconds since the epoch; tests pass their own.
+        jobs_lock: the lock deciding which console runs the periodic jobs
+            (default: the one that fits the database, see ``actuator.fleet.jobs``).
+
+    Periodic jobs register with ``console.jobs.add(name, interval, one_round)``
+    before the console starts; they run on one console at a time.
     """
 
     def __init__(
@@ -92,6 +98,7 @@ class FleetConsole:
         *,
         store: FleetStore | None = None,
         clock: Callable[[], float] = time.time,
+        jobs_lock: JobsLock | None = None,
     ) -> None:
         self.config = config or ConsoleConfig()
         self.store: FleetStore = store or open_store(
@@ -106,6 +113,15 @@ class FleetConsole:
         self.actuator.add_indicator(
             "fleetDatabase", self._database_health, groups=["readiness"], timeout=2.0
         )
+        if jobs_lock is None:
+            store = self.store
+            jobs_lock = (
+                jobs_lock_for(store.dialect) if isinstance(store, SqlStore) else ProcessJobsLock()
+            )
+        self.jobs = Jobs(jobs_lock, retry=self.config.jobs.retry)
+        """The periodic jobs: they run on the one console holding the jobs lock."""
+        self.jobs.add("sweep", self.config.sweep_interval, self.sweep)
+        self.actuator.add_indicator("fleetJobs", self._jobs_health, timeout=2.0)
         self._opened = False
         self.poller: Poller | None = None
         routes = [
@@ -138,7 +154,7 @@ class FleetConsole:
         self._opened = True
         describe = self.store.describe() if isinstance(self.store, SqlStore) else "store"
         logger.info("fleet console storing in %s", describe)
-        tasks = [asyncio.create_task(self._sweep_forever(), name="fleet-sweep")]
+        tasks = [asyncio.create_task(self.jobs.run(), name="fleet-jobs")]
         if self.config.pull.sets:
             self.poller = Poller(self.config.pull, self._pulled)
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
@@ -154,11 +170,6 @@ class FleetConsole:
 
     async def _pulled(self, updates: Sequence[InstanceUpdate]) -> IngestResult:
         return await self.store.ingest(updates, now=self.clock())
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.sweep_interval)
-            await self.sweep()
 
     async def sweep(self) -> None:
         """One sweep: DISCONNECTED, forget, history retention. Errors are logged, not raised."""
@@ -178,6 +189,10 @@ class FleetConsole:
             logger.info(
                 "fleet sweep: %d disconnected, %d forgotten", result.disconnected, result.forgotten
             )
+
+    async def _jobs_health(self) -> Health:
+        # A standby is as healthy as the leader: which one runs the jobs is a detail.
+        return Health.up(**self.jobs.describe())
 
     async def _database_health(self) -> Health:
         if not self._opened:

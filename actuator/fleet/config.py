@@ -72,6 +72,16 @@ class HistoryConfig(_Config):
     max_age: float = Field(default=30 * 86400, gt=0, description="seconds a change is kept")
 
 
+class JobsConfig(_Config):
+    retry: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="seconds between a standby console's tries to take the jobs lock "
+        "(how soon it takes over from a console that died)",
+    )
+
+
 class ConsoleServer(ServerSettings):
     port: int = Field(default=8090, ge=0, le=65535, description="its port (0: any free port)")
 
@@ -91,6 +101,7 @@ class ConsoleConfig(_Config):
     ingest_tokens: dict[str, str] = Field(default_factory=dict)
     grouping: GroupingConfig = GroupingConfig()
     history: HistoryConfig = HistoryConfig()
+    jobs: JobsConfig = JobsConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
