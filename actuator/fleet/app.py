@@ -49,6 +49,7 @@ from actuator.fleet.model import (
     InstanceQuery,
     InstanceUpdate,
 )
+from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.pull import Poller
 from actuator.fleet.store import FleetStore, SqlStore, open_store
 from actuator.health.result import Health
@@ -124,6 +125,11 @@ class FleetConsole:
         self.actuator.add_indicator("fleetJobs", self._jobs_health, timeout=2.0)
         self._opened = False
         self.poller: Poller | None = None
+        self.nats: NatsIngest | None = None
+        if self.config.nats.url is not None:
+            self.nats = NatsIngest(
+                self.config.nats, self._pulled, registry=self.actuator.metrics.registry
+            )
         routes = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
@@ -158,6 +164,8 @@ class FleetConsole:
         if self.config.pull.sets:
             self.poller = Poller(self.config.pull, self._pulled)
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
+        if self.nats is not None:
+            tasks.append(asyncio.create_task(self.nats.run(), name="fleet-nats"))
         try:
             yield
         finally:
@@ -169,6 +177,7 @@ class FleetConsole:
             self._opened = False
 
     async def _pulled(self, updates: Sequence[InstanceUpdate]) -> IngestResult:
+        """Store updates that came by pull or NATS, timed by the console's clock."""
         return await self.store.ingest(updates, now=self.clock())
 
     async def sweep(self) -> None:
