@@ -202,6 +202,7 @@ class NatsIngest:
         subscription = await client.subscribe(
             f"{config.subject_prefix}.>", queue=config.consumer, cb=take
         )
+        await client.flush()  # the server has the subscription: listening from now on
         self.subscribed.set()
         self.backoff.reset()
         try:
