@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import nats
 import pytest
 import trustme
 from prometheus_client import CollectorRegistry
 
-from actuator import Actuator
+from actuator import Actuator, hash_token
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.backoff import Backoff
 from actuator.fleet.config import NatsIngestConfig
@@ -24,10 +26,11 @@ from actuator.fleet.nats_client import event_subject, load_nats, subject_token
 from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.pusher import FleetPusher
 from actuator.settings import ActuatorSettings, FleetSettings
-from tests.fleet.support import READ, console_config, register, running
+from tests.fleet.support import READ, READ_TOKEN, console_config, register, running
 from tests.support.asgi import Lifespan, RecordingApp
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresServer
+from tests.support.server import UvicornProcess, poll
 
 _databases = iter(range(1, 10_000))
 
@@ -681,3 +684,131 @@ async def test_a_console_without_jetstream_on_the_server_says_how_to_fix_it(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+# -- two real consoles, one killed ------------------------------------------------------
+
+SERVE_CONFIG = """\
+sweep_interval = 0.5
+disconnect_after = 3600
+forget_after = 7200
+
+[jobs]
+retry = 0.5
+
+[nats]
+url = "{nats}"
+batch_wait = 0.05
+ack_wait = 2
+
+[settings.security]
+tokens = {{ ops = "{read}" }}
+roles.read = ["ops"]
+
+[settings.health]
+show_details = "always"
+"""
+
+
+def serve(tmp_path: Any, name: str, database: str, server: NatsServer) -> UvicornProcess:
+    config = tmp_path / f"{name}.toml"
+    config.write_text(SERVE_CONFIG.format(nats=server.url, read=hash_token(READ_TOKEN)))
+    command = [
+        sys.executable,
+        "-m",
+        "actuator",
+        "fleet",
+        "serve",
+        "--config",
+        str(config),
+        "--database",
+        database,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
+    return UvicornProcess(
+        "", command=command, env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
+    )
+
+
+def role(console: UvicornProcess) -> str | None:
+    try:
+        answer = httpx.get(f"{console.url}/actuator/health", headers=READ, timeout=2)
+    except httpx.HTTPError:
+        return None
+    jobs = answer.json()["components"]["fleetJobs"]["details"]
+    return str(jobs["role"])
+
+
+async def publish_registrations(server: NatsServer, ids: range) -> None:
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        for i in ids:
+            await js.publish(
+                event_subject("actuator.fleet", "orders", f"i{i}"),
+                json.dumps(register(f"i{i}")).encode(),
+            )
+    finally:
+        await nc.close()
+
+
+async def test_killing_the_console_that_runs_the_jobs_moves_them_and_loses_nothing(
+    nats_server: NatsServer, database: str, tmp_path: Any
+):
+    first = serve(tmp_path, "first", database, nats_server).start()
+    second = serve(tmp_path, "second", database, nats_server).start()
+    try:
+
+        def settled() -> tuple[str | None, str | None] | None:
+            roles = (role(first), role(second))
+            return roles if sorted(map(str, roles)) == ["leader", "standby"] else None
+
+        roles = poll(settled)
+        leader, standby = (first, second) if roles[0] == "leader" else (second, first)
+        await publish_registrations(nats_server, range(100))
+
+        leader.signal(signal.SIGKILL)
+        killed = time.monotonic()
+        assert leader.wait(10) == -signal.SIGKILL
+        await publish_registrations(nats_server, range(100, 200))
+        seen: list[str | None] = []
+        while (seen_role := role(standby)) != "leader":
+            seen.append(seen_role)
+            assert time.monotonic() - killed < 5, f"no takeover within 5 s: {seen}"
+            await asyncio.sleep(0.05)
+        took_over = time.monotonic() - killed
+        # The documented bound: jobs.retry (0.5 s here), plus a request's time.
+        assert took_over < 0.5 + 2.0, took_over
+
+        def counted() -> int | None:
+            answer = httpx.get(f"{standby.url}/fleet/api/counts", headers=READ, timeout=5)
+            n = int(answer.json()["instances"]["total"])
+            return n if n == 200 else None
+
+        # The survivor takes the dead one's unacknowledged events after ack_wait.
+        assert poll(counted, timeout=30) == 200
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_one_console_at_most_reports_running_the_jobs_while_both_live(
+    nats_server: NatsServer, database: str, tmp_path: Any
+):
+    first = serve(tmp_path, "first", database, nats_server).start()
+    second = serve(tmp_path, "second", database, nats_server).start()
+    try:
+        deadline = time.monotonic() + 3
+        leaders = []
+        while time.monotonic() < deadline:
+            roles = [role(first), role(second)]
+            leaders.append(roles.count("leader"))
+            time.sleep(0.05)
+        assert max(leaders) == 1
+        assert leaders[-1] == 1
+    finally:
+        first.stop()
+        second.stop()
