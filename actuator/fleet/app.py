@@ -12,6 +12,7 @@
 ``GET  /fleet/api/instances``         instances: filters, sort, pages
 ``GET  /fleet/api/instances/{id}``    one instance and its history
 ``GET  /actuator/health``             the console's own health (its database included)
+``GET  /fleet/``                      the web dashboard (``actuator.fleet.web``)
 
 Reading needs the ``read`` role; ingest an ingest token. The console's clock
 decides staleness: an update's time is when it arrived.
@@ -32,7 +33,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from actuator._http import error_body, json_bytes
@@ -40,7 +41,6 @@ from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
 from actuator.fleet.jobs import Jobs, JobsLock, ProcessJobsLock, jobs_lock_for
 from actuator.fleet.model import (
-    FACT_KEY,
     GROUP_SORTS,
     INSTANCE_SORTS,
     GroupQuery,
@@ -51,7 +51,15 @@ from actuator.fleet.model import (
 )
 from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.pull import Poller
+from actuator.fleet.query import ApiError
+from actuator.fleet.query import descending as _descending
+from actuator.fleet.query import integer as _integer
+from actuator.fleet.query import params as _params
+from actuator.fleet.query import sort as _sort
+from actuator.fleet.query import statuses as _statuses
+from actuator.fleet.query import where as _where
 from actuator.fleet.store import FleetStore, SqlStore, open_store
+from actuator.fleet.web import Dashboard
 from actuator.health.result import Health
 from actuator.security.auth import AuthError
 from actuator.security.credentials import token_digest
@@ -59,15 +67,6 @@ from actuator.security.credentials import token_digest
 logger = logging.getLogger("actuator.fleet")
 
 API = "/fleet/api"
-_STATUS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -130,7 +129,7 @@ class FleetConsole:
             self.nats = NatsIngest(
                 self.config.nats, self._pulled, registry=self.actuator.metrics.registry
             )
-        routes = [
+        routes: list[BaseRoute] = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
             Route(f"{API}/groups", self.groups, methods=["GET"]),
@@ -138,6 +137,17 @@ class FleetConsole:
             Route(f"{API}/instances", self.instances, methods=["GET"]),
             Route(f"{API}/instances/{{instance_id}}", self.instance, methods=["GET"]),
         ]
+        # The dashboard reads the store directly and acts through this API, as
+        # the caller: its session cookie is an identity here too.
+        self.dashboard = Dashboard(
+            self.store,
+            self.actuator.guard,
+            self.config.dashboard,
+            page_size=self.config.page_size,
+            clock=clock,
+        )
+        self.actuator.add_authenticator(self.dashboard.authenticator)
+        routes += self.dashboard.routes()
         self.api = Starlette(
             routes=routes,
             lifespan=self._lifespan,
@@ -148,6 +158,7 @@ class FleetConsole:
             },
         )
         self.app = self.actuator.wrap(self.api)
+        self.dashboard.api = self.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -227,6 +238,8 @@ class FleetConsole:
             )
         else:  # pragma: no cover - only the three types above are registered
             raise exc
+        if self.dashboard.owns(request.url.path):
+            return self.dashboard.error_page(request, status, message, headers)
         return Response(
             error_body(status, message, request.url.path),
             status,
@@ -377,60 +390,6 @@ class FleetConsole:
             raise ApiError(400, "Parameter 'limit' must be at least 1")
         # Pages are capped: nothing ever sends the whole fleet in one answer.
         return offset, min(limit, self.config.max_page_size)
-
-
-def _params(request: Request, allowed: set[str]) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            accepted = ", ".join(sorted(allowed)) or "none"
-            raise ApiError(400, f"Unknown parameter {key[:50]!r} (accepted: {accepted})")
-        # Repeated or comma-separated: ?status=DOWN&status=UP or ?status=DOWN,UP
-        items = [value] if key in ("where", "q") else [v for v in value.split(",") if v]
-        params.setdefault(key, []).extend(items)
-    return params
-
-
-def _statuses(params: dict[str, list[str]]) -> list[str]:
-    statuses = [s.upper() for s in params.get("status", [])]
-    for status in statuses:
-        if not status or len(status) > 32 or not set(status) <= _STATUS:
-            raise ApiError(400, f"Parameter 'status': {status[:40]!r} is not a status code")
-    return statuses
-
-
-def _where(params: dict[str, list[str]]) -> dict[str, str]:
-    facts = {}
-    for item in params.get("where", []):
-        key, sep, value = item.partition("=")
-        if not sep or not FACT_KEY.match(key):
-            raise ApiError(400, f"Parameter 'where' takes fact=value, got {item[:60]!r}")
-        facts[key] = value
-    return facts
-
-
-def _sort(params: dict[str, list[str]], allowed: tuple[str, ...], default: str) -> str:
-    sort = params.get("sort", [default])[-1]
-    if sort not in allowed:
-        raise ApiError(400, f"Parameter 'sort' must be one of {', '.join(allowed)}")
-    return sort
-
-
-def _descending(params: dict[str, list[str]]) -> bool:
-    order = params.get("order", ["asc"])[-1]
-    if order not in ("asc", "desc"):
-        raise ApiError(400, "Parameter 'order' must be asc or desc")
-    return order == "desc"
-
-
-def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
-    values = params.get(name)
-    if not values:
-        return default
-    text = values[-1]
-    if not text.isdigit() or len(text) > 9:
-        raise ApiError(400, f"Parameter {name!r} must be a non-negative integer")
-    return int(text)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -17,6 +17,9 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [dashboard]                         # the web pages at /fleet/
+    session_ttl = 28800                 # seconds a login lasts
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -35,7 +38,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from actuator.fleet.model import FACT_KEY, Grouping
 from actuator.fleet.pull import PullConfig
@@ -114,6 +125,25 @@ class JobsConfig(_Config):
     )
 
 
+class DashboardConfig(_Config):
+    session_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="signs the dashboard's session cookies (at least 32 characters); unset: a "
+        "random key per start (sessions end when the console restarts). Consoles behind one "
+        "address share one key",
+    )
+    session_ttl: float = Field(
+        default=8 * 3600, gt=0, le=30 * 86400, description="seconds a login lasts"
+    )
+    poll_interval: float = Field(
+        default=5,
+        ge=0.2,
+        le=600,
+        description="seconds between the pages' checks for changes (live updates)",
+    )
+
+
 class ConsoleServer(ServerSettings):
     port: int = Field(default=8090, ge=0, le=65535, description="its port (0: any free port)")
 
@@ -137,6 +167,7 @@ class ConsoleConfig(_Config):
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
     nats: NatsIngestConfig = NatsIngestConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

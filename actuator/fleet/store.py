@@ -95,6 +95,7 @@ class FleetStore(Protocol):
     async def group(self, group_id: str) -> dict[str, Any] | None: ...
     async def history(self, kind: str, subject: str, limit: int = 50) -> list[dict[str, Any]]: ...
     async def counts(self) -> dict[str, Any]: ...
+    async def stamp(self) -> str: ...
     async def sweep(
         self,
         now: float,
@@ -695,6 +696,22 @@ class SqlStore:
                 }
                 out[name] = {"total": sum(per.values()), "statuses": per}
             return out
+
+        return await self._reader.call(work)
+
+    async def stamp(self) -> str:
+        """Changes when any status, group or membership changes; cheap enough to poll.
+
+        The newest history event (its primary key) moves with every status
+        change; the groups' count and instance total with registrations and
+        deregistrations, which record no event when the status is the same.
+        """
+
+        def work(conn: Any) -> str:
+            d = self.dialect
+            newest = d.run(conn, "SELECT max(seq) FROM fleet_events")[0][0]
+            groups, members = d.run(conn, "SELECT count(*), sum(total) FROM fleet_groups")[0]
+            return f"{newest or 0}-{groups}-{members or 0}"
 
         return await self._reader.call(work)
 
