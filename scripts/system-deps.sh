@@ -39,6 +39,9 @@ check() {
     need postgresql have_postgresql
     # The fleet's NATS ingest is tested against a real nats-server (with JetStream).
     need nats-server have nats-server
+    # Pull mode's DNS discovery (SRV, A/AAAA) is tested against a real dnsmasq; the
+    # -base package is the binary alone, without a system service.
+    need dnsmasq-base eval 'have dnsmasq || [ -x /usr/sbin/dnsmasq ]'
     # The fleet dashboard's browser tests drive Debian's Chromium through chromedriver.
     need chromium eval 'have chromium || have chromium-browser'
     need chromium-driver have chromedriver

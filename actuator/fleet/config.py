@@ -17,8 +17,13 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [spring_boot_admin]                 # accept Spring Boot Admin clients' registrations
+    enabled = true                      # (see actuator.fleet.sba_server)
+    principals = ["sba-clients"]
     [dashboard]                         # the web pages at /fleet/
     session_ttl = 28800                 # seconds a login lasts
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
 
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
@@ -49,7 +54,9 @@ from pydantic import (
 )
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
+from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import NatsSettings, ServerSettings, read_toml
 
@@ -167,7 +174,9 @@ class ConsoleConfig(_Config):
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
     nats: NatsIngestConfig = NatsIngestConfig()
+    spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

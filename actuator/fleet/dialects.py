@@ -122,7 +122,12 @@ class SQLite(Dialect):
         return "LIKE"  # case-insensitive for ASCII in SQLite
 
     def schema(self) -> list[list[str]]:
-        return [_schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False)]
+        serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            _schema_v1(json="TEXT", serial=serial, gin=False),
+            _schema_notifications(serial),
+            _schema_registrations(),
+        ]
 
 
 class PostgreSQL(Dialect):
@@ -159,7 +164,13 @@ class PostgreSQL(Dialect):
 
     def schema(self) -> list[list[str]]:
         # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
-        return [_schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True), []]
+        serial = "BIGSERIAL PRIMARY KEY"
+        return [
+            _schema_v1(json="JSONB", serial=serial, gin=True),
+            [],
+            _schema_notifications(serial),
+            _schema_registrations(),
+        ]
 
     def lock_schema(self, conn: Any) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")
@@ -231,6 +242,69 @@ def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
             "CREATE INDEX fleet_instances_facts ON fleet_instances USING gin (facts jsonb_path_ops)"
         )
     return statements
+
+
+def _schema_registrations() -> list[str]:
+    """Registrations through Spring Boot Admin's protocol (``actuator.fleet.sba_server``),
+    kept so a console restart still polls them. ``metadata`` holds the credentials the
+    instances are read with: this table is never served."""
+    return [
+        """CREATE TABLE fleet_registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            health_url TEXT NOT NULL,
+            management_url TEXT,
+            service_url TEXT,
+            metadata TEXT NOT NULL,
+            registered DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)"""
+    ]
+
+
+def _schema_notifications(serial: str) -> list[str]:
+    """Notifications (actuator.fleet.notify): the cursor over fleet_events, what each
+    rule knows of each subject, the delivery log, and the mutes made through the API."""
+    return [
+        """CREATE TABLE fleet_notify_cursor (
+            name TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            gaps TEXT NOT NULL)""",
+        """CREATE TABLE fleet_notify_state (
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            data TEXT NOT NULL,
+            due DOUBLE PRECISION,
+            PRIMARY KEY (rule, kind, subject))""",
+        "CREATE INDEX fleet_notify_state_subject ON fleet_notify_state (subject)",
+        "CREATE INDEX fleet_notify_state_due ON fleet_notify_state (due)",
+        f"""CREATE TABLE fleet_deliveries (
+            id {serial},
+            created DOUBLE PRECISION NOT NULL,
+            notification TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject_kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt DOUBLE PRECISION,
+            last_attempt DOUBLE PRECISION,
+            result TEXT,
+            payload TEXT NOT NULL)""",
+        "CREATE INDEX fleet_deliveries_due ON fleet_deliveries (state, next_attempt)",
+        "CREATE INDEX fleet_deliveries_channel ON fleet_deliveries (channel, id)",
+        """CREATE TABLE fleet_mutes (
+            id TEXT PRIMARY KEY,
+            created DOUBLE PRECISION NOT NULL,
+            starts DOUBLE PRECISION NOT NULL,
+            ends DOUBLE PRECISION NOT NULL,
+            author TEXT,
+            spec TEXT NOT NULL)""",
+        "CREATE INDEX fleet_mutes_ends ON fleet_mutes (ends)",
+    ]
 
 
 def sqlite_path(url: str) -> str:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
-from actuator.fleet.backoff import Backoff
+from actuator.client import Backoff
 from actuator.fleet.config import NatsIngestConfig
 from actuator.fleet.model import IngestResult, InstanceUpdate
 from actuator.fleet.nats_client import (

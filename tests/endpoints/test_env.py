@@ -180,6 +180,9 @@ CREDENTIAL_SAMPLES: dict[str, Any] = {
     "fleet.nats.token": "fleet-nats-token-0123456789abcdef",
     "fleet.nats.password": "fleet-nats-password-0123456789",
     "fleet.nats.tls_key": "/etc/actuator/nats/client-key.pem",
+    "spring_boot_admin.username": "sba-registrant-0123",
+    "spring_boot_admin.password": "sba-server-password-0123",
+    "spring_boot_admin.metadata": {"user.password": "sba-reader-password-0123"},
 }
 # What a credential needs beside it to be valid settings.
 CREDENTIAL_COMPANIONS: dict[str, dict[str, str]] = {

@@ -18,8 +18,8 @@ import trustme
 from prometheus_client import CollectorRegistry
 
 from actuator import Actuator, hash_token
+from actuator.client import Backoff
 from actuator.fleet.app import FleetConsole
-from actuator.fleet.backoff import Backoff
 from actuator.fleet.config import NatsIngestConfig
 from actuator.fleet.model import IngestResult, InstanceUpdate
 from actuator.fleet.nats_client import event_subject, load_nats, subject_token

@@ -9,6 +9,7 @@
 ``/fleet/groups/{id}``           a group: instances, versions, status timeline
 ``/fleet/instances/{id}``        an instance: facts, history; live health, info, loggers, pause
 ``/fleet/actions``               the actions journal; ``/fleet/actions/{id}`` one action's progress
+``/fleet/notifications``         the delivery log and the mutes (``POST /fleet/mutes`` adds one)
 ``/fleet/live``                  a stamp that changes with the fleet: pages poll it
 ``/fleet/login``, ``/fleet/logout``, ``/fleet/static/...``
 
@@ -31,6 +32,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -43,6 +45,7 @@ from starlette.types import ASGIApp
 
 from actuator.fleet.config import DashboardConfig
 from actuator.fleet.model import GROUP_SORTS, INSTANCE_SORTS, SEVERITY, GroupQuery, InstanceQuery
+from actuator.fleet.notify.notifier import STATES
 from actuator.fleet.query import ApiError, descending, params, sort, statuses, where
 from actuator.fleet.store import FleetStore
 from actuator.fleet.web.render import environment, query_string
@@ -68,7 +71,7 @@ _HEADERS = {
 }
 LIVE_PARTS = ("health", "info", "loggers", "pause")
 ACTIONS = ("pause", "resume", "flip")  # what the dashboard's buttons start
-FINISHED = frozenset({"done", "finished", "completed", "succeeded", "failed", "stopped"})
+FINISHED = frozenset({"succeeded", "stopped", "failed"})
 
 
 @dataclass
@@ -139,6 +142,9 @@ class Dashboard:
             Route(f"{BASE}/actions", page(self.run_action), methods=["POST"]),
             Route(f"{BASE}/actions/preview", page(self.preview_action), methods=["POST"]),
             Route(f"{BASE}/actions/{{action_id}}", page(self.action), methods=["GET"]),
+            Route(f"{BASE}/notifications", page(self.notifications), methods=["GET"]),
+            Route(f"{BASE}/mutes", page(self.add_mute), methods=["POST"]),
+            Route(f"{BASE}/mutes/{{mute_id}}/end", page(self.end_mute), methods=["POST"]),
             Mount(
                 f"{BASE}/static",
                 app=StaticFiles(packages=[("actuator.fleet.web", "static")]),
@@ -359,7 +365,7 @@ class Dashboard:
             )
         )
         pages = _check_page(page, result.total, self.page_size)
-        counts = await self.store.counts()
+        counts = await self.store.rollup_counts()
         return self.render(
             request,
             "overview.html",
@@ -500,10 +506,57 @@ class Dashboard:
             caller, "GET", f"/fleet/api/actions/{quote(action_id, safe='')}"
         )
         _api_answered(status, data, "read the action")
-        state = str(data.get("state") or data.get("status") or "").lower()
         return self.render(
-            request, "action.html", caller=caller, action=data, refresh=state not in FINISHED
+            request,
+            "action.html",
+            caller=caller,
+            action=data,
+            refresh=data.get("state") not in FINISHED,
         )
+
+    # -- notifications: the delivery log and the mutes, through the API ---------------
+
+    async def notifications(self, request: Request, caller: Caller) -> Response:
+        query = _filters(request, {"page", "state"})
+        page = _page_number(query)
+        offset = (page - 1) * self.page_size
+        state = "".join(f"&state={quote(s)}" for s in query.get("state", []))
+        status, log = await self.call_api(
+            caller,
+            "GET",
+            f"/fleet/api/notifications?offset={offset}&limit={self.page_size}{state}",
+        )
+        _api_answered(status, log, "read the delivery log")
+        pages = _check_page(page, int(log.get("total", 0)), self.page_size)
+        status, mutes = await self.call_api(caller, "GET", "/fleet/api/mutes?limit=100")
+        _api_answered(status, mutes, "read the mutes")
+        return self.render(
+            request,
+            "notifications.html",
+            caller=caller,
+            log=log,
+            mutes=mutes,
+            states=STATES,
+            page=page,
+            pages=pages,
+            query=query,
+            link=lambda **changes: query_string(query, **changes),
+        )
+
+    async def add_mute(self, request: Request, caller: Caller) -> Response:
+        params(request, set())
+        body = _mute_body(request.state.form, self.clock())
+        status, data = await self.call_api(caller, "POST", "/fleet/api/mutes", body)
+        _api_answered(status, data, "add the mute")
+        return RedirectResponse(f"{BASE}/notifications", 303)
+
+    async def end_mute(self, request: Request, caller: Caller) -> Response:
+        params(request, set())
+        mute_id = quote(request.path_params["mute_id"], safe="")
+        status, data = await self.call_api(caller, "DELETE", f"/fleet/api/mutes/{mute_id}")
+        if status != 204:
+            _api_answered(status, data, "end the mute")
+        return RedirectResponse(f"{BASE}/notifications", 303)
 
     # -- the console's own API, in process ------------------------------------
 
@@ -548,6 +601,34 @@ def _action_body(form: dict[str, str]) -> dict[str, Any]:
         raise ApiError(400, "Choose the instances: field 'instance' or 'group'")
     if form.get("reason"):
         body["reason"] = form["reason"][:200]
+    # How it rolls out: counts or percentages, as the API takes them (it checks them).
+    for key in ("canary", "batch", "max_failures"):
+        value = form.get(key, "").strip()
+        if value:
+            body[key] = int(value) if value.isdigit() and len(value) < 7 else value
+    return body
+
+
+def _mute_body(form: dict[str, str], now: float) -> dict[str, Any]:
+    """The mutes API's request for the dashboard's form: it ends ``minutes`` from now."""
+    minutes = form.get("minutes", "").strip()
+    if not minutes.isdigit() or not 1 <= int(minutes) <= 7 * 24 * 60:
+        raise ApiError(400, "Field 'minutes' must be a whole number from 1 to 10080")
+    ends = datetime.fromtimestamp(now + 60 * int(minutes), timezone.utc)
+    body: dict[str, Any] = {"ends": ends.isoformat(), "reason": form.get("reason", "")[:500]}
+    for name in ("services", "subjects"):
+        items = [item.strip() for item in form.get(name, "").split(",") if item.strip()]
+        if items:
+            body[name] = items
+    facts = {}
+    for item in form.get("where", "").split(","):
+        if item.strip():
+            key, sep, value = item.strip().partition("=")
+            if not sep:
+                raise ApiError(400, f"Field 'where' takes fact=value, got {item.strip()[:60]!r}")
+            facts[key.strip()] = value.strip()
+    if facts:
+        body["where"] = facts
     return body
 
 
