@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from actuator.fleet.model import Grouping, GroupQuery, InstanceQuery, InstanceUpdate
+from actuator.fleet.dialects import dialect_for
+from actuator.fleet.model import Grouping, GroupQuery, InstanceQuery, InstanceUpdate, rank
 from actuator.fleet.store import SqlStore, open_store
 
 T0 = 1_800_000_000.0
@@ -423,16 +425,48 @@ async def test_a_database_newer_than_the_code_is_refused(
     await older.close()
 
 
-async def test_upgrading_a_first_version_database_keeps_facts_filterable(
+def _write_first_version_rows(url: str) -> None:
+    """Two instances (one DOWN) and their group, as a console of schema version 1 stored
+    them: later versions derive their side tables from these rows when they migrate."""
+    dialect = dialect_for(url)
+    conn = dialect.connect()
+    grouping = Grouping()
+    values = grouping.values("orders", {"environment": "prod", "application": "shop"})
+    gid = grouping.group_id(values)
+    j = dialect.json_param()
+    try:
+        for iid, code, team in (("a", "UP", "orders"), ("b", "DOWN", "billing")):
+            facts = {"environment": "prod", "application": "shop", "team": team}
+            dialect.run(
+                conn,
+                "INSERT INTO fleet_instances (id, service, group_id, status, rank, "
+                "previous_status, status_since, last_seen, registered, version, url, "
+                f"components, facts, build, git) VALUES (?, 'orders', ?, ?, ?, NULL, ?, ?, ?, "
+                f"'1.0', NULL, '[]', {j}, '{{}}', '{{}}')",
+                (iid, gid, code, rank(code), T0, T0, T0, json.dumps(facts)),
+            )
+        dialect.run(
+            conn,
+            "INSERT INTO fleet_groups (id, service, name, keys, status, rank, previous_status, "
+            "status_since, total, up, down, disconnected, percent_up, counts, versions) "
+            f"VALUES (?, 'orders', 'orders/prod/shop', {j}, 'DOWN', ?, NULL, ?, 2, 1, 1, 0, 50, "
+            """'{"DOWN": 1, "UP": 1}', '{"1.0": 2}')""",
+            (gid, json.dumps(values), rank("DOWN"), T0),
+        )
+    finally:
+        conn.close()
+
+
+async def test_upgrading_a_first_version_database_keeps_facts_filterable_and_counted(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = open_store(database_url)
     first = old.dialect.schema()[0]
     monkeypatch.setattr(old.dialect, "schema", lambda: [first])
     await old.open()
-    await old.ingest([register("a", team="orders"), register("b", team="billing")], now=T0)
     await old.close()
     monkeypatch.undo()
+    _write_first_version_rows(database_url)
 
     upgraded = open_store(database_url)
     await upgraded.open()
@@ -440,6 +474,18 @@ async def test_upgrading_a_first_version_database_keeps_facts_filterable(
         assert await upgraded.schema_version() == len(upgraded.dialect.schema())
         page = await upgraded.instances(InstanceQuery(facts={"team": "orders"}))
         assert [i["id"] for i in page.items] == ["a"]
+        assert (await upgraded.counts())["instances"] == {
+            "total": 2,
+            "statuses": {"UP": 1, "DOWN": 1},
+        }
+        # The rollup carries on from the migrated counts.
+        await upgraded.ingest([status("b", "UP")], now=T0 + 1)
+        group = await only_group(upgraded)
+        assert (group["status"], group["counts"], group["versions"]) == (
+            "UP",
+            {"UP": 2},
+            {"1.0": 2},
+        )
     finally:
         await upgraded.close()
 
