@@ -7,7 +7,7 @@ PORT ?= 8000
 # mkdocs-material prints a banner about its successor on every build; the build is what matters.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install demo fleet-demo system-deps test check lint format typecheck docs settings-table bench clean
+.PHONY: install demo fleet-demo system-deps test check lint format typecheck docs settings-table compat-table bench clean
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ docs: install
 
 settings-table: install
 	$(PY) scripts/settings_table.py
+
+# The servers-and-frameworks tables, from the compat-marked tests' results (pytest -m compat);
+# a run of the whole suite fails while the committed tables differ from its results.
+compat-table: install
+	$(PY) scripts/compat_table.py
 
 # Benchmarks are run by hand on a quiet machine (results go into docs/benchmarks.md);
 # they need wrk and valgrind from Debian: apt-get install wrk valgrind.

@@ -18,8 +18,11 @@ What a service mesh expects of a client, for the actuator's own outgoing calls
   attempt) for idempotent methods, and on ``429`` and ``503`` for any method
   (the server says it did not do the work), up to ``attempts`` in all.
 - **Exponential back-off with full jitter** between attempts: a random delay
-  between 0 and ``min(max_backoff, backoff * 2**n)``, so clients refused
-  together do not come back together.
+  between 0 and ``min(max_backoff, backoff * 2**n)`` ("full jitter", from the
+  AWS Architecture Blog's study of back-off), so clients refused together do
+  not come back together. ``Backoff`` is the same rule for loops that retry
+  on their own schedule (the fleet pusher, the console's poller, the Spring
+  Boot Admin registration): one back-off in the package.
 - ``Retry-After`` (seconds or an HTTP date) is honoured: the client waits at
   least that long, and gives up at once when that would pass the deadline.
 
@@ -79,7 +82,48 @@ class RetryPolicy:
 
     def backoff_bound(self, retry: int) -> float:
         """The upper bound of the back-off before retry number ``retry`` (0 for the first)."""
-        return float(min(self.max_backoff, self.backoff * 2.0**retry))
+        return backoff_bound(self.backoff, self.max_backoff, retry)
+
+
+def backoff_bound(base: float, cap: float, retry: int) -> float:
+    """``min(cap, base * 2**retry)``: the bound of full-jitter back-off before retry ``retry``."""
+    return float(min(cap, base * 2.0 ** min(retry, 60)))
+
+
+@dataclass
+class Backoff:
+    """Delays for consecutive failures of a loop that retries on its own; ``reset()`` after
+    a success. The delay before retry ``n`` is uniform in ``[0, min(cap, base * 2**n)]``,
+    as between ``request``'s attempts::
+
+        backoff = Backoff(base=0.5, cap=60)
+        await asyncio.sleep(backoff.next())   # 0..0.5, then 0..1, 0..2, ... 0..60
+
+    Parameters:
+        base: the first delay's upper bound, seconds (default 0.5).
+        cap: the largest upper bound, seconds (default 60).
+        rng: the random source (tests pass a seeded one).
+    """
+
+    base: float = 0.5
+    cap: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
+    failures: int = 0
+
+    def __post_init__(self) -> None:
+        if self.base <= 0:
+            raise ValueError(f"base must be positive, got {self.base}")
+        if self.cap < self.base:
+            raise ValueError(f"cap must be at least base, got {self.cap}")
+
+    def next(self) -> float:
+        """The delay before the next attempt, counting this failure."""
+        bound = backoff_bound(self.base, self.cap, self.failures)
+        self.failures += 1
+        return self.rng.uniform(0, bound)
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 async def call_with_retries(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +32,7 @@ from actuator.endpoints.prometheus import PrometheusEndpoint
 from actuator.endpoints.registry import EndpointRegistry
 from actuator.endpoints.shutdown import ShutdownEndpoint
 from actuator.endpoints.threaddump import ThreadDumpEndpoint
+from actuator.frameworks import instrument
 from actuator.health.availability import Availability
 from actuator.health.checker import HealthChecker
 from actuator.health.groups import HealthGroup
@@ -67,6 +68,7 @@ from actuator.settings import ActuatorSettings, load_settings
 
 if TYPE_CHECKING:
     from actuator.fleet.pusher import FleetPusher
+    from actuator.fleet.sba_client import SpringBootAdminRegistrator
 
 logger = logging.getLogger("actuator")
 
@@ -168,6 +170,9 @@ class Actuator(SpringEndpoints):
         self.fleet_pusher: FleetPusher | None = None
         if settings.fleet.url is not None:
             self._add_fleet_pusher()
+        self.spring_boot_admin: SpringBootAdminRegistrator | None = None
+        if settings.spring_boot_admin.url:
+            self._add_spring_boot_admin()
 
     def _add_builtins(self) -> None:
         """The built-in indicators, contributors and endpoints, once every part exists."""
@@ -388,6 +393,27 @@ class Actuator(SpringEndpoints):
         self._background.watch(pusher)  # started and stopped with the app
         self.fleet_pusher = pusher
 
+    def _add_spring_boot_admin(self) -> None:
+        from actuator.fleet.pusher import registration_from_info
+        from actuator.fleet.sba_client import SpringBootAdminRegistrator
+
+        async def name() -> str:
+            service: str = registration_from_info(await self.info())["service"]
+            return service
+
+        def management_port() -> int | None:
+            server = self.management_server
+            return None if server is None else server.port
+
+        registrator = SpringBootAdminRegistrator(
+            self.settings.spring_boot_admin,
+            base_path=self.settings.base_path,
+            name=name,
+            management_port=management_port,
+        )
+        self._background.watch(registrator)  # started and stopped with the app
+        self.spring_boot_admin = registrator
+
     # -- info -----------------------------------------------------------------
 
     def add_contributor(self, name: str, contributor: Contributor) -> None:
@@ -486,8 +512,12 @@ class Actuator(SpringEndpoints):
     def started(self) -> bool:
         return self._background.running
 
-    def wrap(self, app: ASGIApp) -> ActuatorMiddleware:
-        """``app`` with the actuator mounted in front of it."""
+    def wrap(self, app: Callable[..., Awaitable[None]]) -> ActuatorMiddleware:
+        """``app`` with the actuator mounted in front of it.
+
+        Any ASGI callable: frameworks that type their scope more narrowly than
+        Starlette (Litestar, Quart) are accepted as they are.
+        """
         return ActuatorMiddleware(app, actuator=self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -514,6 +544,7 @@ class Actuator(SpringEndpoints):
         """The parts the middleware in front of ``app`` uses."""
         if app is not not_found_app:
             self.host_app = app  # what /mappings describes
+            instrument(app)  # a framework that keeps the route template to itself shares it
         return {
             "handler": self._handler,
             "endpoints": self._endpoints,

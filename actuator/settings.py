@@ -859,6 +859,103 @@ class FleetSettings(_Section):
         return value
 
 
+class SpringBootAdminSettings(_Section):
+    """Register this actuator with a Spring Boot Admin server, as SBA's own client does.
+
+    Mirrors ``spring.boot.admin.client.*`` (codecentric/spring-boot-admin,
+    ``ClientProperties`` and ``InstanceProperties``): every ``period`` seconds
+    ``POST {url}/instances`` with ``name``, ``managementUrl``, ``healthUrl``,
+    ``serviceUrl`` and ``metadata``; ``DELETE {url}/instances/{id}`` on shutdown.
+    Unset ``url``: nothing is registered::
+
+        ACTUATOR_SPRING_BOOT_ADMIN__URL=http://sba:8080 ACTUATOR_SPRING_BOOT_ADMIN__USERNAME=app
+        ACTUATOR_SPRING_BOOT_ADMIN__PASSWORD=...
+
+    Unset URLs are derived as SBA's ``DefaultApplicationFactory`` does: the
+    service URL from this host and the port the server listens on, the
+    management URL from it and ``base_path``, the health URL below that.
+    """
+
+    url: StrList = Field(
+        default_factory=list,
+        description="Spring Boot Admin server URL(s), comma-separated (unset: do not register)",
+    )
+    api_path: str = Field(default="instances", description="the server's registration path")
+    username: str | None = Field(
+        default=None,
+        description="HTTP basic user at the server (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="its password (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+    period: float = Field(
+        default=10.0, ge=0.05, le=3600, description="seconds between registrations (SBA: 10 s)"
+    )
+    timeout: float = Field(default=5.0, gt=0, le=60, description="deadline per call, seconds")
+    max_backoff: float = Field(
+        default=60.0, gt=0, le=3600, description="longest back-off while the server is down"
+    )
+    register_once: bool = Field(
+        default=True,
+        description="register at the first server that accepts (false: at every one)",
+    )
+    auto_deregistration: bool = Field(
+        default=True, description="deregister on shutdown (SBA turns it on on cloud platforms)"
+    )
+    name: str | None = Field(
+        default=None, description="the instance name shown (default: info.app.name)"
+    )
+    service_url: str | None = Field(
+        default=None, description="the app's URL (default: http://<host>:<listening port>/)"
+    )
+    management_url: str | None = Field(
+        default=None, description="the actuator's URL (default: service URL + base_path)"
+    )
+    health_url: str | None = Field(
+        default=None, description="the health URL (default: management URL + /health)"
+    )
+    prefer_ip: bool = Field(
+        default=False, description="an IP address, not the host name, in the default URLs"
+    )
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="metadata sent along (user.name / user.password: SBA's credentials "
+        "to read this actuator; never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+
+    _split = field_validator("url", mode="before")(_split_list)
+
+    @field_validator("url")
+    @classmethod
+    def _server_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"https?://[^/\s@]+(/|\Z)", url):
+                raise ValueError(
+                    "must be http:// or https:// URLs without credentials (set username and "
+                    f"password), got {url.split('@')[-1][:80]!r}"
+                )
+        return [url.rstrip("/") for url in value]
+
+    @field_validator("service_url", "management_url", "health_url")
+    @classmethod
+    def _instance_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value[:80]!r}")
+        return value
+
+    @field_validator("api_path")
+    @classmethod
+    def _api_path(cls, value: str) -> str:
+        value = value.strip("/")
+        if not re.fullmatch(r"[A-Za-z0-9._~/-]+", value):
+            raise ValueError(f"must be a URL path, got {value[:80]!r}")
+        return value
+
+
 class ActuatorSettings(BaseSettings):
     """Every setting of an actuator. See the table in docs/configuration.md.
 
@@ -900,6 +997,7 @@ class ActuatorSettings(BaseSettings):
     configprops: ConfigpropsSettings = ConfigpropsSettings()
     auditevents: AuditEventsSettings = AuditEventsSettings()
     fleet: FleetSettings = FleetSettings()
+    spring_boot_admin: SpringBootAdminSettings = SpringBootAdminSettings()
     drain_period: float = Field(
         default=0.0,
         ge=0,

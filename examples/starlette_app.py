@@ -41,8 +41,8 @@ actuator = Actuator(
     name="greeter",
     version="0.3.0",
     settings={
-        "exposure": {"include": ["health", "info"]},
-        "security": {"anonymous": ["health", "info"]},
+        "exposure": {"include": ["health", "info", "prometheus", "mappings"]},
+        "security": {"anonymous": ["health", "info", "prometheus", "mappings"]},
         "health": {"show_details": "always", "groups": {"backends": {"include": ["tag:backend"]}}},
     },
 )

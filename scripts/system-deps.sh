@@ -37,6 +37,12 @@ check() {
     need prometheus eval 'have prometheus && have promtool'
     # The fleet console's store is tested against a real PostgreSQL server.
     need postgresql have_postgresql
+    # Pull mode's DNS discovery (SRV, A/AAAA) is tested against a real dnsmasq; the
+    # -base package is the binary alone, without a system service.
+    need dnsmasq-base eval 'have dnsmasq || [ -x /usr/sbin/dnsmasq ]'
+    # The fleet dashboard's browser tests drive Debian's Chromium through chromedriver.
+    need chromium eval 'have chromium || have chromium-browser'
+    need chromium-driver have chromedriver
 }
 
 check

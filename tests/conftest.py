@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+# compat records the compat-marked tests' outcomes and checks docs/servers-and-frameworks.md
+# against them; pytester runs that plugin on small suites of its own (tests/test_compat_table.py).
+pytest_plugins = ["pytester", "tests.support.compat"]
+
 
 @pytest.fixture
 def anonymous_scrapes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "actuator.info": SHARED | {"actuator.health"},
     "actuator.security": SHARED | {"actuator.endpoints.base"},
     "actuator.management": SHARED | {"actuator.health", "actuator.endpoints.base"},
-    "actuator.metrics": SHARED | {"actuator.health", "actuator.info"},
+    "actuator.frameworks": SHARED,
+    "actuator.metrics": SHARED | {"actuator.health", "actuator.info", "actuator.frameworks"},
     # Load shedding: its limiter, the middleware, and the indicator and collector over it.
     "actuator.overload": SHARED | {"actuator.health"},
     "actuator.endpoints": SHARED
@@ -40,6 +41,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         "actuator.management",
         "actuator.metrics",
         "actuator.security",
+        "actuator.frameworks",
     },
 }
 # Only these build an Actuator or mount one; no part sees the facade.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -12,12 +11,11 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 
 from actuator.endpoints.base import JSON_TYPES, Endpoint, OperationRequest
+from actuator.frameworks import attribute, layers, routes_of
 
 if TYPE_CHECKING:
     from actuator.endpoints.registry import EndpointRegistry
 
-_WRAPPER_ATTRIBUTES = ("app", "_app", "application", "wrapped", "__wrapped__")
-_MAX_WRAPPERS = 64
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -187,35 +185,42 @@ def _predicate(
 
 def app_routes(app: object) -> list[dict[str, Any]]:
     """The routes of an ASGI app, looking through middleware to its router."""
-    routes = find_routes(app)
-    if routes is None:
-        return [{"kind": "mount", "path": "/", "name": None, "handler": handler_name(app)}]
-    return list(_describe(routes, prefix="", host=None))
+    return list(_describe_app(app, prefix="", host=None))
 
 
-def find_routes(app: object) -> list[BaseRoute] | None:
-    """The route list of the first router reachable from ``app``, or ``None``."""
-    queue: collections.deque[object] = collections.deque([app])
-    seen: set[int] = set()
-    while queue and len(seen) < _MAX_WRAPPERS:
-        obj = queue.popleft()
-        if obj is None or id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, Router):
-            return list(obj.routes)
-        router = _attribute(obj, "router")
-        if isinstance(router, Router):
-            return list(router.routes)
-        queue.extend(_attribute(obj, attr) for attr in _WRAPPER_ATTRIBUTES)
-    return None
+def _describe_app(
+    app: object, prefix: str, host: str | None, name: str | None = None
+) -> Iterable[dict[str, Any]]:
+    """The routes of the first router reachable from ``app``: Starlette's (FastAPI's),
+    Litestar's, Quart's or Django's; one ``mount`` entry for an app without any."""
+    for obj in layers(app):
+        routes = _starlette_routes(obj)
+        if routes is not None:
+            yield from _describe(routes, prefix, host)
+            return
+        framework_routes = routes_of(obj)
+        if framework_routes is not None:
+            extra = {"host": host} if host else {}
+            for route in framework_routes:
+                entry: dict[str, Any] = {"kind": route.kind, "path": prefix + route.path}
+                if route.kind != "mount":
+                    entry["methods"] = route.methods
+                yield {**entry, "name": route.name, "handler": handler_name(route.handler), **extra}
+            return
+    yield {
+        "kind": "mount",
+        "path": prefix or "/",
+        "name": name,
+        "handler": handler_name(app),
+        **({"host": host} if host else {}),
+    }
 
 
-def _attribute(obj: object, name: str) -> Any:
-    try:
-        return getattr(obj, name, None)
-    except Exception:  # a property that fails is simply not a way through
-        return None
+def _starlette_routes(obj: object) -> list[BaseRoute] | None:
+    if isinstance(obj, Router):
+        return list(obj.routes)
+    router = attribute(obj, "router")
+    return list(router.routes) if isinstance(router, Router) else None
 
 
 def _describe(
@@ -241,33 +246,13 @@ def _describe(
                 **extra,
             }
         elif isinstance(route, Mount):
-            inner = find_routes(route.app)
-            if inner is None:
-                yield {
-                    "kind": "mount",
-                    "path": prefix + route.path or "/",
-                    "name": route.name,
-                    "handler": handler_name(route.app),
-                    **extra,
-                }
-            else:
-                yield from _describe(inner, prefix + route.path, host)
+            yield from _describe_app(route.app, prefix + route.path, host, route.name)
         elif isinstance(route, Host):
-            inner = find_routes(route.app)
-            if inner is None:
-                yield {
-                    "kind": "mount",
-                    "path": prefix or "/",
-                    "name": route.name,
-                    "handler": handler_name(route.app),
-                    "host": route.host,
-                }
-            else:
-                yield from _describe(inner, prefix, route.host)
-        elif callable(_attribute(route, "effective_route_contexts")):
+            yield from _describe_app(route.app, prefix, route.host, route.name)
+        elif callable(attribute(route, "effective_route_contexts")):
             # A router included by newer FastAPI versions, which no longer copies its routes.
             for context in route.effective_route_contexts():  # type: ignore[attr-defined]
-                inner = _attribute(context, "starlette_route")
+                inner = attribute(context, "starlette_route")
                 if isinstance(inner, BaseRoute):
                     yield from _describe([inner], prefix, host)
                 else:
@@ -282,8 +267,8 @@ def _describe(
         else:
             yield {
                 "kind": type(route).__name__,
-                "path": prefix + str(_attribute(route, "path")),
-                "name": _attribute(route, "name"),
+                "path": prefix + str(attribute(route, "path")),
+                "name": attribute(route, "name"),
                 "handler": None,
                 **extra,
             }

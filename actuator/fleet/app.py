@@ -11,9 +11,17 @@
 ``GET  /fleet/api/groups/{id}``       one group, a page of its instances, its history
 ``GET  /fleet/api/instances``         instances: filters, sort, pages
 ``GET  /fleet/api/instances/{id}``    one instance and its history
+``GET  /fleet/api/notifications``     the delivery log: filters, pages
+``GET  /fleet/api/mutes``             mutes that have not ended
+``POST /fleet/api/mutes``             a new mute (full role)
+``DELETE /fleet/api/mutes/{id}``      end a mute (full role)
 ``GET  /actuator/health``             the console's own health (its database included)
+``POST /instances``                   Spring Boot Admin's client registration (when enabled)
+``DELETE /instances/{id}``            its deregistration
+``GET  /fleet/``                      the web dashboard (``actuator.fleet.web``)
 
-Reading needs the ``read`` role; ingest an ingest token. The console's clock
+Reading needs the ``read`` role; ingest an ingest token; registering through Spring
+Boot Admin's protocol what ``[spring_boot_admin]`` allows (see ``sba_server``). The console's clock
 decides staleness: an update's time is when it arrived.
 """
 
@@ -22,24 +30,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
+import os
+import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
 from actuator.fleet.model import (
-    FACT_KEY,
     GROUP_SORTS,
     INSTANCE_SORTS,
     GroupQuery,
@@ -48,8 +59,20 @@ from actuator.fleet.model import (
     InstanceQuery,
     InstanceUpdate,
 )
+from actuator.fleet.notify.channels import build_senders, redacted_logs
+from actuator.fleet.notify.config import MuteConfig
+from actuator.fleet.notify.notifier import STATES, Notifier
 from actuator.fleet.pull import Poller
+from actuator.fleet.query import ApiError
+from actuator.fleet.query import descending as _descending
+from actuator.fleet.query import integer as _integer
+from actuator.fleet.query import params as _params
+from actuator.fleet.query import sort as _sort
+from actuator.fleet.query import statuses as _statuses
+from actuator.fleet.query import where as _where
+from actuator.fleet.sba_server import RegistrationError, parse_registration
 from actuator.fleet.store import FleetStore, SqlStore, open_store
+from actuator.fleet.web import Dashboard
 from actuator.health.result import Health
 from actuator.security.auth import AuthError
 from actuator.security.credentials import token_digest
@@ -57,15 +80,6 @@ from actuator.security.credentials import token_digest
 logger = logging.getLogger("actuator.fleet")
 
 API = "/fleet/api"
-_STATUS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -84,6 +98,7 @@ class FleetConsole:
         config: the console configuration (``ConsoleConfig()``: defaults).
         store: a ``FleetStore`` (default: one for ``config.database``).
         clock: seconds since the epoch; tests pass their own.
+        environ: where notification channels read their secrets (default ``os.environ``).
     """
 
     def __init__(
@@ -92,12 +107,21 @@ class FleetConsole:
         *,
         store: FleetStore | None = None,
         clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config or ConsoleConfig()
         self.store: FleetStore = store or open_store(
             self.config.database, self.config.grouping.build()
         )
         self.clock = clock
+        notifications = self.config.notifications
+        self._http = httpx.AsyncClient(follow_redirects=False) if notifications.channels else None
+        senders = build_senders(
+            notifications, os.environ if environ is None else environ, self._http
+        )
+        if not isinstance(self.store, SqlStore):
+            raise TypeError("store: notifications keep their log in a SqlStore")
+        self.notifier = Notifier(notifications, self.store, senders, clock=clock)
         self._ingest_tokens = [
             (name, bytes.fromhex(hashed.removeprefix("sha256:")))
             for name, hashed in self.config.ingest_tokens.items()
@@ -108,14 +132,35 @@ class FleetConsole:
         )
         self._opened = False
         self.poller: Poller | None = None
-        routes = [
+        routes: list[BaseRoute] = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
             Route(f"{API}/groups", self.groups, methods=["GET"]),
             Route(f"{API}/groups/{{group_id}}", self.group, methods=["GET"]),
             Route(f"{API}/instances", self.instances, methods=["GET"]),
             Route(f"{API}/instances/{{instance_id}}", self.instance, methods=["GET"]),
+            Route(f"{API}/notifications", self.notifications, methods=["GET"]),
+            Route(f"{API}/mutes", self.mutes, methods=["GET", "POST"]),
+            Route(f"{API}/mutes/{{mute_id}}", self.mute, methods=["DELETE"]),
         ]
+        sba = self.config.spring_boot_admin
+        if sba.enabled:
+            routes += [
+                Route("/instances", self.sba_register, methods=["POST"]),
+                Route("/instances/{instance_id}", self.sba_deregister, methods=["DELETE"]),
+            ]
+        self._registrants = [re.compile(p) for p in sba.principals]
+        # The dashboard reads the store directly and acts through this API, as
+        # the caller: its session cookie is an identity here too.
+        self.dashboard = Dashboard(
+            self.store,
+            self.actuator.guard,
+            self.config.dashboard,
+            page_size=self.config.page_size,
+            clock=clock,
+        )
+        self.actuator.add_authenticator(self.dashboard.authenticator)
+        routes += self.dashboard.routes()
         self.api = Starlette(
             routes=routes,
             lifespan=self._lifespan,
@@ -126,6 +171,7 @@ class FleetConsole:
             },
         )
         self.app = self.actuator.wrap(self.api)
+        self.dashboard.api = self.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -139,16 +185,25 @@ class FleetConsole:
         describe = self.store.describe() if isinstance(self.store, SqlStore) else "store"
         logger.info("fleet console storing in %s", describe)
         tasks = [asyncio.create_task(self._sweep_forever(), name="fleet-sweep")]
-        if self.config.pull.sets:
+        if self.config.pull.sets or self.config.spring_boot_admin.enabled:
             self.poller = Poller(self.config.pull, self._pulled)
+            if self.config.spring_boot_admin.enabled:
+                # Registrations survive a restart: poll them again at once.
+                for registration in await self.store.registrations():
+                    self.poller.register(registration.target())
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
+        if self.notifier.active:
+            tasks.append(asyncio.create_task(self._notify_forever(), name="fleet-notify"))
         try:
-            yield
+            with redacted_logs(self.notifier.senders):
+                yield
         finally:
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self._http is not None:
+                await self._http.aclose()
             await self.store.close()
             self._opened = False
 
@@ -179,6 +234,22 @@ class FleetConsole:
                 "fleet sweep: %d disconnected, %d forgotten", result.disconnected, result.forgotten
             )
 
+    async def _notify_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.notifications.interval)
+            await self.notify()
+
+    async def notify(self) -> None:
+        """One notification round (``Notifier.run_once``): evaluate the status changes
+        recorded since the last round, then deliver. Errors are logged, not raised."""
+        try:
+            await self.notifier.run_once()
+        except Exception:
+            logger.exception(
+                "fleet notification round failed; retrying in %ss",
+                self.config.notifications.interval,
+            )
+
     async def _database_health(self) -> Health:
         if not self._opened:
             return Health.down("not opened yet")
@@ -203,6 +274,8 @@ class FleetConsole:
             )
         else:  # pragma: no cover - only the three types above are registered
             raise exc
+        if self.dashboard.owns(request.url.path):
+            return self.dashboard.error_page(request, status, message, headers)
         return Response(
             error_body(status, message, request.url.path),
             status,
@@ -217,15 +290,16 @@ class FleetConsole:
         caller = await guard.authenticate(request.scope)
         guard.authorize(caller, "fleet", "read", request.scope)
 
+    async def _writer(self, request: Request) -> str | None:
+        """The caller's name, once it proved it has the full role."""
+        guard = self.actuator.guard
+        caller = await guard.authenticate(request.scope)
+        guard.authorize(caller, "fleet", "write", request.scope)
+        return caller.principal
+
     def _ingester(self, request: Request) -> str:
         value = request.headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        digest = token_digest(token.strip()) if scheme.lower() == "bearer" else None
-        found = None
-        if digest is not None:
-            for name, expected in self._ingest_tokens:
-                if hmac.compare_digest(digest, expected):
-                    found = name
+        found = self._ingest_token(request)
         if found is None:
             reason = "Invalid ingest token" if value else "An ingest token is required"
             logger.warning(
@@ -236,13 +310,44 @@ class FleetConsole:
             raise ApiError(401, reason, {"www-authenticate": 'Bearer realm="fleet-ingest"'})
         return found
 
-    # -- ingest ---------------------------------------------------------------
+    def _ingest_token(self, request: Request) -> str | None:
+        """The name of the ingest token the request carries, if it carries one."""
+        value = request.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        digest = token_digest(token.strip()) if scheme.lower() == "bearer" else None
+        found = None
+        if digest is not None:
+            for name, expected in self._ingest_tokens:
+                if hmac.compare_digest(digest, expected):
+                    found = name
+        return found
 
-    async def ingest(self, request: Request) -> Response:
-        self._ingester(request)
+    async def _registrant(self, request: Request) -> None:
+        """Who may register through Spring Boot Admin's protocol: ``[spring_boot_admin]``."""
+        sba = self.config.spring_boot_admin
+        if sba.anonymous or (sba.ingest_tokens and self._ingest_token(request) is not None):
+            return
+        if request.headers.get("authorization") and self._registrants:
+            caller = await self.actuator.guard.authenticate(request.scope)
+            if caller.principal is not None:
+                if any(p.fullmatch(caller.principal) for p in self._registrants):
+                    return
+                raise ApiError(403, f"{caller.principal!r} may not register instances")
+        logger.warning(
+            "fleet: Spring Boot Admin registration refused from %s",
+            request.client.host if request.client else "unknown client",
+        )
+        challenges = ['Basic realm="fleet", charset="UTF-8"'] if self._registrants else []
+        if sba.ingest_tokens:
+            challenges.append('Bearer realm="fleet-ingest"')
+        raise ApiError(
+            401, "Registering needs credentials", {"www-authenticate": ", ".join(challenges)}
+        )
+
+    async def _json_body(self, request: Request, what: str) -> bytes:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
-            raise ApiError(415, "Ingest takes application/json")
+            raise ApiError(415, f"{what} takes application/json")
         limit = self.config.max_body
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -253,8 +358,64 @@ class FleetConsole:
             if size > limit:
                 raise ApiError(413, f"Request body larger than {limit} bytes")
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- Spring Boot Admin's registration protocol ------------------------------
+
+    async def sba_register(self, request: Request) -> Response:
+        """``InstancesController.register``: 201, ``{"id": ...}`` and a Location."""
+        await self._registrant(request)
+        body = await self._json_body(request, "Registration")
         try:
-            batch = IngestBatch.model_validate_json(b"".join(chunks))
+            registration = parse_registration(json.loads(body))
+        except ValueError as exc:  # json.JSONDecodeError and RegistrationError
+            message = str(exc) if isinstance(exc, RegistrationError) else "Malformed JSON"
+            raise ApiError(400, message) from None
+        now = self.clock()
+        if await self.store.save_registration(registration, now):
+            target = registration.target()
+            # Shown at once (UNKNOWN until its first poll), with the facts it may show.
+            update = InstanceUpdate(
+                type="register",
+                id=registration.id,
+                status="UNKNOWN",
+                service=target.service,
+                url=registration.management_url or registration.health_url,
+                facts=dict(target.facts),
+            )
+            await self.store.ingest([update], now=now)
+            if self.poller is not None:
+                self.poller.register(target)
+            logger.info(
+                "fleet: %s registered as %s (Spring Boot Admin protocol)",
+                target.service,
+                registration.id,
+            )
+        location = str(request.url.replace(query="")).rstrip("/") + f"/{registration.id}"
+        response = _json({"id": registration.id}, 201)
+        response.headers["location"] = location
+        return response
+
+    async def sba_deregister(self, request: Request) -> Response:
+        """``InstancesController.unregister``: 204, or 404 for an unknown id."""
+        await self._registrant(request)
+        instance_id = request.path_params["instance_id"]
+        if not await self.store.delete_registration(instance_id):
+            raise ApiError(404, f"No registered instance {instance_id[:100]!r}")
+        await self.store.ingest(
+            [InstanceUpdate(type="deregister", id=instance_id)], now=self.clock()
+        )
+        if self.poller is not None:
+            self.poller.deregister(instance_id)
+        return Response(status_code=204, headers={"cache-control": "no-store"})
+
+    # -- ingest ---------------------------------------------------------------
+
+    async def ingest(self, request: Request) -> Response:
+        self._ingester(request)
+        body = await self._json_body(request, "Ingest")
+        try:
+            batch = IngestBatch.model_validate_json(body)
         except ValidationError as exc:
             raise ApiError(400, _describe(exc)) from None
         result = await self.store.ingest(batch.updates, now=self.clock())
@@ -328,6 +489,52 @@ class FleetConsole:
         found["history"] = await self.store.history("instance", instance_id)
         return _json(found)
 
+    # -- notifications ----------------------------------------------------------
+
+    async def notifications(self, request: Request) -> Response:
+        await self._reader(request)
+        params = _params(request, {"state", "channel", "rule", "offset", "limit"})
+        offset, limit = self._paging(params)
+        states = params.get("state", [])
+        for state in states:
+            if state not in STATES:
+                raise ApiError(400, f"Parameter 'state' must be one of {', '.join(STATES)}")
+        page = await self.notifier.log(
+            states=states,
+            channels=params.get("channel", []),
+            rules=params.get("rule", []),
+            offset=offset,
+            limit=limit,
+        )
+        return _json(page.json())
+
+    async def mutes(self, request: Request) -> Response:
+        if request.method == "GET":
+            await self._reader(request)
+            offset, limit = self._paging(_params(request, {"offset", "limit"}))
+            return _json((await self.notifier.mutes(offset=offset, limit=limit)).json())
+        author = await self._writer(request)
+        _params(request, set())
+        body = await request.body()
+        if len(body) > 256 * 1024:
+            raise ApiError(413, "Request body larger than 262144 bytes")
+        try:
+            spec = MuteConfig.model_validate_json(body)
+            created = await self.notifier.add_mute(spec, author)
+        except ValidationError as exc:
+            raise ApiError(400, _describe(exc)) from None
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid {exc}; nothing was stored") from None
+        return _json(created, 201)
+
+    async def mute(self, request: Request) -> Response:
+        await self._writer(request)
+        _params(request, set())
+        mute_id = request.path_params["mute_id"]
+        if not await self.notifier.remove_mute(mute_id):
+            raise ApiError(404, f"No mute {mute_id[:100]!r} (configured mutes end with the file)")
+        return Response(status_code=204, headers={"cache-control": "no-store"})
+
     def _instance_query(
         self, params: dict[str, list[str]], group: str | None = None
     ) -> InstanceQuery:
@@ -353,60 +560,6 @@ class FleetConsole:
             raise ApiError(400, "Parameter 'limit' must be at least 1")
         # Pages are capped: nothing ever sends the whole fleet in one answer.
         return offset, min(limit, self.config.max_page_size)
-
-
-def _params(request: Request, allowed: set[str]) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            accepted = ", ".join(sorted(allowed)) or "none"
-            raise ApiError(400, f"Unknown parameter {key[:50]!r} (accepted: {accepted})")
-        # Repeated or comma-separated: ?status=DOWN&status=UP or ?status=DOWN,UP
-        items = [value] if key in ("where", "q") else [v for v in value.split(",") if v]
-        params.setdefault(key, []).extend(items)
-    return params
-
-
-def _statuses(params: dict[str, list[str]]) -> list[str]:
-    statuses = [s.upper() for s in params.get("status", [])]
-    for status in statuses:
-        if not status or len(status) > 32 or not set(status) <= _STATUS:
-            raise ApiError(400, f"Parameter 'status': {status[:40]!r} is not a status code")
-    return statuses
-
-
-def _where(params: dict[str, list[str]]) -> dict[str, str]:
-    facts = {}
-    for item in params.get("where", []):
-        key, sep, value = item.partition("=")
-        if not sep or not FACT_KEY.match(key):
-            raise ApiError(400, f"Parameter 'where' takes fact=value, got {item[:60]!r}")
-        facts[key] = value
-    return facts
-
-
-def _sort(params: dict[str, list[str]], allowed: tuple[str, ...], default: str) -> str:
-    sort = params.get("sort", [default])[-1]
-    if sort not in allowed:
-        raise ApiError(400, f"Parameter 'sort' must be one of {', '.join(allowed)}")
-    return sort
-
-
-def _descending(params: dict[str, list[str]]) -> bool:
-    order = params.get("order", ["asc"])[-1]
-    if order not in ("asc", "desc"):
-        raise ApiError(400, "Parameter 'order' must be asc or desc")
-    return order == "desc"
-
-
-def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
-    values = params.get(name)
-    if not values:
-        return default
-    text = values[-1]
-    if not text.isdigit() or len(text) > 9:
-        raise ApiError(400, f"Parameter {name!r} must be a non-negative integer")
-    return int(text)
 
 
 def _describe(exc: ValidationError) -> str:

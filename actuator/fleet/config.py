@@ -17,6 +17,14 @@
     name = "legacy"
     urls = ["http://10.0.0.7:8080/actuator"]
 
+    [spring_boot_admin]                 # accept Spring Boot Admin clients' registrations
+    enabled = true                      # (see actuator.fleet.sba_server)
+    principals = ["sba-clients"]
+    [dashboard]                         # the web pages at /fleet/
+    session_ttl = 28800                 # seconds a login lasts
+    [notifications.rules.down]          # see actuator.fleet.notify
+    channels = ["ops"]
+
     [server]                            # where the console listens (host, port, TLS)
     port = 8090
 
@@ -35,10 +43,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from actuator.fleet.model import FACT_KEY, Grouping
+from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
+from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
 from actuator.settings import ServerSettings, read_toml
 
@@ -72,6 +90,25 @@ class HistoryConfig(_Config):
     max_age: float = Field(default=30 * 86400, gt=0, description="seconds a change is kept")
 
 
+class DashboardConfig(_Config):
+    session_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="signs the dashboard's session cookies (at least 32 characters); unset: a "
+        "random key per start (sessions end when the console restarts). Consoles behind one "
+        "address share one key",
+    )
+    session_ttl: float = Field(
+        default=8 * 3600, gt=0, le=30 * 86400, description="seconds a login lasts"
+    )
+    poll_interval: float = Field(
+        default=5,
+        ge=0.2,
+        le=600,
+        description="seconds between the pages' checks for changes (live updates)",
+    )
+
+
 class ConsoleServer(ServerSettings):
     port: int = Field(default=8090, ge=0, le=65535, description="its port (0: any free port)")
 
@@ -93,6 +130,9 @@ class ConsoleConfig(_Config):
     history: HistoryConfig = HistoryConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+    notifications: NotifyConfig = NotifyConfig()
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("ingest_tokens")

@@ -139,10 +139,12 @@ class SQLite(Dialect):
         return "LIKE"  # case-insensitive for ASCII in SQLite
 
     def schema(self) -> list[list[str]]:
+        serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
         return [
-            _schema_v1(json="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT", gin=False),
-            _SQLITE_FACTS,
-            _schema_v3(),
+            _schema_v1(json="TEXT", serial=serial, gin=False),
+            _schema_notifications(serial),
+            _schema_registrations(),
+            [*_SQLITE_FACTS, *_schema_group_stats()],
         ]
 
 
@@ -179,11 +181,15 @@ class PostgreSQL(Dialect):
         return "ILIKE"
 
     def schema(self) -> list[list[str]]:
-        # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
+        # v2 was meant for SQLite's facts table (they came later, with the group stats);
+        # PostgreSQL filters facts through its GIN index.
+        serial = "BIGSERIAL PRIMARY KEY"
         return [
-            _schema_v1(json="JSONB", serial="BIGSERIAL PRIMARY KEY", gin=True),
+            _schema_v1(json="JSONB", serial=serial, gin=True),
             [],
-            _schema_v3(),
+            _schema_notifications(serial),
+            _schema_registrations(),
+            _schema_group_stats(),
         ]
 
     def lock_schema(self, conn: Any) -> None:
@@ -272,7 +278,8 @@ def _schema_v1(*, json: str, serial: str, gin: bool) -> list[str]:
     return statements
 
 
-# v2 on SQLite: one row per instance fact, filled from the instances already stored.
+# SQLite's facts (with the group stats, in its fourth step): one row per instance
+# fact, filled from the instances already stored.
 _SQLITE_FACTS = [
     """CREATE TABLE fleet_facts (
         instance_id TEXT NOT NULL,
@@ -285,7 +292,7 @@ _SQLITE_FACTS = [
 ]
 
 
-def _schema_v3() -> list[str]:
+def _schema_group_stats() -> list[str]:
     """Instances per group, status and version, kept by the batches that change them,
     so a group's rollup and the fleet's counts read a few rows instead of every instance."""
     return [
@@ -298,6 +305,69 @@ def _schema_v3() -> list[str]:
         "INSERT INTO fleet_group_stats (group_id, status, version, n) "
         "SELECT group_id, status, coalesce(version, ''), count(*) FROM fleet_instances "
         "GROUP BY group_id, status, coalesce(version, '')",
+    ]
+
+
+def _schema_registrations() -> list[str]:
+    """Registrations through Spring Boot Admin's protocol (``actuator.fleet.sba_server``),
+    kept so a console restart still polls them. ``metadata`` holds the credentials the
+    instances are read with: this table is never served."""
+    return [
+        """CREATE TABLE fleet_registrations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            health_url TEXT NOT NULL,
+            management_url TEXT,
+            service_url TEXT,
+            metadata TEXT NOT NULL,
+            registered DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)"""
+    ]
+
+
+def _schema_notifications(serial: str) -> list[str]:
+    """Notifications (actuator.fleet.notify): the cursor over fleet_events, what each
+    rule knows of each subject, the delivery log, and the mutes made through the API."""
+    return [
+        """CREATE TABLE fleet_notify_cursor (
+            name TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            gaps TEXT NOT NULL)""",
+        """CREATE TABLE fleet_notify_state (
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            data TEXT NOT NULL,
+            due DOUBLE PRECISION,
+            PRIMARY KEY (rule, kind, subject))""",
+        "CREATE INDEX fleet_notify_state_subject ON fleet_notify_state (subject)",
+        "CREATE INDEX fleet_notify_state_due ON fleet_notify_state (due)",
+        f"""CREATE TABLE fleet_deliveries (
+            id {serial},
+            created DOUBLE PRECISION NOT NULL,
+            notification TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject_kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt DOUBLE PRECISION,
+            last_attempt DOUBLE PRECISION,
+            result TEXT,
+            payload TEXT NOT NULL)""",
+        "CREATE INDEX fleet_deliveries_due ON fleet_deliveries (state, next_attempt)",
+        "CREATE INDEX fleet_deliveries_channel ON fleet_deliveries (channel, id)",
+        """CREATE TABLE fleet_mutes (
+            id TEXT PRIMARY KEY,
+            created DOUBLE PRECISION NOT NULL,
+            starts DOUBLE PRECISION NOT NULL,
+            ends DOUBLE PRECISION NOT NULL,
+            author TEXT,
+            spec TEXT NOT NULL)""",
+        "CREATE INDEX fleet_mutes_ends ON fleet_mutes (ends)",
     ]
 
 

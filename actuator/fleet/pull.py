@@ -19,6 +19,10 @@ system resolver; SRV records through dnspython)::
     srv = ["_actuator._tcp.billing.internal"] # every SRV target and port
     token_env = "LEGACY_ACTUATOR_TOKEN"       # bearer token, from the environment
 
+Instances that registered themselves through Spring Boot Admin's protocol
+(``actuator.fleet.sba_server``) are polled the same way, at the health and
+management URLs they gave, with the credentials from their metadata.
+
 Each target is polled on its own schedule, so a hung target (held to one
 ``timeout``) or a dead one (backed off exponentially with full jitter, up to
 ``max_backoff``) never delays the others. ``/health`` is read every
@@ -31,12 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import re
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +52,13 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from actuator.fleet.backoff import Backoff
+from actuator.client import Backoff
 from actuator.fleet.model import InstanceUpdate
 from actuator.fleet.pusher import registration_from_info
 
 logger = logging.getLogger("actuator.fleet.pull")
 
+_REGISTERED = "registered:"  # the key prefix of registered targets (never a URL)
 _HOST_PORT = re.compile(r"\[?([^\]\s]+?)\]?:(\d{1,5})\Z")
 
 
@@ -97,13 +104,57 @@ class PullConfig(_Config):
     info_every: float = Field(default=300.0, gt=0)
     resolve_every: float = Field(default=30.0, gt=0)
     max_backoff: float = Field(default=300.0, gt=0)
+    nameservers: list[str] = Field(
+        default_factory=list,
+        description="DNS servers (host or host:port) for dns and srv names; default: the system's",
+    )
     sets: list[TargetSet] = Field(default_factory=list)
+
+    @field_validator("nameservers")
+    @classmethod
+    def _nameservers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                _nameserver(item)
+            except ValueError:
+                raise ValueError(
+                    f"nameservers are IP addresses, with :port if not 53, got {item[:60]!r}"
+                ) from None
+        return value
+
+
+def _nameserver(text: str) -> tuple[str, int]:
+    """``(address, port)`` of ``1.2.3.4``, ``1.2.3.4:5353``, ``::1`` or ``[::1]:5353``."""
+    if text.startswith("["):  # [::1]:5353
+        host, _, rest = text[1:].partition("]")
+        port = int(rest.removeprefix(":")) if rest else 53
+    elif text.count(":") == 1:  # 127.0.0.1:5353
+        host, _, number = text.partition(":")
+        port = int(number)
+    else:  # 127.0.0.1 or ::1
+        host, port = text, 53
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range: {port}")
+    return host, port
 
 
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"target URLs are http(s)://host[:port]/path, got {url[:100]!r}")
+
+
+_SHARDS = 256
+"""httpx clients per target set, targets spread over them by URL. httpcore's pool scans
+every connection it holds on each request, so one pool for thousands of targets costs
+more CPU than the polls themselves (measured with benchmarks/fleet.py --pull); small
+pools keep each scan short, and a target always uses the same one, so its connection
+is kept alive from poll to poll."""
+
+
+def _shard(url: str) -> int:
+    return zlib.crc32(url.encode()) % _SHARDS
 
 
 def target_id(url: str) -> str:
@@ -114,6 +165,21 @@ def target_id(url: str) -> str:
     base = f"{parts.hostname}:{port}"
     text = base if path in ("", "actuator") else f"{base}.{path}"
     return re.sub(r"[^A-Za-z0-9_.:@-]", "-", text)[:200]
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A target that registered itself (Spring Boot Admin's protocol), not found in a set.
+
+    ``auth`` is the HTTP basic pair its actuator is read with: never shown.
+    """
+
+    id: str
+    service: str
+    health_url: str
+    management_url: str | None
+    facts: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -127,6 +193,18 @@ class _Target:
     backoff: Backoff = field(default_factory=Backoff)
     in_flight: bool = False
     failing: bool = False
+    iid: str = ""
+    health_url: str = ""
+    info_url: str | None = ""
+    service: str | None = None  # a registered target's own name
+    facts: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.iid = self.iid or target_id(self.url)
+        self.health_url = self.health_url or self.url + "/health"
+        if self.info_url == "":
+            self.info_url = self.url + "/info"
 
 
 Resolver = Callable[[str], Awaitable[list[tuple[str, int]]]]
@@ -138,6 +216,43 @@ async def resolve_srv(name: str) -> list[tuple[str, int]]:
 
     answer = await dns.asyncresolver.resolve(name, "SRV")
     return [(str(r.target).rstrip("."), int(r.port)) for r in answer]
+
+
+class DnsResolver:
+    """SRV and A/AAAA lookups at the given nameservers (``pull.nameservers``), through
+    dnspython, instead of the system's resolver."""
+
+    def __init__(self, nameservers: Sequence[str]) -> None:
+        import dns.asyncresolver
+        import dns.nameserver
+
+        self.resolver = dns.asyncresolver.Resolver(configure=False)
+        self.resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(host, port=port)
+            for host, port in map(_nameserver, nameservers)
+        ]
+
+    async def srv(self, name: str) -> list[tuple[str, int]]:
+        answer = await self.resolver.resolve(name, "SRV")
+        return [(str(r.target).rstrip("."), int(r.port)) for r in answer]
+
+    async def addresses(self, host_port: str) -> list[tuple[str, int]]:
+        import dns.resolver
+
+        match = _HOST_PORT.match(host_port)
+        if match is None:
+            return []
+        host, port = match.group(1), int(match.group(2))
+        found: set[tuple[str, int]] = set()
+        for kind in ("A", "AAAA"):
+            try:
+                answer = await self.resolver.resolve(host, kind)
+            except dns.resolver.NoAnswer:
+                continue
+            found.update((str(record), port) for record in answer)
+        if not found:
+            raise LookupError(f"no A or AAAA record for {host}")
+        return sorted(found)
 
 
 async def resolve_addresses(host_port: str) -> list[tuple[str, int]]:
@@ -171,11 +286,17 @@ class Poller:
     ) -> None:
         self.config = config
         self._ingest = ingest
+        if config.nameservers:
+            resolver = DnsResolver(config.nameservers)
+            srv = resolver.srv if srv is resolve_srv else srv
+            addresses = resolver.addresses if addresses is resolve_addresses else addresses
         self._srv = srv
         self._addresses = addresses
         self._transport = transport
         self.targets: dict[str, _Target] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._set_options: dict[str, tuple[dict[str, str], ssl.SSLContext | bool]] = {}
+        self._registered_tls: ssl.SSLContext | None = None
         self._files: dict[Path, tuple[float, list[str]]] = {}
         self._dns: dict[str, list[tuple[str, int]]] = {}
         self._by_id: dict[str, _Target] = {}
@@ -183,13 +304,39 @@ class Poller:
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._resolved_at = -1e18
+        self.registered: dict[str, Registered] = {}
         self.polls = 0
 
     # -- targets --------------------------------------------------------------
 
-    def _client(self, target_set: TargetSet) -> httpx.AsyncClient:
-        client = self._clients.get(target_set.name)
+    def _client(self, target_set: TargetSet, url: str) -> httpx.AsyncClient:
+        key = f"{target_set.name}#{_shard(url)}"
+        client = self._clients.get(key)
         if client is None:
+            headers, verify = self._options(target_set)
+            client = self._new_client(headers, verify)
+            self._clients[key] = client
+        return client
+
+    def _new_client(
+        self, headers: dict[str, str], verify: ssl.SSLContext | bool
+    ) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=self.config.concurrency,
+            max_keepalive_connections=self.config.concurrency,
+        )
+        return httpx.AsyncClient(
+            headers=headers,
+            verify=verify,
+            limits=limits,
+            transport=self._transport,
+            timeout=self.config.timeout,
+        )
+
+    def _options(self, target_set: TargetSet) -> tuple[dict[str, str], ssl.SSLContext | bool]:
+        """A set's headers and TLS context, made once and shared by its clients."""
+        options = self._set_options.get(target_set.name)
+        if options is None:
             headers = {"accept": "application/json"}
             if target_set.token_env:
                 token = os.environ.get(target_set.token_env)
@@ -209,18 +356,48 @@ class Poller:
                         str(target_set.client_key) if target_set.client_key else None,
                     )
                 verify = context
-            limits = httpx.Limits(
-                max_connections=self.config.concurrency,
-                max_keepalive_connections=self.config.concurrency,
-            )
-            client = httpx.AsyncClient(
-                headers=headers,
-                verify=verify,
-                limits=limits,
-                transport=self._transport,
-                timeout=self.config.timeout,
-            )
-            self._clients[target_set.name] = client
+            if verify is True:
+                # One TLS context for the set's clients (httpx would load one per client).
+                verify = httpx.create_ssl_context()
+            options = self._set_options[target_set.name] = (headers, verify)
+        return options
+
+    def register(self, target: Registered) -> None:
+        """Poll a registered target from now on (a new one at once); replaces one with its id."""
+        known = self.registered.get(target.id)
+        self.registered[target.id] = target
+        if known != target:
+            self.targets.pop(_REGISTERED + target.id, None)
+            self._add_registered(target, time.monotonic())
+
+    def deregister(self, instance_id: str) -> None:
+        self.registered.pop(instance_id, None)
+        self.targets.pop(_REGISTERED + instance_id, None)
+
+    def _add_registered(self, target: Registered, now: float) -> None:
+        management = target.management_url
+        self.targets[_REGISTERED + target.id] = _Target(
+            management or target.health_url,
+            target.service,
+            self._registered_client(management or target.health_url),
+            due=now,
+            backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
+            iid=target.id,
+            health_url=target.health_url,
+            info_url=f"{management}/info" if management else None,
+            service=target.service,
+            facts=dict(target.facts),
+            auth=target.auth,
+        )
+
+    def _registered_client(self, url: str) -> httpx.AsyncClient:
+        key = f"{_REGISTERED}#{_shard(url)}"
+        client = self._clients.get(key)
+        if client is None:
+            if self._registered_tls is None:
+                self._registered_tls = httpx.create_ssl_context()
+            client = self._new_client({"accept": "application/json"}, self._registered_tls)
+            self._clients[key] = client
         return client
 
     async def resolve(self) -> None:
@@ -230,7 +407,7 @@ class Poller:
             for url in await self._urls(target_set):
                 wanted.setdefault(url, target_set)
         for url in list(self.targets):
-            if url not in wanted:
+            if url not in wanted and not url.startswith(_REGISTERED):
                 del self.targets[url]
         now = time.monotonic()
         for url, target_set in wanted.items():
@@ -240,7 +417,7 @@ class Poller:
                 self.targets[url] = _Target(
                     url,
                     target_set.name,
-                    self._client(target_set),
+                    self._client(target_set, url),
                     due=now + offset,
                     backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
                 )
@@ -367,7 +544,9 @@ class Poller:
 
     async def _check(self, target: _Target) -> InstanceUpdate:
         deadline = self.config.timeout  # per request, whatever the transport does
-        answer = await asyncio.wait_for(target.client.get(target.url + "/health"), deadline)
+        answer = await asyncio.wait_for(
+            target.client.get(target.health_url, auth=target.auth), deadline
+        )
         if answer.status_code not in (200, 503):
             raise RuntimeError(f"health answered {answer.status_code}")
         body = answer.json()
@@ -381,16 +560,22 @@ class Poller:
             if isinstance(c, dict) and c.get("status") != "UP"
         )[:100]
         now = time.monotonic()
-        iid = target_id(target.url)
+        iid = target.iid
         self._by_id[iid] = target
         if target.registration is None or now >= target.info_due:
             info: dict[str, Any] = {}
             with contextlib.suppress(Exception):
-                reply = await asyncio.wait_for(target.client.get(target.url + "/info"), deadline)
-                if reply.status_code == 200 and isinstance(reply.json(), dict):
-                    info = reply.json()
+                if target.info_url is not None:
+                    reply = await asyncio.wait_for(
+                        target.client.get(target.info_url, auth=target.auth), deadline
+                    )
+                    if reply.status_code == 200 and isinstance(reply.json(), dict):
+                        info = reply.json()
             details = registration_from_info(info)
-            if details["service"] == "unnamed":
+            if target.service is not None:
+                details["service"] = target.service
+                details["facts"] = dict(list({**details["facts"], **target.facts}.items())[:64])
+            elif details["service"] == "unnamed":
                 details["service"] = target.set_name
             target.registration = details
             target.info_due = now + self.config.info_every

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from actuator.fleet.backoff import Backoff
+from actuator.client import Backoff
 from actuator.settings import FleetSettings
 
 logger = logging.getLogger("actuator.fleet")

@@ -51,6 +51,7 @@ from actuator.fleet.model import (
     rollup,
     versions_summary,
 )
+from actuator.fleet.sba_server import Registration
 
 logger = logging.getLogger("actuator.fleet")
 
@@ -95,6 +96,10 @@ class FleetStore(Protocol):
     async def group(self, group_id: str) -> dict[str, Any] | None: ...
     async def history(self, kind: str, subject: str, limit: int = 50) -> list[dict[str, Any]]: ...
     async def counts(self) -> dict[str, Any]: ...
+    async def save_registration(self, registration: Registration, now: float) -> bool: ...
+    async def delete_registration(self, registration_id: str) -> bool: ...
+    async def registrations(self) -> list[Registration]: ...
+    async def stamp(self) -> str: ...
     async def sweep(
         self,
         now: float,
@@ -220,6 +225,15 @@ class SqlStore:
                 logger.info(
                     "fleet database %s migrated to schema version %d", d.describe(), version + 1
                 )
+
+    async def on_writer(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)`` on the writer's thread: for the console's other tables
+        (notifications), in the same database, one writer at a time."""
+        return await self._writer.call(work)
+
+    async def on_reader(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)`` on the reader's thread, for queries."""
+        return await self._reader.call(work)
 
     async def schema_version(self) -> int:
         rows = await self._reader.call(
@@ -592,6 +606,60 @@ class SqlStore:
             result.events_dropped = len(dropped)
         return result
 
+    # -- Spring Boot Admin registrations --------------------------------------
+
+    async def save_registration(self, registration: Registration, now: float) -> bool:
+        """Store a registration; whether it is new or changed (the same data again, as SBA
+        clients send every 10 s, changes nothing)."""
+        return await self._writer.call(
+            lambda conn: self._save_registration(conn, registration, now)
+        )
+
+    def _save_registration(self, conn: Any, registration: Registration, now: float) -> bool:
+        d = self.dialect
+        row = registration.row()
+        with d.transaction(conn):
+            found = d.run(
+                conn,
+                f"SELECT {_REGISTRATION_COLUMNS} FROM fleet_registrations WHERE id = ?",
+                (registration.id,),
+            )
+            if found and tuple(found[0]) == row:
+                return False
+            d.run(
+                conn,
+                f"""INSERT INTO fleet_registrations ({_REGISTRATION_COLUMNS}, registered, updated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                    health_url = excluded.health_url, management_url = excluded.management_url,
+                    service_url = excluded.service_url, metadata = excluded.metadata,
+                    updated = excluded.updated""",
+                (*row, now, now),
+            )
+        return True
+
+    async def delete_registration(self, registration_id: str) -> bool:
+        """Forget a registration; whether there was one."""
+
+        def work(conn: Any) -> bool:
+            with self.dialect.transaction(conn):
+                gone = self.dialect.run(
+                    conn,
+                    "DELETE FROM fleet_registrations WHERE id = ? RETURNING id",
+                    (registration_id,),
+                )
+            return bool(gone)
+
+        return await self._writer.call(work)
+
+    async def registrations(self) -> list[Registration]:
+        rows = await self._reader.call(
+            lambda conn: self.dialect.run(
+                conn, f"SELECT {_REGISTRATION_COLUMNS} FROM fleet_registrations ORDER BY id"
+            )
+        )
+        return [Registration.from_row(row) for row in rows]
+
     # -- queries --------------------------------------------------------------
 
     async def instances(self, query: InstanceQuery) -> Page:
@@ -758,6 +826,25 @@ class SqlStore:
             return out
 
         return await self._reader.call(work)
+
+    async def stamp(self) -> str:
+        """Changes when any status, group or membership changes; cheap enough to poll.
+
+        The newest history event (its primary key) moves with every status
+        change; the groups' count and instance total with registrations and
+        deregistrations, which record no event when the status is the same.
+        """
+
+        def work(conn: Any) -> str:
+            d = self.dialect
+            newest = d.run(conn, "SELECT max(seq) FROM fleet_events")[0][0]
+            groups, members = d.run(conn, "SELECT count(*), sum(total) FROM fleet_groups")[0]
+            return f"{newest or 0}-{groups}-{members or 0}"
+
+        return await self._reader.call(work)
+
+
+_REGISTRATION_COLUMNS = "id, name, health_url, management_url, service_url, metadata"
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -9,15 +9,22 @@ every route per request. What needs a walk over the routes is cached: mount
 prefixes turned back into templates (``/tenants/{tenant}``), and the routes
 of endpoints that FastAPI's router dispatches without setting ``scope["route"]``
 (plain Starlette routes and mounts on a FastAPI app).
+
+Other frameworks leave the template as a string in ``scope["path_template"]``
+(Litestar's router itself, Django and Quart through the hooks in
+``actuator.frameworks``): it is taken as it is, made absolute.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.routing import Host, Mount
 from starlette.types import Scope
+
+from actuator.frameworks import PATH_TEMPLATE
 
 NOT_FOUND = "NOT_FOUND"
 REDIRECTION = "REDIRECTION"
@@ -61,19 +68,11 @@ class RouteTemplates:
         before the app ran: anything the app's mounts added after it is a prefix
         the template must include; what the server or a proxy set is not.
         """
-        route = scope.get("route") or self._route_of_endpoint(scope)
-        if route is None:
-            return unmatched_uri(status)
-        owner = route
-        fastapi = scope.get("fastapi")
-        if fastapi:
-            context = fastapi.get("effective_route_context")
-            if context is not None and getattr(context, "original_route", None) is route:
-                owner = context  # one per included route: it knows the prefixed template
-        cached = self._paths.get(id(owner))
-        if cached is None or cached[0] is not owner:
-            cached = self._paths[id(owner)] = (owner, _path_of(route, owner))
-        path = cached[1]
+        path = scope.get(PATH_TEMPLATE)
+        if isinstance(path, str):
+            path = _absolute(path) if path else _litestar_mount(scope)
+        else:
+            path = self._route_path(scope)
         if path is None:
             return unmatched_uri(status)
         if path == UNKNOWN:
@@ -83,6 +82,22 @@ class RouteTemplates:
             return path
         prefix = root_path[len(entry_root_path) :] if root_path.startswith(entry_root_path) else ""
         return self._prefix_template(scope, prefix) + path
+
+    def _route_path(self, scope: Scope) -> str | None:
+        """The template of the Starlette route in the scope (``None``: none matched)."""
+        route = scope.get("route") or self._route_of_endpoint(scope)
+        if route is None:
+            return None
+        owner = route
+        fastapi = scope.get("fastapi")
+        if fastapi:
+            context = fastapi.get("effective_route_context")
+            if context is not None and getattr(context, "original_route", None) is route:
+                owner = context  # one per included route: it knows the prefixed template
+        cached = self._paths.get(id(owner))
+        if cached is None or cached[0] is not owner:
+            cached = self._paths[id(owner)] = (owner, _path_of(route, owner))
+        return cached[1]
 
     def _prefix_template(self, scope: Scope, prefix: str) -> str:
         router = scope.get("router")
@@ -124,6 +139,18 @@ class RouteTemplates:
             ),
             candidates[0],
         )
+
+
+def _absolute(template: str) -> str:
+    # A uri that does not start with "/" is taken for a fixed value and escapes max_uri_tags.
+    return template if template.startswith("/") else "/" + template
+
+
+def _litestar_mount(scope: Scope) -> str | None:
+    """Litestar leaves an empty template for a request to a mounted ASGI app."""
+    from actuator.frameworks import litestar
+
+    return litestar.mount_template(scope) if "litestar" in sys.modules else None
 
 
 def _fastapi_context(scope: Scope) -> Any:

@@ -115,9 +115,13 @@ class GradientLimit(_WindowedLimit):
     While latency stays within ``tolerance`` of its long-term level the
     gradient is 1 and the limit grows by ``queue_size * smoothing`` per
     window (less for limits under 16: the headroom is ``sqrt(limit)`` as in
-    Envoy, so small limits can shrink below ``2 * queue_size``); when latency
-    rises above it the limit shrinks, by at most half of ``smoothing`` per
-    window, so one slow outlier cannot collapse it.
+    Envoy); when latency rises above it the limit shrinks, by at most half of
+    ``smoothing`` per window, so one slow outlier cannot collapse it. Unlike
+    Gradient2, no headroom is added while shrinking: with it, the limit would
+    settle where ``limit * gradient + headroom = limit``, that is latency at
+    ``tolerance / (1 - headroom / limit)`` of the no-load latency (3x for a
+    limit of 4); without it the limit settles where latency is ``tolerance``,
+    whatever the capacity.
 
     Two departures from Gradient2, both from Envoy's adaptive concurrency
     filter, because Gradient2 has no notion of the no-load latency: started
@@ -207,7 +211,12 @@ class GradientLimit(_WindowedLimit):
         if max_in_flight < self.estimate / 2:
             return
         gradient = max(0.5, min(1.0, self.tolerance * long_rtt / rtt))
-        proposed = self.estimate * gradient + min(self.queue_size, math.sqrt(self.estimate))
+        # Headroom only while latency is within tolerance: added while shrinking too (as
+        # Gradient2 does), it holds the limit where gradient * limit + headroom = limit,
+        # i.e. latency at tolerance / (1 - headroom / limit): 3x the no-load latency
+        # for a limit of 4, a queue as long as the capacity for the small ones.
+        headroom = min(self.queue_size, math.sqrt(self.estimate)) if gradient >= 1.0 else 0.0
+        proposed = self.estimate * gradient + headroom
         self.estimate = self._clamp(
             self.estimate * (1 - self.smoothing) + proposed * self.smoothing
         )

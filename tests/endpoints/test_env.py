@@ -177,6 +177,9 @@ CREDENTIAL_SAMPLES: dict[str, Any] = {
     "security.users": {"sre.bob": hash_password("correct horse", n=16)},
     "management_server.ssl_keyfile": KEY_FILE,
     "fleet.token": "fleet-ingest-token-0123456789abcdef",
+    "spring_boot_admin.username": "sba-registrant-0123",
+    "spring_boot_admin.password": "sba-server-password-0123",
+    "spring_boot_admin.metadata": {"user.password": "sba-reader-password-0123"},
 }
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.types import ASGIApp, Message
 
 from examples import fastapi_app, raw_asgi, starlette_app
@@ -109,6 +111,7 @@ async def test_raw_asgi_example_is_ready_though_the_app_ignores_the_lifespan() -
     assert raw_asgi.actuator.app_info["name"] == "bare"
 
 
+@pytest.mark.compat("framework", "fastapi", "example app runs under uvicorn")
 def test_fastapi_example_prints_its_urls_and_every_one_answers(tmp_path: Path) -> None:
     port = free_port()
     script = [
@@ -138,3 +141,43 @@ def test_fastapi_example_prints_its_urls_and_every_one_answers(tmp_path: Path) -
     assert statuses == dict.fromkeys(urls, 200)
     assert health.json()["status"] == "UP"
     assert health.json()["components"]["payments"]["details"]["url"] == (f"{root}/payments/health")
+
+
+FRAMEWORK_EXAMPLES = [
+    # (framework, script, a request of the app, the uri it counts as)
+    ("starlette", "starlette_app.py", "/", "/"),
+    ("litestar", "litestar_app.py", "/v1/books/7", "/v1/books/{book_id}"),
+    ("quart", "quart_app.py", "/rooms/lobby/messages", "/rooms/<room>/messages"),
+    ("django", "django_app.py", "/shop/orders/12/", "/shop/orders/<int:pk>/"),
+]
+
+
+@pytest.mark.parametrize(
+    ("script", "path", "uri"),
+    [
+        pytest.param(
+            script,
+            path,
+            uri,
+            id=name,
+            marks=pytest.mark.compat("framework", name, "example app runs under uvicorn"),
+        )
+        for name, script, path, uri in FRAMEWORK_EXAMPLES
+    ],
+)
+def test_framework_example_runs_as_it_is_under_uvicorn(script: str, path: str, uri: str) -> None:
+    command = [sys.executable, str(ROOT / "examples" / script), "--port", str(free_port())]
+    with UvicornProcess("", command=command) as server:
+        answer = httpx.get(server.url + path, timeout=5)
+        readiness = httpx.get(f"{server.url}/actuator/health/readiness", timeout=5)
+        mappings = httpx.get(f"{server.url}/actuator/mappings", timeout=5).text
+        scrape = httpx.get(f"{server.url}/actuator/prometheus", timeout=5).text
+    assert answer.status_code == 200, answer.text
+    assert (readiness.status_code, readiness.json()["status"]) == (200, "UP")
+    counted = [
+        re.search(r'uri="([^"]*)"', line)
+        for line in scrape.splitlines()
+        if line.startswith("http_server_requests_seconds_count{")
+    ]
+    assert [match.group(1) for match in counted if match] == [uri]  # the template, not the path
+    assert f'"{uri.replace("{book_id}", "{book_id:int}")}"' in mappings

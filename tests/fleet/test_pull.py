@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from pydantic import ValidationError
 
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.model import IngestResult, InstanceUpdate
 from actuator.fleet.pull import Poller, PullConfig, TargetSet, resolve_addresses, target_id
 from tests.fleet.support import READ, console_config, running
+from tests.support.dnsmasq import Dnsmasq
+from tests.support.server import UvicornProcess
 
 
 class Targets:
@@ -233,3 +237,105 @@ async def test_the_console_polls_a_real_actuator(tmp_path: Path) -> None:
             assert answer.status_code == 200, answer.text
             assert answer.json()["status"] == "UP", answer.json()["componentsDown"]
             assert answer.json()["url"] == app.url + "/actuator"
+
+
+# -- against real servers: mutual TLS, a real DNS server ------------------------
+
+
+@pytest.fixture(scope="module")
+def mtls_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Any]]:
+    """An actuator under a real uvicorn that refuses TLS clients without a certificate
+    signed by its CA: ``(base URL, directory of PEM files, the CA)``."""
+    ca = trustme.CA()
+    files = tmp_path_factory.mktemp("mtls")
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    server.private_key_and_cert_chain_pem.write_to_path(str(files / "server.pem"))
+    ca.cert_pem.write_to_path(str(files / "ca.pem"))
+    client = ca.issue_cert("fleet-console")
+    client.cert_chain_pems[0].write_to_path(str(files / "client.pem"))
+    client.private_key_pem.write_to_path(str(files / "client.key"))
+    args = [
+        *("--ssl-certfile", str(files / "server.pem")),
+        *("--ssl-ca-certs", str(files / "ca.pem")),
+        *("--ssl-cert-reqs", str(int(ssl.CERT_REQUIRED))),
+    ]
+    env = {
+        "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false",
+        "ACTUATOR_EXPOSURE__INCLUDE": "health,info",
+        "ACTUATOR_SECURITY__ANONYMOUS": "health,info",  # the client certificate is the gate
+    }
+    with UvicornProcess("tests.e2e.sba_app:app", args=args, env=env, scheme="https") as running:
+        yield running.url + "/actuator", files, ca
+
+
+async def test_mutual_tls_targets_are_polled_with_the_sets_client_certificate(
+    mtls_target: tuple[str, Path, Any],
+) -> None:
+    url, files, _ = mtls_target
+    with_cert = TargetSet(
+        name="mtls",
+        urls=[url],
+        client_cert=files / "client.pem",
+        client_key=files / "client.key",
+        ca=files / "ca.pem",
+    )
+    collected = Collected()
+    poller = Poller(PullConfig(interval=0.3, timeout=2, sets=[with_cert]), collected)
+    await run_for(poller, 1.5)
+    assert collected.updates, "the target was never polled"
+    first = collected.updates[0]
+    assert (first.type, first.status, first.service, first.version) == (
+        "register",
+        "UP",
+        "orders",
+        "2.3.1",
+    )
+    # Without a client certificate the server refuses the handshake: nothing is learned,
+    # and the target backs off instead of being reported DOWN.
+    without = TargetSet(name="nocert", urls=[url], ca=files / "ca.pem")
+    refused = Collected()
+    poller = Poller(PullConfig(interval=0.3, timeout=2, sets=[without]), refused)
+    await run_for(poller, 1.0)
+    assert refused.updates == []
+    (target,) = poller.targets.values()
+    assert target.failing
+    assert target.backoff.failures >= 1
+
+
+async def test_srv_and_address_records_come_from_a_real_dns_server() -> None:
+    targets = Targets()
+    with Dnsmasq(
+        srv=[("_actuator._tcp.billing.fleet.test", "localhost", 9001)],
+        hosts=[("orders.fleet.test", "127.0.0.1", "::1")],
+    ) as dns_server:
+        config = PullConfig(
+            timeout=0.5,
+            nameservers=[dns_server.nameserver],
+            sets=[
+                TargetSet(
+                    name="dns",
+                    dns=["orders.fleet.test:8080"],
+                    srv=["_actuator._tcp.billing.fleet.test"],
+                )
+            ],
+        )
+        poller = Poller(config, Collected(), transport=httpx.MockTransport(targets))
+        await poller.resolve()
+        assert set(poller.targets) == {
+            "http://localhost:9001/actuator",
+            "http://127.0.0.1:8080/actuator",
+            "http://[::1]:8080/actuator",
+        }
+    # The server is gone: the lookups fail and the last answers are kept.
+    await poller.resolve()
+    assert "http://localhost:9001/actuator" in poller.targets
+    assert "http://127.0.0.1:8080/actuator" in poller.targets
+
+
+def test_nameservers_are_checked() -> None:
+    with pytest.raises(ValidationError, match="nameservers"):
+        PullConfig(nameservers=["not an address"])
+    assert PullConfig(nameservers=["127.0.0.1:5353", "::1"]).nameservers == [
+        "127.0.0.1:5353",
+        "::1",
+    ]

@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from actuator import Actuator
+from actuator.client import Backoff
 from actuator.fleet.app import FleetConsole
-from actuator.fleet.backoff import Backoff
 from actuator.fleet.pusher import FleetPusher, default_instance_id, registration_from_info
 from actuator.settings import FleetSettings
 from tests.fleet.support import INGEST_TOKEN, READ, console_config, running

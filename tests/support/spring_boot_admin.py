@@ -12,10 +12,18 @@ them on both). Paths are relative to the SBA repository:
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 V3 = "application/vnd.spring-boot.actuator.v3+json"
 V2 = "application/vnd.spring-boot.actuator.v2+json"
@@ -252,3 +260,133 @@ def check_loggers(body: Mapping[str, Any]) -> None:
     for group in body.get("groups", {}).values():
         assert isinstance(group["members"], list)
         assert group["configuredLevel"] is None or group["configuredLevel"] in levels
+
+
+# -- the registration side -----------------------------------------------------
+#
+# A Spring Boot Admin server's registration API, as its own code defines it, for
+# tests of clients (the actuator's registrator) where the Java server is not at hand:
+#
+# - ``web/InstancesController``: ``POST /instances`` (consumes application/json) answers
+#   201 Created with ``{"id": ...}`` and a Location of ``/instances/{id}``;
+#   ``DELETE /instances/{id}`` answers 204, or 404 for an id it does not hold.
+# - ``utils/jackson/RegistrationDeserializer``: ``name``; the 1.x ``url`` (health at
+#   ``url/health``) or ``healthUrl``/``health_url``, ``managementUrl``/``management_url``,
+#   ``serviceUrl``/``service_url``; ``metadata`` values as text.
+# - ``domain/values/Registration``: ``name`` and ``healthUrl`` must not be empty, and
+#   every URL given must be absolute, else the request is refused (400).
+# - ``services/HashingInstanceUrlIdGenerator``: the id is the first 12 hex digits of the
+#   SHA-1 of the health URL, so registering again with the same data keeps the id.
+# - Securing the server with HTTP basic (Spring Security), as SBA's reference guide
+#   shows with ``spring.boot.admin.client.username``/``password`` on the client.
+
+
+def sba_instance_id(health_url: str) -> str:
+    """``HashingInstanceUrlIdGenerator.generateId``."""
+    return hashlib.sha1(health_url.encode("utf-8")).hexdigest()[:12]
+
+
+class RegistrationServer:
+    """SBA's registration API as an ASGI app (``.app``), recording what clients send.
+
+    ``registered`` holds the current registrations by id; ``requests`` every request as
+    ``(method, path, authorization header, JSON body or None)``.
+    """
+
+    def __init__(self, *, username: str | None = None, password: str | None = None) -> None:
+        self.credentials = (
+            None
+            if username is None
+            else "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        )
+        self.registered: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, str | None, Any]] = []
+        self.app = Starlette(
+            routes=[
+                Route("/instances", self._register, methods=["POST"]),
+                Route("/instances", self._list, methods=["GET"]),
+                Route("/instances/{id}", self._deregister, methods=["DELETE"]),
+            ]
+        )
+
+    def count(self, method: str) -> int:
+        return sum(1 for r in self.requests if r[0] == method)
+
+    def _refused(self, request: Request) -> Response | None:
+        if (
+            self.credentials is not None
+            and request.headers.get("authorization") != self.credentials
+        ):
+            return JSONResponse(
+                {"status": 401, "error": "Unauthorized", "path": request.url.path},
+                401,
+                headers={"www-authenticate": 'Basic realm="Realm"'},
+            )
+        return None
+
+    async def _register(self, request: Request) -> Response:
+        raw = await request.body()
+        body = json.loads(raw) if raw else None
+        self.requests.append(("POST", request.url.path, request.headers.get("authorization"), body))
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        if request.headers.get("content-type", "").split(";")[0] != "application/json":
+            return JSONResponse({"status": 415, "error": "Unsupported Media Type"}, 415)
+        if not isinstance(body, dict):
+            return JSONResponse({"status": 400, "error": "Bad Request"}, 400)
+
+        def text(*keys: str) -> str | None:
+            for key in keys:
+                if body.get(key) is not None:
+                    return str(body[key])
+            return None
+
+        name = text("name")
+        if body.get("url") is not None:
+            management: str | None = str(body["url"])
+            health: str | None = str(body["url"]).rstrip("/") + "/health"
+            service = None
+        else:
+            health = text("healthUrl", "health_url")
+            management = text("managementUrl", "management_url")
+            service = text("serviceUrl", "service_url")
+        problem = None
+        if not name:
+            problem = "'name' must not be empty."
+        elif not health:
+            problem = "'healthUrl' must not be empty."
+        else:
+            for field, url in (("healthUrl", health), ("managementUrl", management)):
+                if url and not urlsplit(url).scheme:
+                    problem = f"'{field}' is not valid: {url}"
+            if service and not urlsplit(service).scheme:
+                problem = f"'serviceUrl' is not valid: {service}"
+        if problem is not None:
+            return JSONResponse({"status": 400, "error": "Bad Request", "message": problem}, 400)
+        assert health is not None
+        metadata = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
+        instance_id = sba_instance_id(health)
+        self.registered[instance_id] = {
+            "name": name,
+            "healthUrl": health,
+            "managementUrl": management,
+            "serviceUrl": service,
+            "metadata": metadata,
+        }
+        location = f"{str(request.url).rstrip('/')}/{instance_id}"
+        return JSONResponse({"id": instance_id}, 201, headers={"location": location})
+
+    async def _list(self, request: Request) -> Response:
+        return JSONResponse([{"id": k, "registration": v} for k, v in self.registered.items()])
+
+    async def _deregister(self, request: Request) -> Response:
+        self.requests.append(
+            ("DELETE", request.url.path, request.headers.get("authorization"), None)
+        )
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        if self.registered.pop(request.path_params["id"], None) is None:
+            return Response(status_code=404)
+        return Response(status_code=204)

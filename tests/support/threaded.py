@@ -22,8 +22,9 @@ from starlette.types import ASGIApp
 
 
 class ThreadedUvicorn:
-    def __init__(self, app: ASGIApp, *, startup_timeout: float = 10.0) -> None:
+    def __init__(self, app: ASGIApp, *, startup_timeout: float = 10.0, port: int = 0) -> None:
         self.app = app
+        self.requested_port = port  # 0: any free port; else one a test reserved (free_port)
         self.startup_timeout = startup_timeout
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
@@ -36,7 +37,8 @@ class ThreadedUvicorn:
 
     def __enter__(self) -> ThreadedUvicorn:
         self._socket = sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.requested_port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,

@@ -1,0 +1,1 @@
+"""Maintenance scripts run by make targets (importable so the tests can use their functions)."""

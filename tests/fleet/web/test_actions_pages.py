@@ -1,0 +1,229 @@
+"""The dashboard's action pages: preview, run, progress and journal, all through the
+console's actions API (here a recording stand-in for it, so the pages' side is tested
+on its own: what they send, as whom, and how they show the answers and refusals)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from actuator.fleet.app import FleetConsole
+from actuator.fleet.web.session import COOKIE
+from tests.fleet.support import READ_TOKEN, Clock, console_config, register, running
+from tests.fleet.web.test_dashboard import FULL_TOKEN, csrf_of, ingest, login, settings
+
+
+class FakeActionsApi:
+    """Answers /fleet/api/actions like the actions API, and records what it was sent."""
+
+    def __init__(self, console: FleetConsole) -> None:
+        self.console = console
+        self.requests: list[dict[str, Any]] = []
+        self.refuse: tuple[int, str] | None = None
+        self.state = "running"
+        self.app = Starlette(
+            routes=[
+                Route("/fleet/api/actions", self.actions, methods=["GET", "POST"]),
+                Route("/fleet/api/actions/{action_id}", self.action, methods=["GET"]),
+            ]
+        )
+
+    async def identity(self, request: Request) -> str | None:
+        context = await self.console.actuator.guard.authenticate(request.scope)
+        return context.principal
+
+    async def actions(self, request: Request) -> JSONResponse:
+        who = await self.identity(request)
+        body = json.loads(await request.body()) if request.method == "POST" else None
+        self.requests.append({"method": request.method, "who": who, "body": body})
+        if self.refuse:
+            status, message = self.refuse
+            return JSONResponse({"status": status, "message": message}, status)
+        if request.method == "GET":
+            return JSONResponse(
+                {
+                    "items": [
+                        {
+                            "id": "a1",
+                            "action": "pause",
+                            "state": "running",
+                            "by": "admin",
+                            "total": 2,
+                            "created": "2027-01-15T08:00:00.000Z",
+                        }
+                    ],
+                    "total": 1,
+                }
+            )
+        assert body is not None
+        if body.get("dry_run"):
+            return JSONResponse(
+                {
+                    "targets": [
+                        {"id": "orders-1", "status": "UP", "version": "1.0"},
+                        {"id": "orders-2", "status": "UP", "version": "1.1"},
+                    ],
+                    "total": 2,
+                }
+            )
+        return JSONResponse({"id": "a1", "state": "running"}, 202)
+
+    async def action(self, request: Request) -> JSONResponse:
+        self.requests.append({"method": "GET", "who": await self.identity(request), "body": None})
+        return JSONResponse(
+            {
+                "id": request.path_params["action_id"],
+                "action": "pause",
+                "state": self.state,
+                "by": "admin",
+                "total": 2,
+                "results": [
+                    {"instance": "orders-1", "result": "paused", "finished": True},
+                    {"instance": "orders-2", "result": None, "finished": False},
+                ],
+            }
+        )
+
+
+@pytest.fixture
+async def fake(tmp_path: Path) -> AsyncIterator[tuple[FakeActionsApi, httpx.AsyncClient]]:
+    config = console_config(f"sqlite:///{tmp_path / 'fleet.db'}", settings=settings())
+    console = FleetConsole(config, clock=Clock())
+    api = FakeActionsApi(console)
+    console.dashboard.api = api.app
+    async with running(console) as client:
+        await ingest(client, register("orders-1"), register("orders-2", version="1.1"))
+        yield api, client
+
+
+async def group_page(client: httpx.AsyncClient) -> tuple[str, str]:
+    overview = await client.get("/fleet/")
+    gid = re.search(r'href="/fleet/groups/(\w+)"', overview.text)
+    assert gid is not None
+    page = await client.get(f"/fleet/groups/{gid.group(1)}")
+    return gid.group(1), page.text
+
+
+async def test_a_reader_sees_no_action_buttons(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient],
+) -> None:
+    _, client = fake
+    await login(client, token=READ_TOKEN)
+    _, html = await group_page(client)
+    assert "Pause…" not in html
+
+
+async def test_preview_asks_the_api_for_a_dry_run_as_the_user(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient],
+) -> None:
+    api, client = fake
+    await login(client, token=FULL_TOKEN)
+    gid, html = await group_page(client)
+    assert 'value="pause">Pause…</button>' in html
+    preview = await client.post(
+        "/fleet/actions/preview", data={"csrf": csrf_of(html), "action": "pause", "group": gid}
+    )
+    assert preview.status_code == 200
+    assert api.requests[-1] == {
+        "method": "POST",
+        "who": "admin",
+        "body": {"action": "pause", "group": gid, "dry_run": True},
+    }
+    assert "<h1>Pause 2 instances?</h1>" in preview.text
+    assert "Nothing has been sent yet." in preview.text
+    assert '<a href="/fleet/instances/orders-2">orders-2</a>' in preview.text
+
+    run = await client.post(
+        "/fleet/actions",
+        data={"csrf": csrf_of(preview.text), "action": "pause", "group": gid, "reason": "deploy"},
+    )
+    assert run.status_code == 303
+    assert run.headers["location"] == "/fleet/actions/a1"
+    assert api.requests[-1]["body"] == {"action": "pause", "group": gid, "reason": "deploy"}
+    assert api.requests[-1]["who"] == "admin"
+
+
+async def test_progress_refreshes_while_the_action_runs_and_stops_when_done(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient],
+) -> None:
+    api, client = fake
+    await login(client, token=FULL_TOKEN)
+    page = await client.get("/fleet/actions/a1")
+    assert page.status_code == 200
+    assert 'data-refresh="1"' in page.text
+    assert '<progress id="bar" max="2" value="1">' in page.text
+    assert "<td>paused</td>" in page.text
+    api.state = "done"
+    assert 'data-refresh="1"' not in (await client.get("/fleet/actions/a1")).text
+
+
+async def test_the_journal_lists_actions(fake: tuple[FakeActionsApi, httpx.AsyncClient]) -> None:
+    _, client = fake
+    await login(client, token=READ_TOKEN)
+    page = await client.get("/fleet/actions")
+    assert page.status_code == 200
+    assert '<a href="/fleet/actions/a1">pause</a>' in page.text
+
+
+async def test_the_apis_refusal_becomes_a_page_with_its_status(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient],
+) -> None:
+    api, client = fake
+    await login(client, token=READ_TOKEN)
+    gid, html = await group_page(client)
+    api.refuse = (403, "Role 'full' required")
+    answer = await client.post(
+        "/fleet/actions/preview", data={"csrf": csrf_of(html), "action": "pause", "group": gid}
+    )
+    assert answer.status_code == 403
+    assert "Could not preview the action: Role &#39;full&#39; required" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"action": "shutdown", "group": "g"}, "Field &#39;action&#39; must be one of"),
+        ({"action": "pause"}, "Choose the instances"),
+    ],
+)
+async def test_a_bad_action_form_is_refused_before_the_api(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient], fields: dict[str, str], message: str
+) -> None:
+    api, client = fake
+    await login(client, token=FULL_TOKEN)
+    _, html = await group_page(client)
+    answer = await client.post("/fleet/actions/preview", data={"csrf": csrf_of(html), **fields})
+    assert answer.status_code == 400
+    assert message in answer.text
+    assert api.requests == []
+
+
+async def test_an_action_without_the_csrf_token_is_refused(
+    fake: tuple[FakeActionsApi, httpx.AsyncClient],
+) -> None:
+    api, client = fake
+    await login(client, token=FULL_TOKEN)
+    gid, _ = await group_page(client)
+    answer = await client.post("/fleet/actions", data={"action": "pause", "group": gid})
+    assert answer.status_code == 403
+    assert api.requests == []
+    assert COOKIE in client.cookies
+
+
+async def test_without_an_actions_api_the_pages_say_so(tmp_path: Path) -> None:
+    config = console_config(f"sqlite:///{tmp_path / 'fleet.db'}", settings=settings())
+    async with running(FleetConsole(config, clock=Clock())) as client:
+        await login(client, token=READ_TOKEN)
+        page = await client.get("/fleet/actions")
+        assert page.status_code == 404
+        assert "This console has no actions API" in page.text
