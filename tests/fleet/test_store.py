@@ -311,6 +311,45 @@ async def test_counts_cover_the_whole_fleet(store: SqlStore) -> None:
     }
 
 
+async def test_counts_and_rollups_follow_every_kind_of_change(store: SqlStore) -> None:
+    # Counts and group rollups are kept by the changes, not recounted: after
+    # registrations, moves between groups, version changes, status changes within
+    # one batch, heartbeats, deregistration and both sweeps they equal a recount.
+    await store.ingest(
+        [register(f"i{n}", version="1.0", env="prod" if n % 2 else "test") for n in range(8)],
+        now=T0,
+    )
+    await store.ingest(
+        [
+            status("i0", "DOWN", ["db"]),
+            status("i0", "UP"),
+            status("i0", "DOWN"),
+            status("i1", "UP"),
+            register("i2", "INIT", version="2.0", env="prod"),
+            register("i3", version="2.0"),
+            InstanceUpdate(type="deregister", id="i4"),
+        ],
+        now=T0 + 10,
+    )
+    await store.ingest([status(f"i{n}", "UP") for n in (0, 1, 2, 3, 5)], now=T0 + 200)
+    await store.sweep(T0 + 301, disconnect_after=300, forget_after=3600)
+    await store.sweep(T0 + 3401, disconnect_after=3600, forget_after=3400)
+
+    everyone = (await store.instances(InstanceQuery(limit=100))).items
+    expected: dict[str, int] = {}
+    for item in everyone:
+        expected[item["status"]] = expected.get(item["status"], 0) + 1
+    counts = await store.counts()
+    assert counts["instances"] == {"total": len(everyone), "statuses": expected}
+    assert expected == {"UP": 5}  # i6 and i7 were disconnected, then forgotten
+    for group in (await store.groups(GroupQuery())).items:
+        members = [i for i in everyone if i["group"] == group["id"]]
+        assert group["instances"] == len(members)
+        assert sum(group["counts"].values()) == len(members)
+        assert sum(group["versions"].values()) == len(members)
+    assert counts["groups"]["total"] == 2
+
+
 async def test_sweep_disconnects_the_silent_and_they_come_back_on_a_report(store: SqlStore) -> None:
     await store.ingest([register("a"), register("b", "DOWN")], now=T0)
     await store.ingest([status("a", "UP")], now=T0 + 200)
