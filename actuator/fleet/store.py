@@ -100,6 +100,7 @@ class FleetStore(Protocol):
     async def delete_registration(self, registration_id: str) -> bool: ...
     async def registrations(self) -> list[Registration]: ...
     async def stamp(self) -> str: ...
+    async def rollup_counts(self) -> dict[str, Any]: ...
     async def sweep(
         self,
         now: float,
@@ -824,6 +825,30 @@ class SqlStore:
                 per = {status: int(n) for status, n in d.run(conn, text)}
                 out[name] = {"total": sum(per.values()), "statuses": per}
             return out
+
+        return await self._reader.call(work)
+
+    async def rollup_counts(self) -> dict[str, Any]:
+        """What ``counts()`` answers, summed from the groups' rollups instead of the instances.
+
+        Every instance is in exactly one group, and a group's per-status counts
+        are rewritten in the same transaction as any change of its members, so
+        the sums are the instance counts; reading one row per group (1,000 at
+        100,000 instances) instead of every instance is what keeps the
+        dashboard's overview fast.
+        """
+
+        def work(conn: Any) -> dict[str, Any]:
+            instances: dict[str, int] = {}
+            groups: dict[str, int] = {}
+            for status, counts in self.dialect.run(conn, "SELECT status, counts FROM fleet_groups"):
+                groups[status] = groups.get(status, 0) + 1
+                for code, n in _json(counts).items():
+                    instances[code] = instances.get(code, 0) + int(n)
+            return {
+                "instances": {"total": sum(instances.values()), "statuses": instances},
+                "groups": {"total": sum(groups.values()), "statuses": groups},
+            }
 
         return await self._reader.call(work)
 

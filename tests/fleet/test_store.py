@@ -350,6 +350,41 @@ async def test_counts_and_rollups_follow_every_kind_of_change(store: SqlStore) -
     assert counts["groups"]["total"] == 2
 
 
+async def test_rollup_counts_equal_the_counts_through_changes_sweeps_and_removals(
+    store: SqlStore,
+) -> None:
+    await fleet(store)
+    assert await store.rollup_counts() == await store.counts()
+    await store.ingest(
+        [
+            status("orders-00", "DOWN", ["db"]),
+            InstanceUpdate(type="deregister", id="billing-01"),
+            register("search-03", service="billing"),  # moves to another group
+        ],
+        now=T0 + 350,
+    )
+    await store.sweep(T0 + 400, disconnect_after=300, forget_after=3600)
+    counts = await store.counts()
+    assert counts["instances"]["statuses"].get("DISCONNECTED", 0) > 0
+    assert await store.rollup_counts() == counts
+
+
+async def test_the_stamp_moves_with_changes_and_membership_not_with_heartbeats(
+    store: SqlStore,
+) -> None:
+    empty = await store.stamp()
+    await store.ingest([register("a"), register("b")], now=T0)
+    registered = await store.stamp()
+    assert registered != empty
+    await store.ingest([status("a", "UP")], now=T0 + 1)
+    assert await store.stamp() == registered
+    await store.ingest([status("a", "DOWN")], now=T0 + 2)
+    changed = await store.stamp()
+    assert changed != registered
+    await store.ingest([InstanceUpdate(type="deregister", id="b")], now=T0 + 3)
+    assert await store.stamp() != changed
+
+
 async def test_sweep_disconnects_the_silent_and_they_come_back_on_a_report(store: SqlStore) -> None:
     await store.ingest([register("a"), register("b", "DOWN")], now=T0)
     await store.ingest([status("a", "UP")], now=T0 + 200)

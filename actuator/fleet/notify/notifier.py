@@ -18,7 +18,9 @@ One round does bounded work, off the ingest path:
 2. **Deliver**: claim up to ``deliveries`` due deliveries (a compare-and-set
    from ``pending`` to ``sending`` that counts the attempt and sets a lease,
    committed *before* the attempt), send them at most ``concurrency`` at a
-   time, each within ``timeout`` seconds, and record the result: ``sent``;
+   time, each within ``timeout`` seconds, in waves per channel (a channel
+   that fails a wave gets no more attempts this round; its other deliveries
+   are put back, their attempt not counted), and record the result: ``sent``;
    ``pending`` again after a back-off drawn with full jitter below
    ``RetryPolicy.backoff_bound`` (``actuator.client``); or ``failed`` after
    ``attempts`` attempts or an answer no retry will change.
@@ -436,12 +438,29 @@ class Notifier:
         if not claimed:
             return result
         gate = asyncio.Semaphore(self.config.concurrency)
+        by_channel: dict[str, list[tuple[int, str, dict[str, Any], int]]] = {}
+        for item in claimed:
+            by_channel.setdefault(item[1], []).append(item)
+        outcomes: list[_Outcome] = []
+        released: list[int] = []
 
         async def attempt(item: tuple[int, str, dict[str, Any], int]) -> _Outcome:
             async with gate:
                 return await self._attempt(*item)
 
-        outcomes = await asyncio.gather(*(attempt(item) for item in claimed))
+        async def channel_waves(items: list[tuple[int, str, dict[str, Any], int]]) -> None:
+            # A channel that fails (a timeout, a refused connection, a 5xx) gets no more
+            # attempts this round: a dead channel costs one deadline per round, not one
+            # per delivery, and the rest wait for its back-off without losing an attempt.
+            size = self.config.concurrency
+            for start in range(0, len(items), size):
+                wave = await asyncio.gather(*(attempt(i) for i in items[start : start + size]))
+                outcomes.extend(wave)
+                if any(not o.sent and o.retry for o in wave):
+                    released.extend(i[0] for i in items[start + size :])
+                    return
+
+        await asyncio.gather(*(channel_waves(items) for items in by_channel.values()))
         done = self.clock()
         updates: list[tuple[str, float | None, str, int]] = []
         for outcome in outcomes:
@@ -455,13 +474,24 @@ class Notifier:
             else:
                 result.failed += 1
                 updates.append(("failed", None, outcome.result, outcome.delivery_id))
-        await self.store.on_writer(
-            lambda conn: self.store.dialect.run_many(
+        back = done + self.uniform(0.0, self.policy.backoff_bound(0)) if released else done
+        result.retrying += len(released)
+
+        def record(conn: Any) -> None:
+            d = self.store.dialect
+            d.run_many(
                 conn,
                 "UPDATE fleet_deliveries SET state = ?, next_attempt = ?, result = ? WHERE id = ?",
                 updates,
             )
-        )
+            d.run_many(
+                conn,
+                "UPDATE fleet_deliveries SET state = 'pending', attempts = attempts - 1, "
+                "next_attempt = ? WHERE id = ?",
+                [(back, delivery_id) for delivery_id in released],
+            )
+
+        await self.store.on_writer(record)
         return result
 
     def _claim(self, conn: Any, now: float) -> list[tuple[int, str, dict[str, Any], int]]:

@@ -71,7 +71,7 @@ _HEADERS = {
 }
 LIVE_PARTS = ("health", "info", "loggers", "pause")
 ACTIONS = ("pause", "resume", "flip")  # what the dashboard's buttons start
-FINISHED = frozenset({"done", "finished", "completed", "succeeded", "failed", "stopped"})
+FINISHED = frozenset({"succeeded", "stopped", "failed"})
 
 
 @dataclass
@@ -365,7 +365,7 @@ class Dashboard:
             )
         )
         pages = _check_page(page, result.total, self.page_size)
-        counts = await self.store.counts()
+        counts = await self.store.rollup_counts()
         return self.render(
             request,
             "overview.html",
@@ -506,9 +506,12 @@ class Dashboard:
             caller, "GET", f"/fleet/api/actions/{quote(action_id, safe='')}"
         )
         _api_answered(status, data, "read the action")
-        state = str(data.get("state") or data.get("status") or "").lower()
         return self.render(
-            request, "action.html", caller=caller, action=data, refresh=state not in FINISHED
+            request,
+            "action.html",
+            caller=caller,
+            action=data,
+            refresh=data.get("state") not in FINISHED,
         )
 
     # -- notifications: the delivery log and the mutes, through the API ---------------
@@ -598,6 +601,11 @@ def _action_body(form: dict[str, str]) -> dict[str, Any]:
         raise ApiError(400, "Choose the instances: field 'instance' or 'group'")
     if form.get("reason"):
         body["reason"] = form["reason"][:200]
+    # How it rolls out: counts or percentages, as the API takes them (it checks them).
+    for key in ("canary", "batch", "max_failures"):
+        value = form.get(key, "").strip()
+        if value:
+            body[key] = int(value) if value.isdigit() and len(value) < 7 else value
     return body
 
 

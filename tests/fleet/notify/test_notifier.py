@@ -15,6 +15,7 @@ import pytest
 from actuator.fleet.app import FleetConsole
 from tests.fleet.notify.support import ADMIN, Receiver, notify_config, webhook_server
 from tests.fleet.support import INGEST, READ, Clock, register, running, status
+from tests.support.server import free_port
 
 
 @pytest.fixture
@@ -616,3 +617,29 @@ async def test_a_backlog_larger_than_a_batch_is_worked_through_round_by_round(
     for expected in (2, 4, 5):
         await round_at(console, clock, 1)
         assert len(receiver.received) == expected  # a full batch is no reason to wait
+
+
+async def test_a_dead_channel_costs_one_wave_a_round_and_the_others_are_not_held_back(
+    tmp_path: Path, hook: tuple[Receiver, str], clock: Clock, console_for: Any
+) -> None:
+    receiver, url = hook
+    nobody = f"http://127.0.0.1:{free_port()}"  # refuses connections
+    config = notify_config(
+        sqlite(tmp_path),
+        {"dead": webhook(nobody), "chat": {"type": "slack", "url": url + "/slack"}},
+        {"down": {"channels": ["dead", "chat"]}},
+        concurrency=2,
+    )
+    console, client = await console_for(config)
+    await ingest(client, *(register(f"i{n}", "DOWN") for n in range(5)))
+    clock.now += 1
+    await console.notify()
+    dead = (await log(client, channel="dead", limit=10))["items"]
+    chat = (await log(client, channel="chat", limit=10))["items"]
+    # One wave of two, then the channel waits out its back-off; the others' attempts
+    # are put back uncounted.
+    assert sorted(e["attempts"] for e in dead) == [0, 0, 0, 1, 1]
+    assert {e["state"] for e in dead} == {"pending"}
+    assert [e["result"].split(":")[0] for e in dead if e["attempts"]] == ["ConnectError"] * 2
+    assert {e["state"] for e in chat} == {"sent"}
+    assert len(receiver.received) == 5

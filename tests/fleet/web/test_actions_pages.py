@@ -22,6 +22,23 @@ from actuator.fleet.web.session import COOKIE
 from tests.fleet.support import READ_TOKEN, Clock, console_config, register, running
 from tests.fleet.web.test_dashboard import FULL_TOKEN, csrf_of, ingest, login, settings
 
+ACTION: dict[str, Any] = {
+    "id": "a1",
+    "action": "pause",
+    "state": "running",
+    "created": "2027-01-15T08:00:00.000Z",
+    "finished": None,
+    "by": "admin",
+    "identity": "authenticator",
+    "client": "127.0.0.1",
+    "targets": 2,
+    "stages": [
+        {"name": "canary", "size": 1, "state": "succeeded"},
+        {"name": "batch 1", "size": 1, "state": "running"},
+    ],
+    "reason": "deploy",
+}
+
 
 class FakeActionsApi:
     """Answers /fleet/api/actions like the actions API, and records what it was sent."""
@@ -50,47 +67,55 @@ class FakeActionsApi:
             status, message = self.refuse
             return JSONResponse({"status": status, "message": message}, status)
         if request.method == "GET":
-            return JSONResponse(
-                {
-                    "items": [
-                        {
-                            "id": "a1",
-                            "action": "pause",
-                            "state": "running",
-                            "by": "admin",
-                            "total": 2,
-                            "created": "2027-01-15T08:00:00.000Z",
-                        }
-                    ],
-                    "total": 1,
-                }
-            )
+            return JSONResponse({"items": [ACTION], "total": 1, "offset": 0, "limit": 50})
         assert body is not None
         if body.get("dry_run"):
             return JSONResponse(
                 {
-                    "targets": [
+                    "dryRun": True,
+                    "action": "pause",
+                    "targets": 2,
+                    "failureLimit": 0,
+                    "stages": [
+                        {"name": "canary", "size": 1, "instances": ["orders-1"]},
+                        {"name": "batch 1", "size": 1, "instances": ["orders-2"]},
+                    ],
+                    "instances": [
                         {"id": "orders-1", "status": "UP", "version": "1.0"},
                         {"id": "orders-2", "status": "UP", "version": "1.1"},
                     ],
-                    "total": 2,
                 }
             )
-        return JSONResponse({"id": "a1", "state": "running"}, 202)
+        return JSONResponse({"id": "a1", "state": "running", "action": "pause"}, 202)
 
     async def action(self, request: Request) -> JSONResponse:
         self.requests.append({"method": "GET", "who": await self.identity(request), "body": None})
+        results = [
+            {
+                "instance": "orders-1",
+                "stage": 0,
+                "result": "succeeded",
+                "detail": "paused",
+                "time": "2027-01-15T08:00:01.000Z",
+            },
+            {"instance": "orders-2", "stage": 1, "result": "running", "detail": None, "time": None},
+        ]
         return JSONResponse(
             {
+                **ACTION,
                 "id": request.path_params["action_id"],
-                "action": "pause",
                 "state": self.state,
-                "by": "admin",
-                "total": 2,
-                "results": [
-                    {"instance": "orders-1", "result": "paused", "finished": True},
-                    {"instance": "orders-2", "result": None, "finished": False},
-                ],
+                "progress": {
+                    "total": 2,
+                    "pending": 0,
+                    "running": 1,
+                    "succeeded": 1,
+                    "failed": 0,
+                    "skipped": 0,
+                    "interrupted": 0,
+                },
+                "failed": [],
+                "results": {"items": results, "total": 2, "offset": 0, "limit": 50},
             }
         )
 
@@ -140,7 +165,8 @@ async def test_preview_asks_the_api_for_a_dry_run_as_the_user(
         "body": {"action": "pause", "group": gid, "dry_run": True},
     }
     assert "<h1>Pause 2 instances?</h1>" in preview.text
-    assert "Nothing has been sent yet." in preview.text
+    assert "<strong>canary</strong>: 1 instance (orders-1)" in preview.text
+    assert "Nothing has been sent yet: this is the plan." in preview.text
     assert '<a href="/fleet/instances/orders-2">orders-2</a>' in preview.text
 
     run = await client.post(
@@ -162,8 +188,8 @@ async def test_progress_refreshes_while_the_action_runs_and_stops_when_done(
     assert page.status_code == 200
     assert 'data-refresh="1"' in page.text
     assert '<progress id="bar" max="2" value="1">' in page.text
-    assert "<td>paused</td>" in page.text
-    api.state = "done"
+    assert '<span class="result r-succeeded">succeeded</span></td><td>paused</td>' in page.text
+    api.state = "succeeded"
     assert 'data-refresh="1"' not in (await client.get("/fleet/actions/a1")).text
 
 
