@@ -5,14 +5,30 @@ Kubernetes may still route traffic to the pod for a few seconds (endpoint
 removal is asynchronous). With a drain period, SIGTERM turns readiness
 OUT_OF_SERVICE at once, the app keeps serving for the period, and then the
 server's own SIGTERM handler runs, so its graceful shutdown proceeds as usual.
+
+Servers hear signals in one of two ways, and the drain holds back both:
+
+- a Python handler set with ``signal.signal`` (uvicorn, and so gunicorn's
+  uvicorn worker): the drain sets its own in front and calls the server's
+  later;
+- an event-loop handler set with ``loop.add_signal_handler`` (hypercorn,
+  granian's workers): Python's C-level handler writes the signal number to the
+  file descriptor given to ``signal.set_wakeup_fd``, and the loop dispatches on
+  the numbers it reads there, whatever Python handler is set. The drain puts a
+  socket of its own in that place, passes every other signal's number straight
+  on to the loop's descriptor, and writes the drained signal's number there
+  when the period is over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -42,7 +58,9 @@ class SignalDrain:
     On the first signal, readiness turns OUT_OF_SERVICE (refusal source
     ``drain``) on the next turn of the event loop, and the handler that was
     in place at ``install()`` (uvicorn's, a gunicorn worker's...) is called
-    ``period`` seconds later, so the server's own graceful shutdown follows.
+    ``period`` seconds later, so the server's own graceful shutdown follows;
+    an event loop that listens to the signal (``loop.add_signal_handler``, as
+    hypercorn and granian do) hears it then too, not before.
     A second signal during the drain hands over at once. If the previous
     handler was the default action, the default action is restored and the
     signal raised again; if it was ``SIG_IGN``, the signal stays ignored. Only
@@ -83,6 +101,7 @@ class SignalDrain:
         self._draining = False
         self._handed_over = False
         self._timer: asyncio.TimerHandle | None = None
+        self._relay: _WakeupRelay | None = None
 
     @property
     def draining(self) -> bool:
@@ -103,6 +122,7 @@ class SignalDrain:
         self._loop = asyncio.get_running_loop()
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._handle)
+        self._relay = _WakeupRelay.install(self._loop, held={sig.value for sig in self.signals})
         self._installed = True
         logger.info(
             "Drain on %s installed: %gs of readiness OUT_OF_SERVICE before stopping",
@@ -122,12 +142,24 @@ class SignalDrain:
         self._cancel_timer()
         if threading.current_thread() is not threading.main_thread():
             return
+        if self._relay is not None:
+            self._relay.uninstall()
+            self._relay = None
         for sig, previous in list(self._previous.items()):
             # If another handler was set on top of ours, leave it: when it calls
             # us, we pass the signal straight on to the previous handler.
             if signal.getsignal(sig) == self._handle:
                 signal.signal(sig, signal.SIG_DFL if previous is None else previous)
                 del self._previous[sig]
+
+    @property
+    def holds_loop_signals(self) -> bool:
+        """Whether an event loop's signal handlers wait behind the drain (hypercorn, granian)."""
+        return self._relay is not None
+
+    def hand_over(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Give ``sig`` to the server now, as the end of a drain would (``stop_server``)."""
+        self._chain(sig, None)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # A Python signal handler runs between two bytecodes of the main
@@ -163,6 +195,8 @@ class SignalDrain:
         if self._draining and not self._handed_over:
             logger.info("Drain over: handing %s to the server", sig.name)
         self._handed_over = True
+        if self._relay is not None:
+            self._relay.deliver(sig.value)
         previous = self.previous_handler(sig)
         if callable(previous):
             previous(sig.value, frame)
@@ -178,13 +212,79 @@ class SignalDrain:
             self._timer = None
 
 
-def _server_handler(sig: signal.Signals = signal.SIGTERM) -> _Handler:
-    """The server's own handler for ``sig``, looking through an installed drain."""
+class _WakeupRelay:
+    """Stands between Python's signal wakeup descriptor and the event loop that had it.
+
+    The loop's ``add_signal_handler`` callbacks run when it reads a signal's
+    number from the descriptor it gave ``signal.set_wakeup_fd``. The relay
+    takes that place with a socket of its own, passes on every number but the
+    ``held`` ones, and hands a held one on when told to (``deliver``).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        held: set[int],
+        target: int,
+        sockets: tuple[socket.socket, socket.socket],
+    ) -> None:
+        self.loop = loop
+        self.held = held
+        self.target = target
+        """The descriptor the loop gave ``set_wakeup_fd``: where its signals go."""
+        self._receive, self._send = sockets
+
+    @classmethod
+    def install(cls, loop: asyncio.AbstractEventLoop, held: set[int]) -> _WakeupRelay | None:
+        """The relay, or ``None`` when no event loop listens to signals here (uvicorn)."""
+        receive, send = socket.socketpair()
+        receive.setblocking(False)
+        send.setblocking(False)
+        target = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+        if target == -1:
+            signal.set_wakeup_fd(-1)
+            receive.close()
+            send.close()
+            return None
+        relay = cls(loop, held, target, (receive, send))
+        loop.add_reader(receive.fileno(), relay._relay)
+        return relay
+
+    def deliver(self, signum: int) -> None:
+        """Let the loop hear ``signum`` now."""
+        with contextlib.suppress(OSError):  # a full buffer: the loop is being woken anyway
+            os.write(self.target, bytes([signum]))
+
+    def uninstall(self) -> None:
+        current = signal.set_wakeup_fd(self.target)
+        if current != self._send.fileno():
+            signal.set_wakeup_fd(current)  # someone took it after us: leave it to them
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._receive.fileno())
+        self._receive.close()
+        self._send.close()
+
+    def _relay(self) -> None:
+        while True:
+            try:
+                data = self._receive.recv(4096)
+            except OSError:  # BlockingIOError: read it all
+                return
+            if not data:
+                return
+            passed = bytes(signum for signum in data if signum not in self.held)
+            if passed:
+                with contextlib.suppress(OSError):
+                    os.write(self.target, passed)
+
+
+def _drain_and_handler(sig: signal.Signals) -> tuple[SignalDrain | None, _Handler]:
+    """The installed drain for ``sig`` (if any) and the server's own handler behind it."""
     handler: _Handler = signal.getsignal(sig)
     drain = getattr(handler, "__self__", None)
     if isinstance(drain, SignalDrain):
-        handler = drain.previous_handler(sig)
-    return handler
+        return drain, drain.previous_handler(sig)
+    return None, handler
 
 
 def stop_server(sig: signal.Signals = signal.SIGTERM) -> None:
@@ -196,18 +296,20 @@ def stop_server(sig: signal.Signals = signal.SIGTERM) -> None:
         stop_server()
 
     uvicorn's server is told to exit directly (its ``should_exit`` flag), so
-    the process exits 0 rather than by the signal; another server's handler
-    is called as if the signal had come; with the default action, the signal
-    is raised; an ignored signal does nothing.
+    the process exits 0 rather than by the signal; behind a drain, the server
+    gets the signal at once (its Python handler, and the event loop's handler
+    of hypercorn or granian); otherwise the signal is raised, so whoever
+    listens hears it (with the default action, the process ends); an ignored
+    signal does nothing.
 
     Parameters:
         sig: the signal whose handler stops the server. Default ``SIGTERM``.
     """
-    handler = _server_handler(sig)
+    drain, handler = _drain_and_handler(sig)
     server = getattr(handler, "__self__", None)
     if server is not None and hasattr(server, "should_exit"):
         server.should_exit = True
-    elif callable(handler):
-        handler(sig.value, None)
+    elif drain is not None:
+        drain.hand_over(sig)
     elif handler != signal.SIG_IGN:
         signal.raise_signal(sig)

@@ -5,12 +5,15 @@ over ``shutdown.max_jitter`` seconds. The server is stopped the way SIGTERM
 stops it (``actuator.drain.stop_server``): uvicorn finishes its requests, runs
 the lifespan shutdown and exits with status 0.
 
-Under ``uvicorn --workers N`` each worker is a process of its own, started by
-a supervisor that starts a replacement for any worker that exits: stopping
-one worker does not stop the service, and the answer says so (which process,
-and that its supervisor replaces it). With ``shutdown.signal_parent`` the
-worker sends SIGTERM to its supervisor instead, which stops every worker
-gracefully and exits: the whole server stops, whichever worker was asked.
+Under ``uvicorn --workers N`` or ``gunicorn -w N`` each worker is a process
+of its own, started by a supervisor that starts a replacement for any worker
+that exits: stopping one worker does not stop the service, and the answer
+says so (which process, and that its supervisor replaces it). With
+``shutdown.signal_parent`` the worker sends SIGTERM to its supervisor instead,
+which stops every worker gracefully and exits: the whole server stops,
+whichever worker was asked. hypercorn's and granian's workers cannot stop
+alone (see ``actuator.management.workers``): there a shutdown always signals
+the supervisor, and the answer says why.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import multiprocessing
 import os
 import secrets
 import signal
@@ -29,6 +31,7 @@ from typing import Any
 from actuator.health.availability import Availability
 from actuator.management.audit import APP, audit
 from actuator.management.drain import stop_server
+from actuator.management.workers import Supervisor, supervisor
 from actuator.sanitizer import loggable
 from actuator.settings import ActuatorSettings
 
@@ -48,8 +51,8 @@ class ShutdownPlan:
     by: str
     reason: str | None = None
     pid: int = 0
-    supervisor: int | None = None
-    """The pid of the supervisor that started this worker (``None``: not a worker)."""
+    workers: Supervisor | None = None
+    """The supervisor that started this worker (``None``: not a worker)."""
     signal_parent: bool = False
 
     @property
@@ -57,26 +60,39 @@ class ShutdownPlan:
         return self.drain_period + self.jitter
 
     @property
+    def supervisor(self) -> int | None:
+        """The supervisor's pid (``None``: this process is the server)."""
+        return None if self.workers is None else self.workers.pid
+
+    @property
     def stops(self) -> str:
         """``server`` (the whole server stops) or ``worker`` (one worker; it is replaced)."""
-        return "worker" if self.supervisor is not None and not self.signal_parent else "server"
+        if self.workers is None or self.signal_parent or not self.workers.replaces_workers:
+            return "server"
+        return "worker"
 
     def to_json(self) -> dict[str, Any]:
-        if self.supervisor is None:
+        workers = self.workers
+        if workers is None:
             message = "Shutting down, bye..."
-        elif self.signal_parent:
+        elif self.stops == "server":
+            why = "" if self.signal_parent else f" ({workers.why_not_alone})"
             message = (
                 f"Shutting down the whole server: worker process {self.pid} asks its "
-                f"supervisor (process {self.supervisor}) to stop every worker, bye..."
+                f"supervisor (process {workers.pid}, {workers.server}) to stop every "
+                f"worker{why}, bye..."
             )
         else:
             message = (
                 f"Shutting down worker process {self.pid} only: its supervisor (process "
-                f"{self.supervisor}, uvicorn --workers) starts a replacement, so the "
+                f"{workers.pid}, {workers.server}) starts a replacement, so the "
                 f"service keeps running. Set shutdown.signal_parent to stop the whole "
                 f"server."
             )
-        process: dict[str, Any] = {"pid": self.pid, "supervisor": self.supervisor}
+        process: dict[str, Any] = {
+            "pid": self.pid,
+            **(workers.to_json() if workers else {"supervisor": None}),
+        }
         return {
             "message": message,
             "stops": self.stops,
@@ -88,13 +104,6 @@ class ShutdownPlan:
             "by": self.by,
             "reason": self.reason,
         }
-
-
-def supervisor_pid() -> int | None:
-    """The pid of the process that started this one with ``multiprocessing`` (the
-    supervisor of ``uvicorn --workers N``), or ``None`` when this process is the server."""
-    parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None else None
 
 
 class ShutdownControl:
@@ -140,7 +149,7 @@ class ShutdownControl:
             by,
             reason or None,
             pid=os.getpid(),
-            supervisor=supervisor_pid(),
+            workers=supervisor(),
             signal_parent=config.signal_parent,
         )
         self._plan = plan

@@ -9,6 +9,13 @@ Kubernetes startup probe sees ``INIT`` while the app starts; it stops after
 the app's lifespan shutdown completes. Once it is enabled, the app's own port
 no longer serves the actuator: requests under the base path go to the app.
 
+In a worker of several (``uvicorn --workers N``, gunicorn, hypercorn, granian)
+every worker serves the management port, as every worker serves the app's:
+each binds it with ``SO_REUSEPORT`` and the kernel spreads the connections
+over them, so the workers never clash over the port; a probe, a scrape or a
+pause reaches one worker, as on the app's port. A single process binds it
+alone, so a second server on the same port fails at start.
+
 With ``management_server.thread`` it runs on a thread with its own event loop
 instead (``ServerThread``), and liveness judges the app's loop by its
 heartbeat (the ``eventLoop`` indicator joins it): probes are answered within
@@ -30,6 +37,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from actuator._handler import not_found_app, subpath_of
+from actuator.management.workers import supervisor
 from actuator.security.tls import tls_protocol_class
 from actuator.settings import ServerSettings
 
@@ -118,13 +126,14 @@ class ManagementServer:
         config.load()
         server = _Server(config)
         server.lifespan = config.lifespan_class(config)
+        sockets = self._shared_socket()
         if self.thread:
-            self._thread = ServerThread(server, self._cannot_listen())
+            self._thread = ServerThread(server, self._cannot_listen(), sockets)
             self.port = await self._thread.start()
             self._server = server
             return
         try:
-            await server.startup()
+            await server.startup(sockets=sockets)
         except SystemExit:
             # uvicorn logs the OSError and exits; the app's startup should fail instead.
             raise self._cannot_listen() from None
@@ -151,6 +160,28 @@ class ManagementServer:
             await server.shutdown()
         server_logger.info("Actuator management server stopped")
 
+    def _shared_socket(self) -> list[socket.socket] | None:
+        """In a worker of several, the port bound with ``SO_REUSEPORT`` (every worker
+        listens on it); ``None`` in a single process, where uvicorn binds it alone."""
+        if self.settings.port == 0 or supervisor() is None:
+            return None
+        host, port = self.settings.host, self.settings.port
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            raise self._cannot_listen() from exc
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            raise self._cannot_listen() from exc
+        return [sock]
+
     def _cannot_listen(self) -> RuntimeError:
         return RuntimeError(
             f"management server cannot listen on {self.settings.host}:{self.settings.port}"
@@ -176,9 +207,15 @@ class ServerThread:
     on the app's loop and probes read its last result.
     """
 
-    def __init__(self, server: uvicorn.Server, cannot_listen: RuntimeError) -> None:
+    def __init__(
+        self,
+        server: uvicorn.Server,
+        cannot_listen: RuntimeError,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
         self.server = server
         self._cannot_listen = cannot_listen
+        self._sockets = sockets
         self._started: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._thread = threading.Thread(
             target=self._run, name="actuator-management-server", daemon=True
@@ -199,7 +236,7 @@ class ServerThread:
     async def _serve(self) -> None:
         server = self.server
         try:
-            await server.startup()
+            await server.startup(sockets=self._sockets)
         except SystemExit:
             self._started.set_exception(self._cannot_listen)
             return

@@ -3,11 +3,15 @@
 Each module-level app builds its actuator from ``ACTUATOR_*`` variables, so a
 test sets the drain period or the show-details policy through the server's
 environment. ``E2E_MARKER``, when set, names a file the lifespan app writes
-``startup`` and ``shutdown`` lines to, so a test can prove they ran.
+``startup`` and ``shutdown`` lines to, so a test can prove they ran;
+``E2E_RELEASE``, when set, names a file whose appearance ends the lifespan
+startup (until then the app is starting); ``E2E_SLOW``, a file ``/slow``
+writes its process id to when it begins.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -40,6 +44,20 @@ async def sigterm_handler(request: Request) -> JSONResponse:
     return JSONResponse({"handler": getattr(handler, "__qualname__", repr(handler))})
 
 
+async def pid(request: Request) -> JSONResponse:
+    return JSONResponse({"pid": os.getpid()})
+
+
+async def slow(request: Request) -> JSONResponse:
+    """Answers after ``?seconds=`` (default 1): a request in flight."""
+    started = os.environ.get("E2E_SLOW")
+    if started:
+        with open(started, "a", encoding="utf-8") as file:  # noqa: ASYNC230 (a test app)
+            file.write(f"{os.getpid()}\n")
+    await asyncio.sleep(float(request.query_params.get("seconds", "1")))
+    return JSONResponse({"pid": os.getpid()})
+
+
 async def stop(request: Request) -> PlainTextResponse:
     stop_server()
     return PlainTextResponse("stopping")
@@ -47,6 +65,10 @@ async def stop(request: Request) -> PlainTextResponse:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    release = os.environ.get("E2E_RELEASE")
+    # A test app: poll for the file the test creates when startup may end.
+    while release and not os.path.exists(release):  # noqa: ASYNC110, ASYNC240
+        await asyncio.sleep(0.05)
     _mark("startup")
     yield
     _mark("shutdown")
@@ -57,6 +79,8 @@ app = actuator.wrap(
     Starlette(
         routes=[
             Route("/hello", hello),
+            Route("/pid", pid),
+            Route("/slow", slow),
             Route("/sigterm-handler", sigterm_handler),
             Route("/stop", stop, methods=["POST"]),
         ],

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import FrameType
 
 import pytest
@@ -162,6 +162,82 @@ async def test_after_uninstall_under_another_handler_signals_pass_straight_on() 
     signal.raise_signal(SIG)
     assert previous.calls == [SIG]  # no drain: handed over at once
     assert not drain.draining
+
+
+# -- servers that listen to signals on their event loop (hypercorn, granian) ----------
+
+
+@pytest.fixture
+async def loop_signals() -> AsyncIterator[list[int]]:
+    """SIGUSR1 and SIGUSR2 handled by the running loop, as hypercorn and granian do."""
+    heard: list[int] = []
+    loop = asyncio.get_running_loop()
+    for sig in (SIG, signal.SIGUSR2):
+        loop.add_signal_handler(sig, heard.append, sig)
+    yield heard
+    for sig in (SIG, signal.SIGUSR2):
+        loop.remove_signal_handler(sig)
+
+
+async def test_a_loop_handler_hears_the_signal_only_when_the_drain_is_over(loop_signals) -> None:
+    drain = SignalDrain(Availability(), 0.2, signals=(SIG,))
+    assert drain.install()
+    assert drain.holds_loop_signals
+    signal.raise_signal(SIG)
+    await _until(lambda: drain.draining)
+    await asyncio.sleep(0.05)
+    assert loop_signals == []  # held back: the server keeps serving
+    assert drain.availability.refusals == {"drain": "draining after SIGUSR1"}
+    await _until(lambda: loop_signals != [])
+    assert loop_signals == [SIG]
+    drain.uninstall()
+
+
+async def test_other_signals_reach_the_loop_at_once_while_a_drain_is_installed(
+    loop_signals,
+) -> None:
+    drain = SignalDrain(Availability(), 60, signals=(SIG,))
+    assert drain.install()
+    signal.raise_signal(signal.SIGUSR2)
+    await _until(lambda: loop_signals != [])
+    assert loop_signals == [signal.SIGUSR2]
+    assert not drain.draining
+    drain.uninstall()
+
+
+async def test_uninstall_gives_the_wakeup_descriptor_back_to_the_loop(loop_signals) -> None:
+    before = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(before)
+    drain = SignalDrain(Availability(), 60, signals=(SIG,))
+    assert drain.install()
+    drain.uninstall()
+    assert signal.set_wakeup_fd(before) == before
+    signal.raise_signal(SIG)  # no drain now: the loop hears it at once
+    await _until(lambda: loop_signals != [])
+    assert loop_signals == [SIG]
+
+
+async def test_without_loop_handlers_no_wakeup_descriptor_is_taken() -> None:
+    drain = _drain(Recorder(), 60)
+    assert not drain.holds_loop_signals
+    assert signal.set_wakeup_fd(-1) == -1
+    drain.uninstall()
+
+
+async def test_stop_server_behind_a_drain_wakes_the_loop_handler_at_once(loop_signals) -> None:
+    drain = SignalDrain(Availability(), 60, signals=(SIG,))
+    assert drain.install()
+    stop_server(SIG)
+    await _until(lambda: loop_signals != [])
+    assert loop_signals == [SIG]
+    assert not drain.draining
+    drain.uninstall()
+
+
+async def test_stop_server_without_a_drain_raises_the_signal_for_the_loop(loop_signals) -> None:
+    stop_server(SIG)
+    await _until(lambda: loop_signals != [])
+    assert loop_signals == [SIG]
 
 
 @pytest.mark.parametrize("period", [-1, float("nan"), float("inf"), True, "5"])

@@ -73,8 +73,13 @@ class UvicornProcess:
         startup_timeout: float = 30.0,
         scheme: str = "http",
         command: Sequence[str] | None = None,
+        running: re.Pattern[str] = _RUNNING,
+        port: int | None = None,
     ) -> None:
         self.app = app
+        # The line that says the server is up: its first group is the port, unless
+        # the port is given (a server that cannot be told port 0, or logs no port).
+        self.running = running
         # A script that runs uvicorn itself (``python examples/x.py --port N``) instead.
         self.command = None if command is None else list(command)
         self.args = list(args)
@@ -85,6 +90,7 @@ class UvicornProcess:
         self.cwd = cwd
         self.startup_timeout = startup_timeout
         self.scheme = scheme
+        self._given_port = port
         self.port: int | None = None
         self.process: subprocess.Popen[str] | None = None
         self._lines: list[str] = []
@@ -125,21 +131,23 @@ class UvicornProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self.startup_timeout
-        while self.port is None:
+        up = False
+        while not up:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stop()
-                raise RuntimeError(f"uvicorn did not start in time:\n{self.output}")
+                raise RuntimeError(f"the server did not start in time:\n{self.output}")
             try:
                 line = self._queue.get(timeout=left)
             except queue.Empty:
                 continue
             if line is None:
-                raise RuntimeError(f"uvicorn exited during startup:\n{''.join(self._lines)}")
+                raise RuntimeError(f"the server exited during startup:\n{''.join(self._lines)}")
             self._lines.append(line)
-            match = _RUNNING.search(line)
+            match = self.running.search(line)
             if match:
-                self.port = int(match.group(1))
+                up = True
+                self.port = self._given_port or int(match.group(1))
         return self
 
     def _read(self) -> None:

@@ -1,0 +1,110 @@
+"""The four servers of the compatibility matrix, started for real on a free port.
+
+::
+
+    with serve("granian", "tests.e2e.apps:app", workers=2) as server:
+        wait_for_workers(server, 2)
+        httpx.get(server.url + "/hello")
+
+Each server prints a line per worker once that worker's lifespan startup is
+done; ``serve`` returns after the first, ``wait_for_workers`` waits for all.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tests.support.server import UvicornProcess, free_port, poll
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    started: re.Pattern[str]
+    """The line each worker prints once its app has started."""
+
+    def command(self, app: str, port: int, workers: int, args: Sequence[str]) -> list[str]:
+        python = [sys.executable, "-m"]
+        if self.name == "uvicorn":
+            more = ["--workers", str(workers)] if workers > 1 else []
+            host = ["--host", "127.0.0.1", "--port", str(port)]
+            return [*python, "uvicorn", app, *host, *more, *args]
+        if self.name == "gunicorn":
+            return [
+                *python,
+                "gunicorn",
+                app,
+                "--worker-class",
+                "uvicorn_worker.UvicornWorker",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--graceful-timeout",
+                "20",
+                *args,
+            ]
+        if self.name == "hypercorn":
+            return [
+                *python,
+                "hypercorn",
+                app,
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *args,
+            ]
+        return [
+            *python,
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *args,
+            app,
+        ]
+
+
+SERVERS = {
+    "uvicorn": Server("uvicorn", re.compile(r"Application startup complete")),
+    "gunicorn": Server("gunicorn", re.compile(r"Application startup complete")),
+    "hypercorn": Server("hypercorn", re.compile(r"Running on http://")),
+    "granian": Server("granian", re.compile(r"Started worker-\d+")),
+}
+
+
+def serve(
+    name: str,
+    app: str,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    startup_timeout: float = 60.0,
+) -> UvicornProcess:
+    """``name`` serving ``app`` on a free loopback port (started by ``with``)."""
+    server = SERVERS[name]
+    port = free_port()
+    return UvicornProcess(
+        app,
+        command=server.command(app, port, workers, args),
+        env=env,
+        running=server.started,
+        port=port,
+        startup_timeout=startup_timeout,
+    )
+
+
+def wait_for_workers(server: UvicornProcess, workers: int, timeout: float = 60.0) -> None:
+    """Return once ``workers`` workers have printed their started line."""
+    pattern = server.running
+    poll(lambda: len(pattern.findall(server.output)) >= workers or None, timeout=timeout)
