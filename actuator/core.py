@@ -168,7 +168,7 @@ class Actuator(SpringEndpoints):
         self._standalone: ActuatorMiddleware | None = None
         self._add_builtins()
         self.fleet_pusher: FleetPusher | None = None
-        if settings.fleet.url is not None:
+        if settings.fleet.enabled:
             self._add_fleet_pusher()
         self.spring_boot_admin: SpringBootAdminRegistrator | None = None
         if settings.spring_boot_admin.url:

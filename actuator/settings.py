@@ -812,6 +812,89 @@ class MetricsSettings(_Section):
         return value
 
 
+class NatsSettings(_Section):
+    """A connection to NATS: where, who, and with which TLS.
+
+    Credentials never go in the URL (it is shown by the ``settings`` endpoint
+    and in logs): ``token``, or ``user`` and ``password``, are credentials of
+    their own, never shown::
+
+        ACTUATOR_FLEET__NATS__URL=tls://nats-1:4222,tls://nats-2:4222
+        ACTUATOR_FLEET__NATS__USER=orders ACTUATOR_FLEET__NATS__PASSWORD=...
+    """
+
+    url: str | None = Field(
+        default=None,
+        description="nats:// or tls:// server URL(s), comma-separated (unset: no NATS)",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="authentication token (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+    user: str | None = Field(default=None, description="user name, with password")
+    password: SecretStr | None = Field(
+        default=None,
+        description="the user's password (a credential, never shown)",
+        json_schema_extra=CREDENTIAL,
+    )
+    tls_ca: Path | None = Field(default=None, description="CA bundle verifying the servers")
+    tls_cert: Path | None = Field(default=None, description="PEM client certificate (mutual TLS)")
+    tls_key: Path | None = Field(
+        default=None,
+        description="PEM private key of the client certificate",
+        json_schema_extra=CREDENTIAL,
+    )
+    subject_prefix: str = Field(
+        default="actuator.fleet",
+        description="events go to <prefix>.<service>.<instance>",
+    )
+    jetstream: bool = Field(
+        default=True,
+        description="through a JetStream stream, acknowledged once stored (false: core "
+        "NATS, at most once); the same on instances and consoles",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _nats_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        urls = [u.strip() for u in value.split(",") if u.strip()]
+        if not urls:
+            raise ValueError("must name at least one server")
+        for url in urls:
+            if not re.fullmatch(r"(nats|tls)://[^/\s@]+/?", url):
+                raise ValueError(
+                    "must be nats://host:port or tls://host:port (comma-separated), "
+                    "without credentials (set token, or user and password)"
+                )
+        return ",".join(u.rstrip("/") for u in urls)
+
+    @field_validator("subject_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", value):
+            raise ValueError(
+                f"must be dot-separated tokens of letters, digits, '_' and '-', got {value[:80]!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> NatsSettings:
+        if self.token is not None and self.user is not None:
+            raise ValueError("set token, or user and password, not both")
+        if (self.user is None) != (self.password is None):
+            raise ValueError("user and password go together")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ValueError("tls_key is set but tls_cert is not")
+        return self
+
+    @property
+    def servers(self) -> list[str]:
+        return self.url.split(",") if self.url else []
+
+
 class FleetSettings(_Section):
     """Push this instance's status to a fleet console (``actuator fleet serve``).
 
@@ -819,6 +902,10 @@ class FleetSettings(_Section):
     shown (``SecretStr``; the env endpoint masks ``*TOKEN*`` variables too)::
 
         ACTUATOR_FLEET__URL=https://fleet.example.com ACTUATOR_FLEET__TOKEN=...
+
+    Or, instead of ``url``, publish to NATS (``pip install 'asgi-actuator[nats]'``)::
+
+        ACTUATOR_FLEET__NATS__URL=nats://nats:4222 ACTUATOR_FLEET__NATS__TOKEN=...
     """
 
     url: str | None = Field(
@@ -843,6 +930,18 @@ class FleetSettings(_Section):
     management_url: str | None = Field(
         default=None, description="where the console reaches this actuator (shown in the fleet)"
     )
+    nats: NatsSettings = NatsSettings()
+
+    @model_validator(mode="after")
+    def _one_way(self) -> FleetSettings:
+        if self.url is not None and self.nats.url is not None:
+            raise ValueError("set fleet.url (HTTP) or fleet.nats.url (NATS), not both")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the instance reports itself (over HTTP or NATS)."""
+        return self.url is not None or self.nats.url is not None
 
     @field_validator("url", "management_url")
     @classmethod

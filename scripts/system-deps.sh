@@ -37,6 +37,8 @@ check() {
     need prometheus eval 'have prometheus && have promtool'
     # The fleet console's store is tested against a real PostgreSQL server.
     need postgresql have_postgresql
+    # The fleet's NATS ingest is tested against a real nats-server (with JetStream).
+    need nats-server have nats-server
     # Pull mode's DNS discovery (SRV, A/AAAA) is tested against a real dnsmasq; the
     # -base package is the binary alone, without a system service.
     need dnsmasq-base eval 'have dnsmasq || [ -x /usr/sbin/dnsmasq ]'

@@ -50,6 +50,7 @@ from starlette.types import Receive, Scope, Send
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.config import ConsoleConfig
+from actuator.fleet.jobs import Jobs, JobsLock, ProcessJobsLock, jobs_lock_for
 from actuator.fleet.model import (
     GROUP_SORTS,
     INSTANCE_SORTS,
@@ -59,6 +60,7 @@ from actuator.fleet.model import (
     InstanceQuery,
     InstanceUpdate,
 )
+from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.notify.channels import build_senders, redacted_logs
 from actuator.fleet.notify.config import MuteConfig
 from actuator.fleet.notify.notifier import STATES, Notifier
@@ -98,6 +100,11 @@ class FleetConsole:
         config: the console configuration (``ConsoleConfig()``: defaults).
         store: a ``FleetStore`` (default: one for ``config.database``).
         clock: seconds since the epoch; tests pass their own.
+        jobs_lock: the lock deciding which console runs the periodic jobs
+            (default: the one that fits the database, see ``actuator.fleet.jobs``).
+
+    Periodic jobs register with ``console.jobs.add(name, interval, one_round)``
+    before the console starts; they run on one console at a time.
         environ: where notification channels read their secrets (default ``os.environ``).
     """
 
@@ -107,6 +114,7 @@ class FleetConsole:
         *,
         store: FleetStore | None = None,
         clock: Callable[[], float] = time.time,
+        jobs_lock: JobsLock | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config or ConsoleConfig()
@@ -130,8 +138,24 @@ class FleetConsole:
         self.actuator.add_indicator(
             "fleetDatabase", self._database_health, groups=["readiness"], timeout=2.0
         )
+        if jobs_lock is None:
+            store = self.store
+            jobs_lock = (
+                jobs_lock_for(store.dialect) if isinstance(store, SqlStore) else ProcessJobsLock()
+            )
+        self.jobs = Jobs(jobs_lock, retry=self.config.jobs.retry)
+        """The periodic jobs: they run on the one console holding the jobs lock."""
+        self.jobs.add("sweep", self.config.sweep_interval, self.sweep)
+        if self.notifier.active:
+            self.jobs.add("notify", self.config.notifications.interval, self.notify)
+        self.actuator.add_indicator("fleetJobs", self._jobs_health, timeout=2.0)
         self._opened = False
         self.poller: Poller | None = None
+        self.nats: NatsIngest | None = None
+        if self.config.nats.url is not None:
+            self.nats = NatsIngest(
+                self.config.nats, self._pulled, registry=self.actuator.metrics.registry
+            )
         routes: list[BaseRoute] = [
             Route(f"{API}/ingest", self.ingest, methods=["POST"]),
             Route(f"{API}/counts", self.counts, methods=["GET"]),
@@ -184,7 +208,7 @@ class FleetConsole:
         self._opened = True
         describe = self.store.describe() if isinstance(self.store, SqlStore) else "store"
         logger.info("fleet console storing in %s", describe)
-        tasks = [asyncio.create_task(self._sweep_forever(), name="fleet-sweep")]
+        tasks = [asyncio.create_task(self.jobs.run(), name="fleet-jobs")]
         if self.config.pull.sets or self.config.spring_boot_admin.enabled:
             self.poller = Poller(self.config.pull, self._pulled)
             if self.config.spring_boot_admin.enabled:
@@ -192,8 +216,8 @@ class FleetConsole:
                 for registration in await self.store.registrations():
                     self.poller.register(registration.target())
             tasks.append(asyncio.create_task(self.poller.run(), name="fleet-pull"))
-        if self.notifier.active:
-            tasks.append(asyncio.create_task(self._notify_forever(), name="fleet-notify"))
+        if self.nats is not None:
+            tasks.append(asyncio.create_task(self.nats.run(), name="fleet-nats"))
         try:
             with redacted_logs(self.notifier.senders):
                 yield
@@ -208,12 +232,8 @@ class FleetConsole:
             self._opened = False
 
     async def _pulled(self, updates: Sequence[InstanceUpdate]) -> IngestResult:
+        """Store updates that came by pull or NATS, timed by the console's clock."""
         return await self.store.ingest(updates, now=self.clock())
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.sweep_interval)
-            await self.sweep()
 
     async def sweep(self) -> None:
         """One sweep: DISCONNECTED, forget, history retention. Errors are logged, not raised."""
@@ -234,10 +254,9 @@ class FleetConsole:
                 "fleet sweep: %d disconnected, %d forgotten", result.disconnected, result.forgotten
             )
 
-    async def _notify_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.notifications.interval)
-            await self.notify()
+    async def _jobs_health(self) -> Health:
+        # A standby is as healthy as the leader: which one runs the jobs is a detail.
+        return Health.up(**self.jobs.describe())
 
     async def notify(self) -> None:
         """One notification round (``Notifier.run_once``): evaluate the status changes

@@ -58,7 +58,7 @@ from actuator.fleet.notify.config import NotifyConfig
 from actuator.fleet.pull import PullConfig
 from actuator.fleet.sba_server import SpringBootAdminConfig
 from actuator.security.credentials import check_token_hash
-from actuator.settings import ServerSettings, read_toml
+from actuator.settings import NatsSettings, ServerSettings, read_toml
 
 
 class _Config(BaseModel):
@@ -88,6 +88,48 @@ class GroupingConfig(_Config):
 class HistoryConfig(_Config):
     keep: int = Field(default=100_000, ge=10, description="status changes kept (newest)")
     max_age: float = Field(default=30 * 86400, gt=0, description="seconds a change is kept")
+
+
+class NatsIngestConfig(NatsSettings):
+    """Ingest from NATS (``[nats]``): the connection settings of the instances' side, and
+    how this console consumes."""
+
+    stream: str = Field(
+        default="ACTUATOR_FLEET",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the JetStream stream (created when missing)",
+    )
+    consumer: str = Field(
+        default="fleet-console",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the durable consumer (JetStream) or queue group (core NATS) the "
+        "consoles share",
+    )
+    batch: int = Field(default=1000, ge=1, le=5000, description="events per database batch")
+    batch_wait: float = Field(
+        default=0.1, gt=0, le=10, description="seconds to wait to fill a batch"
+    )
+    ack_wait: float = Field(
+        default=30, ge=1, le=3600, description="seconds before an unacknowledged event is resent"
+    )
+    max_age: float = Field(
+        default=86400, gt=0, description="seconds the stream keeps an event no console took"
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=1,
+        description="core NATS: events held while the database is down; older ones are dropped",
+    )
+
+
+class JobsConfig(_Config):
+    retry: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="seconds between a standby console's tries to take the jobs lock "
+        "(how soon it takes over from a console that died)",
+    )
 
 
 class DashboardConfig(_Config):
@@ -128,8 +170,10 @@ class ConsoleConfig(_Config):
     ingest_tokens: dict[str, str] = Field(default_factory=dict)
     grouping: GroupingConfig = GroupingConfig()
     history: HistoryConfig = HistoryConfig()
+    jobs: JobsConfig = JobsConfig()
     server: ConsoleServer = ConsoleServer()
     pull: PullConfig = PullConfig()
+    nats: NatsIngestConfig = NatsIngestConfig()
     spring_boot_admin: SpringBootAdminConfig = SpringBootAdminConfig()
     dashboard: DashboardConfig = DashboardConfig()
     notifications: NotifyConfig = NotifyConfig()

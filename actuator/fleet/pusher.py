@@ -1,6 +1,6 @@
 """Pushing one instance's status to a fleet console, in the background of the app.
 
-``Actuator`` starts a ``FleetPusher`` when ``settings.fleet.url`` is set: it
+``Actuator`` starts a ``FleetPusher`` when ``fleet.url`` or ``fleet.nats.url`` is set: it
 registers on start, pushes the status as soon as a local check sees it change
 (every ``check_interval`` seconds, and at once when readiness changes), sends a
 heartbeat every ``heartbeat`` seconds otherwise, and says goodbye on shutdown.
@@ -8,6 +8,11 @@ Every call has a deadline (``timeout``). While the console is unreachable or
 refuses, it backs off exponentially with full jitter and, once through again,
 registers afresh, so the console gets the current state, not a stale one.
 Nothing here ever blocks or fails the app: errors are logged, once per outage.
+
+The way the updates travel is a ``Transport``: ``HttpTransport`` posts them to
+the console's ingest (``fleet.url``); ``NatsTransport`` publishes them to NATS
+(``fleet.nats.url``, ``actuator.fleet.nats_publisher``). The loop, its
+deadlines and its back-off are the same for both.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -78,15 +83,85 @@ def registration_from_info(info: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class Transport(Protocol):
+    """How updates reach the console(s)."""
+
+    target: str
+    """Where they go, for logs (never a credential)."""
+
+    async def start(self) -> None: ...
+
+    async def send(self, updates: list[dict[str, Any]]) -> None:
+        """Deliver the updates, or raise; the caller puts a deadline on it."""
+        ...
+
+    def forgotten(self) -> bool:
+        """Whether a console said it does not know this instance since the last call."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class HttpTransport:
+    """``POST {fleet.url}/fleet/api/ingest`` with the ingest token; the answer names
+    the ids the console does not know."""
+
+    def __init__(
+        self, settings: FleetSettings, instance_id: str, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.instance_id = instance_id
+        self.target = str(settings.url)
+        self._endpoint = f"{settings.url}/fleet/api/ingest"
+        self._client = client
+        self._own_client = client is None
+        self._forgotten = False
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+
+    async def send(self, updates: list[dict[str, Any]]) -> None:
+        if self._client is None:
+            raise RuntimeError("the fleet pusher is not started")
+        headers = {}
+        if self.settings.token is not None:
+            headers["authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
+        answer = await self._client.post(
+            self._endpoint,
+            json={"updates": updates},
+            headers=headers,
+            timeout=self.settings.timeout,
+        )
+        if answer.status_code != 200:
+            try:
+                message = answer.json().get("message", "")
+            except ValueError:
+                message = answer.text[:200]
+            raise ConsoleRefused(f"{answer.status_code} {message}".strip())
+        if self.instance_id in answer.json().get("unknown", []):
+            self._forgotten = True
+
+    def forgotten(self) -> bool:
+        forgotten, self._forgotten = self._forgotten, False
+        return forgotten
+
+    async def close(self) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
 class FleetPusher:
     """Keeps a fleet console informed of one instance (see the module docstring).
 
     Parameters:
-        settings: the ``fleet`` settings (``url`` must be set).
+        settings: the ``fleet`` settings (``url`` or ``nats.url`` must be set).
         status: an async function giving the current ``(status, components not UP)``.
         registration: an async function giving service, version, facts, build, git.
-        client: an ``httpx.AsyncClient`` (default: one of its own).
+        client: an ``httpx.AsyncClient`` for the HTTP push (default: one of its own).
         backoff: the back-off between failed attempts (default: 0.5 s doubling to 60 s).
+        transport: how updates travel (default: NATS when ``nats.url`` is set, else HTTP).
     """
 
     def __init__(
@@ -98,17 +173,23 @@ class FleetPusher:
         client: httpx.AsyncClient | None = None,
         backoff: Backoff | None = None,
         instance_id: str | None = None,
+        transport: Transport | None = None,
     ) -> None:
-        if settings.url is None:
-            raise ValueError("fleet.url must be set to push to a fleet console")
+        if not settings.enabled:
+            raise ValueError("fleet.url or fleet.nats.url must be set to push to a fleet console")
         self.settings = settings
         self.instance_id = settings.instance_id or instance_id or default_instance_id()
         self._status = status
         self._registration = registration
-        self._client = client
-        self._own_client = client is None
+        if transport is None:
+            if settings.nats.url is not None:
+                from actuator.fleet.nats_publisher import NatsTransport
+
+                transport = NatsTransport(settings, self.instance_id, wake=self.poke)
+            else:
+                transport = HttpTransport(settings, self.instance_id, client)
+        self.transport = transport
         self.backoff = backoff or Backoff()
-        self._endpoint = f"{settings.url}/fleet/api/ingest"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,8 +204,7 @@ class FleetPusher:
 
     async def start(self) -> None:
         if self._task is None:
-            if self._client is None:
-                self._client = httpx.AsyncClient()
+            await self.transport.start()
             self._wake = asyncio.Event()
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name="fleet-push")
@@ -139,9 +219,7 @@ class FleetPusher:
             if self.registered:
                 with contextlib.suppress(Exception):
                     await self._send([{"type": "deregister", "id": self.instance_id}])
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.transport.close()
 
     # -- the loop -------------------------------------------------------------
 
@@ -151,7 +229,7 @@ class FleetPusher:
             current = await self._current()
             due = time.monotonic() - last_push >= self.settings.heartbeat
             try:
-                if not self.registered:
+                if not self.registered or self.transport.forgotten():
                     await self._register(current)
                     last_push = time.monotonic()
                 elif current != self.sent or due:
@@ -163,7 +241,7 @@ class FleetPusher:
                 await self._failed(exc)
                 continue
             if self.failing:
-                logger.info("fleet console %s reachable again", self.settings.url)
+                logger.info("fleet console %s reachable again", self.transport.target)
                 self.failing = False
             self.backoff.reset()
             wait = min(
@@ -194,7 +272,7 @@ class FleetPusher:
         self.registered, self.sent = True, current
 
     async def _push(self, current: Status) -> None:
-        answer = await self._send(
+        await self._send(
             [
                 {
                     "type": "status",
@@ -204,32 +282,13 @@ class FleetPusher:
                 }
             ]
         )
-        if self.instance_id in answer.get("unknown", []):
+        if self.transport.forgotten():
             # The console forgot us (a new database, or silence past forget_after).
             await self._register(current)
         self.sent = current
 
-    async def _send(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
-        if self._client is None:
-            raise RuntimeError("the fleet pusher is not started")
-        headers = {}
-        if self.settings.token is not None:
-            headers["authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
-        timeout = self.settings.timeout
-        answer = await asyncio.wait_for(
-            self._client.post(
-                self._endpoint, json={"updates": updates}, headers=headers, timeout=timeout
-            ),
-            timeout,
-        )
-        if answer.status_code != 200:
-            try:
-                message = answer.json().get("message", "")
-            except ValueError:
-                message = answer.text[:200]
-            raise ConsoleRefused(f"{answer.status_code} {message}".strip())
-        body: dict[str, Any] = answer.json()
-        return body
+    async def _send(self, updates: list[dict[str, Any]]) -> None:
+        await asyncio.wait_for(self.transport.send(updates), self.settings.timeout)
 
     async def _failed(self, exc: Exception) -> None:
         self.registered = False  # re-send the whole current state once through
@@ -238,7 +297,7 @@ class FleetPusher:
         if not self.failing:
             logger.warning(
                 "fleet console %s: push failed (%s); retrying with back-off",
-                self.settings.url,
+                self.transport.target,
                 reason,
             )
             self.failing = True

@@ -177,9 +177,18 @@ CREDENTIAL_SAMPLES: dict[str, Any] = {
     "security.users": {"sre.bob": hash_password("correct horse", n=16)},
     "management_server.ssl_keyfile": KEY_FILE,
     "fleet.token": "fleet-ingest-token-0123456789abcdef",
+    "fleet.nats.token": "fleet-nats-token-0123456789abcdef",
+    "fleet.nats.password": "fleet-nats-password-0123456789",
+    "fleet.nats.tls_key": "/etc/actuator/nats/client-key.pem",
     "spring_boot_admin.username": "sba-registrant-0123",
     "spring_boot_admin.password": "sba-server-password-0123",
     "spring_boot_admin.metadata": {"user.password": "sba-reader-password-0123"},
+}
+# What a credential needs beside it to be valid settings.
+CREDENTIAL_COMPANIONS: dict[str, dict[str, str]] = {
+    "management_server.ssl_keyfile": {"ACTUATOR_MANAGEMENT_SERVER__SSL_CERTFILE": "/etc/cert.pem"},
+    "fleet.nats.password": {"ACTUATOR_FLEET__NATS__USER": "orders"},
+    "fleet.nats.tls_key": {"ACTUATOR_FLEET__NATS__TLS_CERT": "/etc/actuator/nats/client.pem"},
 }
 
 
@@ -225,8 +234,8 @@ async def test_credential_settings_are_masked_for_the_read_role_whatever_show_va
     secret = next(iter(value.values())) if isinstance(value, dict) else value
     variable = "ACTUATOR_" + path.replace(".", "__").upper()
     monkeypatch.setenv(variable, json.dumps(value) if isinstance(value, dict) else value)
-    if path.endswith("ssl_keyfile"):
-        monkeypatch.setenv("ACTUATOR_MANAGEMENT_SERVER__SSL_CERTFILE", "/etc/cert.pem")
+    for name, companion in CREDENTIAL_COMPANIONS.get(path, {}).items():
+        monkeypatch.setenv(name, companion)
     overrides = {"env": {"show_values": policy}}
     if path.startswith("security."):
         overrides = merge(overrides, _settings_value(path, value))
