@@ -70,6 +70,15 @@ class Dialect:
     def like(self) -> str:
         raise NotImplementedError
 
+    def lock_rows(self) -> str:
+        """What ends a ``SELECT`` of instance rows the batch will change: ``FOR UPDATE``
+        where several consoles may write at once, so the status a change is counted
+        from is the one it replaces."""
+        return ""
+
+    def lock_groups(self, conn: Any, group_ids: Sequence[str]) -> None:
+        """Keep other consoles' batches away from these groups' rollups until commit."""
+
     def schema(self) -> list[list[str]]:
         """The migrations: ``schema()[n]`` takes the database from version n to n + 1."""
         raise NotImplementedError
@@ -118,6 +127,14 @@ class SQLite(Dialect):
     def fact_equals(self, column: str, key: str, value: str) -> tuple[str, list[Any]]:
         return f"json_extract({column}, ?) = ?", [f'$."{key}"', value]
 
+    # SQLite cannot index inside JSON: facts are also rows of fleet_facts on a
+    # (key, value) index, written on registration only.
+    facts_table = True
+
+    def instance_fact(self, prefix: str, key: str, value: str) -> tuple[str, list[Any]]:
+        facts = "SELECT instance_id FROM fleet_facts WHERE key = ? AND value = ?"
+        return f"{prefix}id IN ({facts})", [key, value]
+
     def like(self) -> str:
         return "LIKE"  # case-insensitive for ASCII in SQLite
 
@@ -127,6 +144,7 @@ class SQLite(Dialect):
             _schema_v1(json="TEXT", serial=serial, gin=False),
             _schema_notifications(serial),
             _schema_registrations(),
+            [*_SQLITE_FACTS, *_schema_group_stats()],
             _schema_actions(),
         ]
 
@@ -164,18 +182,34 @@ class PostgreSQL(Dialect):
         return "ILIKE"
 
     def schema(self) -> list[list[str]]:
-        # v2 is SQLite's facts table; PostgreSQL filters facts through its GIN index.
+        # v2 was meant for SQLite's facts table (they came later, with the group stats);
+        # PostgreSQL filters facts through its GIN index.
         serial = "BIGSERIAL PRIMARY KEY"
         return [
             _schema_v1(json="JSONB", serial=serial, gin=True),
             [],
             _schema_notifications(serial),
             _schema_registrations(),
+            _schema_group_stats(),
             _schema_actions(),
         ]
 
     def lock_schema(self, conn: Any) -> None:
         self.run(conn, "SELECT pg_advisory_xact_lock(7242001)")
+
+    def lock_rows(self) -> str:
+        return " FOR UPDATE"
+
+    def lock_groups(self, conn: Any, group_ids: Sequence[str]) -> None:
+        # Transaction-scoped advisory locks (a group may have no row yet), taken
+        # in id order like the instance rows, so two batches never deadlock.
+        if group_ids:
+            self.run(
+                conn,
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(g, 7242)))"
+                " FROM (SELECT g FROM unnest(CAST(? AS text[])) AS g ORDER BY g) AS ordered",
+                (sorted(group_ids),),
+            )
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -275,6 +309,36 @@ def _schema_actions() -> list[str]:
             at DOUBLE PRECISION,
             PRIMARY KEY (action_id, instance_id))""",
         "CREATE INDEX fleet_action_results_position ON fleet_action_results (action_id, position)",
+    ]
+
+
+# SQLite's facts (with the group stats, in its fourth step): one row per instance
+# fact, filled from the instances already stored.
+_SQLITE_FACTS = [
+    """CREATE TABLE fleet_facts (
+        instance_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (instance_id, key)) WITHOUT ROWID""",
+    "CREATE INDEX fleet_facts_value ON fleet_facts (key, value, instance_id)",
+    "INSERT INTO fleet_facts (instance_id, key, value) "
+    "SELECT i.id, f.key, f.value FROM fleet_instances i, json_each(i.facts) f",
+]
+
+
+def _schema_group_stats() -> list[str]:
+    """Instances per group, status and version, kept by the batches that change them,
+    so a group's rollup and the fleet's counts read a few rows instead of every instance."""
+    return [
+        """CREATE TABLE fleet_group_stats (
+            group_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            version TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (group_id, status, version))""",
+        "INSERT INTO fleet_group_stats (group_id, status, version, n) "
+        "SELECT group_id, status, coalesce(version, ''), count(*) FROM fleet_instances "
+        "GROUP BY group_id, status, coalesce(version, '')",
     ]
 
 

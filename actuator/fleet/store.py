@@ -28,7 +28,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -146,8 +146,30 @@ class _Worker:
 
 @dataclass
 class _Known:
+    """What a batch needs of an instance it updates: enough to tell what changed."""
+
     status: str
     group_id: str
+    version: str | None
+    components: str
+    facts: str
+
+
+@dataclass
+class _Writes:
+    """One round of a batch, by the statement each kind of update needs."""
+
+    registers: list[tuple[Any, ...]] = field(default_factory=list)
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    components: list[tuple[Any, ...]] = field(default_factory=list)
+    beats: list[str] = field(default_factory=list)
+    gone: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _count(stats: dict[tuple[str, str, str], int], instance: _Known, n: int) -> None:
+    key = (instance.group_id, instance.status, instance.version or "")
+    stats[key] = stats.get(key, 0) + n
 
 
 class SqlStore:
@@ -233,7 +255,7 @@ class SqlStore:
         result = IngestResult()
         with d.transaction(conn):
             known = self._known(conn, {u.id for u in updates})
-            touched: set[str] = set()
+            stats: dict[tuple[str, str, str], int] = {}
             new_groups: dict[str, dict[str, str | None]] = {}
             events: list[tuple[Any, ...]] = []
             # The k-th update of each id goes in round k, so repeated ids in one
@@ -247,68 +269,68 @@ class SqlStore:
                     rounds.append([])
                 rounds[k].append(update)
             for batch in rounds:
-                registers, changes, beats, gone = [], [], [], []
+                writes = _Writes()
                 for u in batch:
                     before = known.get(u.id)
                     if u.type == "deregister":
                         if before is not None:
-                            gone.append((u.id,))
-                            touched.add(before.group_id)
+                            writes.gone.append((u.id,))
+                            _count(stats, before, -1)
                             del known[u.id]
                         result.accepted += 1
                         continue
                     status = u.status or ""
+                    previous = before.status if before else None
                     components = json.dumps(u.components) if u.components else "[]"
                     if u.type == "register":
                         facts = {k: fact_text(v) for k, v in u.facts.items()}
                         values = self.grouping.values(u.service or "", facts)
                         group_id = self.grouping.group_id(values)
                         new_groups.setdefault(group_id, values)
-                        registers.append(
+                        facts_json = json.dumps(facts, sort_keys=True)
+                        writes.registers.append(
                             (
                                 u.id,
                                 u.service,
                                 group_id,
                                 status,
                                 rank(status),
-                                before.status if before else None,
+                                previous,
                                 now,
                                 now,
                                 now,
                                 u.version,
                                 u.url,
                                 components,
-                                json.dumps(facts, sort_keys=True),
+                                facts_json,
                                 json.dumps(u.build, sort_keys=True),
                                 json.dumps(u.git, sort_keys=True),
                             )
                         )
-                        touched.add(group_id)
+                        if before is None or before.facts != facts_json:
+                            writes.facts[u.id] = facts
                         if before is not None:
-                            touched.add(before.group_id)
-                        known[u.id] = _Known(status, group_id)
+                            _count(stats, before, -1)
+                        known[u.id] = _Known(status, group_id, u.version, components, facts_json)
+                        _count(stats, known[u.id], +1)
                     elif before is None:
                         result.unknown.append(u.id)
                         continue
                     elif before.status != status:
-                        changes.append((status, rank(status), now, now, components, u.id))
-                        touched.add(before.group_id)
-                        known[u.id] = _Known(status, before.group_id)
+                        writes.changes.append((status, rank(status), now, now, components, u.id))
+                        _count(stats, before, -1)
+                        before.status, before.components = status, components
+                        _count(stats, before, +1)
+                    elif before.components != components:
+                        writes.components.append((now, components, u.id))
+                        before.components = components
                     else:
-                        beats.append((now, components, u.id))
+                        # A heartbeat that changes nothing: only the time it was heard.
+                        writes.beats.append(u.id)
                     result.accepted += 1
-                    if before is None or before.status != status:
-                        events.append(
-                            (
-                                now,
-                                "instance",
-                                u.id,
-                                status,
-                                before.status if before else None,
-                                components,
-                            )
-                        )
-                self._write_round(conn, registers, changes, beats, gone)
+                    if previous != status:
+                        events.append((now, "instance", u.id, status, previous, components))
+                self._write_round(conn, writes, now)
             d.run_many(
                 conn,
                 "INSERT INTO fleet_events (at, kind, subject, status, previous, "
@@ -316,31 +338,29 @@ class SqlStore:
                 events,
             )
             result.changes = len(events)
+            touched = self._count_changes(conn, stats) | set(new_groups)
             self._regroup(conn, touched, new_groups, now)
         return result
 
     def _known(self, conn: Any, ids: set[str]) -> dict[str, _Known]:
         known = {}
         ordered = sorted(ids)
+        lock = self.dialect.lock_rows()
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for row in self.dialect.run(
+            for iid, status, group_id, version, components, facts in self.dialect.run(
                 conn,
-                f"SELECT id, status, group_id FROM fleet_instances WHERE id IN ({marks})",
+                f"SELECT id, status, group_id, version, components, facts FROM fleet_instances "
+                f"WHERE id IN ({marks}) ORDER BY id{lock}",
                 chunk,
             ):
-                known[row[0]] = _Known(row[1], row[2])
+                if not isinstance(facts, str):  # psycopg decodes jsonb
+                    facts = json.dumps(facts, sort_keys=True)
+                known[iid] = _Known(status, group_id, version, components, facts)
         return known
 
-    def _write_round(
-        self,
-        conn: Any,
-        registers: list[tuple[Any, ...]],
-        changes: list[tuple[Any, ...]],
-        beats: list[tuple[Any, ...]],
-        gone: list[tuple[Any, ...]],
-    ) -> None:
+    def _write_round(self, conn: Any, writes: _Writes, now: float) -> None:
         d = self.dialect
         j = d.json_param()
         # A re-registration keeps status_since (and the previous status) when
@@ -362,26 +382,55 @@ class SqlStore:
                 version = excluded.version, url = excluded.url,
                 components = excluded.components, facts = excluded.facts,
                 build = excluded.build, git = excluded.git""",
-            registers,
+            writes.registers,
         )
         d.run_many(
             conn,
             "UPDATE fleet_instances SET previous_status = status, status = ?, "
             "rank = ?, status_since = ?, last_seen = ?, components = ? WHERE id = ?",
-            changes,
+            writes.changes,
         )
         d.run_many(
-            conn, "UPDATE fleet_instances SET last_seen = ?, components = ? WHERE id = ?", beats
+            conn,
+            "UPDATE fleet_instances SET last_seen = ?, components = ? WHERE id = ?",
+            writes.components,
         )
-        d.run_many(conn, "DELETE FROM fleet_instances WHERE id = ?", gone)
+        for start in range(0, len(writes.beats), _CHUNK):
+            chunk = writes.beats[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            d.run(
+                conn,
+                f"UPDATE fleet_instances SET last_seen = ? WHERE id IN ({marks})",
+                [now, *chunk],
+            )
+        d.run_many(conn, "DELETE FROM fleet_instances WHERE id = ?", writes.gone)
         if d.facts_table:
-            ids = [(r[0],) for r in registers] + list(gone)
+            ids = [(iid,) for iid in writes.facts] + writes.gone
             d.run_many(conn, "DELETE FROM fleet_facts WHERE instance_id = ?", ids)
             d.run_many(
                 conn,
                 "INSERT INTO fleet_facts (instance_id, key, value) VALUES (?, ?, ?)",
-                [(r[0], k, v) for r in registers for k, v in json.loads(r[12]).items()],
+                [(iid, k, v) for iid, facts in writes.facts.items() for k, v in facts.items()],
             )
+
+    def _count_changes(self, conn: Any, stats: Mapping[tuple[str, str, str], int]) -> set[str]:
+        """Apply instance count changes per (group, status, version); the groups they touch."""
+        d = self.dialect
+        changed = sorted((key, n) for key, n in stats.items() if n)
+        d.run_many(
+            conn,
+            "INSERT INTO fleet_group_stats (group_id, status, version, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (group_id, status, version) "
+            "DO UPDATE SET n = fleet_group_stats.n + excluded.n",
+            [(*key, n) for key, n in changed],
+        )
+        d.run_many(
+            conn,
+            "DELETE FROM fleet_group_stats WHERE group_id = ? AND status = ? AND version = ? "
+            "AND n = 0",
+            [key for key, n in changed if n < 0],
+        )
+        return {key[0] for key, _ in changed}
 
     def _regroup(
         self,
@@ -390,11 +439,12 @@ class SqlStore:
         new_groups: Mapping[str, Mapping[str, str | None]],
         now: float,
     ) -> None:
-        """Recompute the rollups of ``group_ids`` from their instances (aggregate on an index)."""
+        """Recompute the rollups of ``group_ids`` from their rows of ``fleet_group_stats``."""
         if not group_ids:
             return
         d = self.dialect
         ordered = sorted(group_ids)
+        d.lock_groups(conn, ordered)
         stats: dict[str, dict[str, int]] = {g: {} for g in ordered}
         versions: dict[str, list[tuple[str | None, int]]] = {g: [] for g in ordered}
         existing: dict[str, tuple[str, str]] = {}
@@ -403,8 +453,8 @@ class SqlStore:
             marks = ", ".join("?" * len(chunk))
             for gid, status, version, count in d.run(
                 conn,
-                f"SELECT group_id, status, version, count(*) FROM fleet_instances "
-                f"WHERE group_id IN ({marks}) GROUP BY group_id, status, version",
+                f"SELECT group_id, status, version, n FROM fleet_group_stats "
+                f"WHERE group_id IN ({marks})",
                 chunk,
             ):
                 stats[gid][status] = stats[gid].get(status, 0) + count
@@ -505,16 +555,20 @@ class SqlStore:
         d = self.dialect
         result = SweepResult()
         with d.transaction(conn):
+            stats: dict[tuple[str, str, str], int] = {}
             forgotten = d.run(
                 conn,
-                "DELETE FROM fleet_instances WHERE last_seen < ? RETURNING group_id, id",
+                "DELETE FROM fleet_instances WHERE last_seen < ? "
+                "RETURNING id, group_id, status, version",
                 (now - forget_after,),
             )
+            for _, group_id, status, version in forgotten:
+                _count(stats, _Known(status, group_id, version, "", ""), -1)
             if d.facts_table:
                 d.run_many(
                     conn,
                     "DELETE FROM fleet_facts WHERE instance_id = ?",
-                    [(row[1],) for row in forgotten],
+                    [(row[0],) for row in forgotten],
                 )
             silent = d.run(
                 conn,
@@ -522,19 +576,22 @@ class SqlStore:
                 UPDATE fleet_instances SET previous_status = status, status = '{DISCONNECTED}',
                     rank = {rank(DISCONNECTED)}, status_since = ?
                 WHERE last_seen < ? AND status <> '{DISCONNECTED}'
-                RETURNING id, group_id, previous_status, components""",
+                RETURNING id, group_id, previous_status, components, version""",
                 (now, now - disconnect_after),
             )
+            for _, group_id, previous, _, version in silent:
+                _count(stats, _Known(previous, group_id, version, "", ""), -1)
+                _count(stats, _Known(DISCONNECTED, group_id, version, "", ""), +1)
             d.run_many(
                 conn,
                 "INSERT INTO fleet_events (at, kind, subject, status, previous, "
                 "components) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (now, "instance", iid, DISCONNECTED, previous, components)
-                    for iid, _, previous, components in silent
+                    for iid, _, previous, components, _ in silent
                 ],
             )
-            self._regroup(conn, {row[0] for row in forgotten} | {row[1] for row in silent}, {}, now)
+            self._regroup(conn, self._count_changes(conn, stats), {}, now)
             dropped = d.run(
                 conn, "DELETE FROM fleet_events WHERE at < ? RETURNING seq", (now - events_max_age,)
             )
@@ -756,13 +813,17 @@ class SqlStore:
         def work(conn: Any) -> dict[str, Any]:
             d = self.dialect
             out: dict[str, Any] = {}
-            for name, table in (("instances", "fleet_instances"), ("groups", "fleet_groups")):
-                per = {
-                    status: int(n)
-                    for status, n in d.run(
-                        conn, f"SELECT status, count(*) FROM {table} GROUP BY status"
-                    )
-                }
+            # Both from the rollups (a row per group, status and version; a row
+            # per group), never a scan of the instances.
+            for name, text in (
+                (
+                    "instances",
+                    "SELECT status, sum(n) FROM fleet_group_stats GROUP BY status "
+                    "HAVING sum(n) > 0",
+                ),
+                ("groups", "SELECT status, count(*) FROM fleet_groups GROUP BY status"),
+            ):
+                per = {status: int(n) for status, n in d.run(conn, text)}
                 out[name] = {"total": sum(per.values()), "statuses": per}
             return out
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from actuator.fleet.model import Grouping, GroupQuery, InstanceQuery, InstanceUpdate
+from actuator.fleet.dialects import dialect_for
+from actuator.fleet.model import Grouping, GroupQuery, InstanceQuery, InstanceUpdate, rank
 from actuator.fleet.store import SqlStore, open_store
 
 T0 = 1_800_000_000.0
@@ -309,6 +311,45 @@ async def test_counts_cover_the_whole_fleet(store: SqlStore) -> None:
     }
 
 
+async def test_counts_and_rollups_follow_every_kind_of_change(store: SqlStore) -> None:
+    # Counts and group rollups are kept by the changes, not recounted: after
+    # registrations, moves between groups, version changes, status changes within
+    # one batch, heartbeats, deregistration and both sweeps they equal a recount.
+    await store.ingest(
+        [register(f"i{n}", version="1.0", env="prod" if n % 2 else "test") for n in range(8)],
+        now=T0,
+    )
+    await store.ingest(
+        [
+            status("i0", "DOWN", ["db"]),
+            status("i0", "UP"),
+            status("i0", "DOWN"),
+            status("i1", "UP"),
+            register("i2", "INIT", version="2.0", env="prod"),
+            register("i3", version="2.0"),
+            InstanceUpdate(type="deregister", id="i4"),
+        ],
+        now=T0 + 10,
+    )
+    await store.ingest([status(f"i{n}", "UP") for n in (0, 1, 2, 3, 5)], now=T0 + 200)
+    await store.sweep(T0 + 301, disconnect_after=300, forget_after=3600)
+    await store.sweep(T0 + 3401, disconnect_after=3600, forget_after=3400)
+
+    everyone = (await store.instances(InstanceQuery(limit=100))).items
+    expected: dict[str, int] = {}
+    for item in everyone:
+        expected[item["status"]] = expected.get(item["status"], 0) + 1
+    counts = await store.counts()
+    assert counts["instances"] == {"total": len(everyone), "statuses": expected}
+    assert expected == {"UP": 5}  # i6 and i7 were disconnected, then forgotten
+    for group in (await store.groups(GroupQuery())).items:
+        members = [i for i in everyone if i["group"] == group["id"]]
+        assert group["instances"] == len(members)
+        assert sum(group["counts"].values()) == len(members)
+        assert sum(group["versions"].values()) == len(members)
+    assert counts["groups"]["total"] == 2
+
+
 async def test_rollup_counts_equal_the_counts_through_changes_sweeps_and_removals(
     store: SqlStore,
 ) -> None:
@@ -458,16 +499,48 @@ async def test_a_database_newer_than_the_code_is_refused(
     await older.close()
 
 
-async def test_upgrading_a_first_version_database_keeps_facts_filterable(
+def _write_first_version_rows(url: str) -> None:
+    """Two instances (one DOWN) and their group, as a console of schema version 1 stored
+    them: later versions derive their side tables from these rows when they migrate."""
+    dialect = dialect_for(url)
+    conn = dialect.connect()
+    grouping = Grouping()
+    values = grouping.values("orders", {"environment": "prod", "application": "shop"})
+    gid = grouping.group_id(values)
+    j = dialect.json_param()
+    try:
+        for iid, code, team in (("a", "UP", "orders"), ("b", "DOWN", "billing")):
+            facts = {"environment": "prod", "application": "shop", "team": team}
+            dialect.run(
+                conn,
+                "INSERT INTO fleet_instances (id, service, group_id, status, rank, "
+                "previous_status, status_since, last_seen, registered, version, url, "
+                f"components, facts, build, git) VALUES (?, 'orders', ?, ?, ?, NULL, ?, ?, ?, "
+                f"'1.0', NULL, '[]', {j}, '{{}}', '{{}}')",
+                (iid, gid, code, rank(code), T0, T0, T0, json.dumps(facts)),
+            )
+        dialect.run(
+            conn,
+            "INSERT INTO fleet_groups (id, service, name, keys, status, rank, previous_status, "
+            "status_since, total, up, down, disconnected, percent_up, counts, versions) "
+            f"VALUES (?, 'orders', 'orders/prod/shop', {j}, 'DOWN', ?, NULL, ?, 2, 1, 1, 0, 50, "
+            """'{"DOWN": 1, "UP": 1}', '{"1.0": 2}')""",
+            (gid, json.dumps(values), rank("DOWN"), T0),
+        )
+    finally:
+        conn.close()
+
+
+async def test_upgrading_a_first_version_database_keeps_facts_filterable_and_counted(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = open_store(database_url)
     first = old.dialect.schema()[0]
     monkeypatch.setattr(old.dialect, "schema", lambda: [first])
     await old.open()
-    await old.ingest([register("a", team="orders"), register("b", team="billing")], now=T0)
     await old.close()
     monkeypatch.undo()
+    _write_first_version_rows(database_url)
 
     upgraded = open_store(database_url)
     await upgraded.open()
@@ -475,6 +548,18 @@ async def test_upgrading_a_first_version_database_keeps_facts_filterable(
         assert await upgraded.schema_version() == len(upgraded.dialect.schema())
         page = await upgraded.instances(InstanceQuery(facts={"team": "orders"}))
         assert [i["id"] for i in page.items] == ["a"]
+        assert (await upgraded.counts())["instances"] == {
+            "total": 2,
+            "statuses": {"UP": 1, "DOWN": 1},
+        }
+        # The rollup carries on from the migrated counts.
+        await upgraded.ingest([status("b", "UP")], now=T0 + 1)
+        group = await only_group(upgraded)
+        assert (group["status"], group["counts"], group["versions"]) == (
+            "UP",
+            {"UP": 2},
+            {"1.0": 2},
+        )
     finally:
         await upgraded.close()
 
