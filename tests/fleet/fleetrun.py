@@ -53,6 +53,31 @@ show_details = "always"
 """
 
 
+def serve_console(
+    config: Path, database: str, env: Mapping[str, str] | None = None
+) -> UvicornProcess:
+    """``actuator fleet serve`` as a real process on a free port, with ``config`` and
+    ``database``; the event-loop watchdog off (a loaded test machine trips it)."""
+    command = [
+        sys.executable,
+        "-m",
+        "actuator",
+        "fleet",
+        "serve",
+        "--config",
+        str(config),
+        "--database",
+        database,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
+    return UvicornProcess(
+        "", command=command, env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false", **(env or {})}
+    )
+
+
 def console_process(
     tmp_path: Path, database: str | None = None, *, timeout: float = 2.0, extra: str = ""
 ) -> UvicornProcess:
@@ -67,25 +92,8 @@ def console_process(
         )
         + extra
     )
-    command = [
-        sys.executable,
-        "-m",
-        "actuator",
-        "fleet",
-        "serve",
-        "--config",
-        str(path),
-        "--database",
-        database or f"sqlite:///{tmp_path / 'fleet.db'}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    return UvicornProcess(
-        "",
-        command=command,
-        env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false", TOKEN_ENV: ACTUATOR_TOKEN},
+    return serve_console(
+        path, database or f"sqlite:///{tmp_path / 'fleet.db'}", {TOKEN_ENV: ACTUATOR_TOKEN}
     )
 
 

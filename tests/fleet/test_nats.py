@@ -26,6 +26,7 @@ from actuator.fleet.nats_client import event_subject, load_nats, subject_token
 from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.pusher import FleetPusher
 from actuator.settings import ActuatorSettings, FleetSettings
+from tests.fleet.fleetrun import serve_console
 from tests.fleet.support import READ, READ_TOKEN, console_config, register, running
 from tests.support.asgi import Lifespan, RecordingApp
 from tests.support.nats import NatsServer
@@ -713,24 +714,7 @@ show_details = "always"
 def serve(tmp_path: Any, name: str, database: str, server: NatsServer) -> UvicornProcess:
     config = tmp_path / f"{name}.toml"
     config.write_text(SERVE_CONFIG.format(nats=server.url, read=hash_token(READ_TOKEN)))
-    command = [
-        sys.executable,
-        "-m",
-        "actuator",
-        "fleet",
-        "serve",
-        "--config",
-        str(config),
-        "--database",
-        database,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    return UvicornProcess(
-        "", command=command, env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
-    )
+    return serve_console(config, database)
 
 
 def role(console: UvicornProcess) -> str | None:

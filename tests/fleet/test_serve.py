@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from actuator import hash_token
+from tests.fleet.fleetrun import serve_console
 from tests.fleet.support import INGEST, INGEST_TOKEN, READ, READ_TOKEN, register, status
 from tests.support.server import UvicornProcess
 
@@ -39,24 +40,7 @@ def fleet_config(tmp_path: Path) -> Path:
 
 
 def console(tmp_path: Path, database: str) -> UvicornProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "actuator",
-        "fleet",
-        "serve",
-        "--config",
-        str(fleet_config(tmp_path)),
-        "--database",
-        database,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    return UvicornProcess(
-        "", command=command, env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
-    )
+    return serve_console(fleet_config(tmp_path), database)
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

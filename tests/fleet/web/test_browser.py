@@ -32,6 +32,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from actuator import hash_token
+from tests.fleet.fleetrun import serve_console
 from tests.fleet.support import INGEST, INGEST_TOKEN, READ_TOKEN
 from tests.support.server import ROOT, UvicornProcess, free_port, poll
 
@@ -155,24 +156,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             full=hash_token(FULL_TOKEN),
         )
     )
-    command = [
-        sys.executable,
-        "-m",
-        "actuator",
-        "fleet",
-        "serve",
-        "--config",
-        str(config),
-        "--database",
-        f"sqlite:///{workdir / 'fleet.db'}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    with UvicornProcess(
-        "", command=command, env={"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
-    ) as console:
+    with serve_console(config, f"sqlite:///{workdir / 'fleet.db'}") as console:
         answer = httpx.post(
             console.url + "/fleet/api/ingest",
             json={"updates": simulated()},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +20,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from actuator import hash_token
+from tests.fleet.fleetrun import serve_console
 from tests.fleet.notify.support import Receiver, webhook_server
 from tests.fleet.support import INGEST, INGEST_TOKEN, READ_TOKEN, register
 from tests.fleet.web.test_browser import FULL_TOKEN, WAIT, chromedriver, chromium, wait_for
-from tests.support.server import ROOT, UvicornProcess, poll
+from tests.support.server import ROOT, poll
 
 CONFIG = """\
 [ingest_tokens]
@@ -66,23 +66,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, hook: tuple[Receiver, str]
             hook=hook[1],
         )
     )
-    command = [
-        sys.executable,
-        "-m",
-        "actuator",
-        "fleet",
-        "serve",
-        "--config",
-        str(config),
-        "--database",
-        f"sqlite:///{workdir / 'fleet.db'}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    env = {"ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false"}
-    with UvicornProcess("", command=command, env=env) as server:
+    with serve_console(config, f"sqlite:///{workdir / 'fleet.db'}") as server:
         receiver, _ = hook
         # The first round places the cursor; only changes after it are notified,
         # so orders-1 goes UP and DOWN until one is.
