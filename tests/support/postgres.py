@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 
 def _binary(name: str) -> str:
@@ -145,13 +145,7 @@ class PostgresServer:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # fast shutdown: closes client sessions
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, signal.SIGINT, timeout=20)  # fast shutdown: closes sessions
         if getattr(self, "log", None) is not None:
             self.log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)

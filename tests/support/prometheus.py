@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 CONFIG = """\
 global:
@@ -116,13 +116,7 @@ class PrometheusServer:
         return result
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.log.close()
 
     def __enter__(self) -> PrometheusServer:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -38,6 +38,23 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stop_process(
+    process: subprocess.Popen[Any] | None,
+    sig: signal.Signals = signal.SIGTERM,
+    timeout: float = 10.0,
+) -> None:
+    """Stop a server the test started: ``sig``, then SIGKILL if it has not exited
+    within ``timeout`` seconds. Nothing to do when it has already exited."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def poll(check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02) -> T:
