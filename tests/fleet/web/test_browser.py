@@ -12,6 +12,7 @@ refreshes the docs' images).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -190,8 +191,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 app.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+@contextlib.contextmanager
+def headless_chromium() -> Iterator[WebDriver]:
+    """Debian's chromium through chromium-driver, headless, a laptop-sized window."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium()
     for argument in (
@@ -209,6 +211,12 @@ def browser() -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with headless_chromium() as driver:
+        yield driver
 
 
 def wait_for(driver: WebDriver, predicate: Any, timeout: float = WAIT) -> Any:

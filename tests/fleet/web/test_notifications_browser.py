@@ -13,8 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -23,7 +21,7 @@ from actuator import hash_token
 from tests.fleet.fleetrun import serve_console
 from tests.fleet.notify.support import Receiver, webhook_server
 from tests.fleet.support import INGEST, INGEST_TOKEN, READ_TOKEN, register
-from tests.fleet.web.test_browser import FULL_TOKEN, WAIT, chromedriver, chromium, wait_for
+from tests.fleet.web.test_browser import FULL_TOKEN, headless_chromium, wait_for
 from tests.support.server import ROOT, poll
 
 CONFIG = """\
@@ -86,23 +84,8 @@ def _notified(receiver: Receiver, url: str) -> bool | None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,900",
-        "--lang=en-US",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(chromedriver()), options=options)
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_an_operator_reads_the_log_and_mutes_a_service(
