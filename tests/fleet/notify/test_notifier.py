@@ -54,6 +54,26 @@ async def round_at(console: FleetConsole, clock: Clock, seconds: float) -> None:
     await console.notify()
 
 
+async def round_held_at_the_receiver(
+    console: FleetConsole, clock: Clock, receiver: Receiver
+) -> asyncio.Task[Any]:
+    """A round started one second on, whose attempt the receiver holds: the round's task,
+    once the attempt has arrived."""
+    receiver.hold()
+    clock.now += 1
+    held = asyncio.create_task(console.notify())
+    await asyncio.to_thread(receiver.arrived.wait, 10)
+    return held
+
+
+async def die_mid_attempt(round_task: asyncio.Task[Any], receiver: Receiver) -> None:
+    """The console stops between sending and recording the result; the receiver answers late."""
+    round_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await round_task
+    receiver.release()
+
+
 @pytest.fixture
 async def console_for(
     clock: Clock,
@@ -309,10 +329,7 @@ async def test_a_hung_channel_does_not_slow_ingest(
     )
     console, client = await console_for(config)
     await ingest(client, register("a", "DOWN"))
-    receiver.hold()
-    clock.now += 1
-    stuck = asyncio.create_task(console.notify())
-    await asyncio.to_thread(receiver.arrived.wait, 10)
+    stuck = await round_held_at_the_receiver(console, clock, receiver)
     # The attempt hangs (for up to its 60 s deadline); ingest goes on meanwhile.
     for i in range(20):
         await asyncio.wait_for(ingest(client, register(f"b{i}"), status("a", "UP")), 5)
@@ -347,14 +364,7 @@ async def test_a_console_dying_mid_attempt_leaves_a_trace_and_the_delivery_is_se
     config = notify_config(sqlite(tmp_path), {"ops": webhook(url)}, {"down": {"channels": ["ops"]}})
     console, client = await console_for(config)
     await ingest(client, register("a", "DOWN"))
-    receiver.hold()
-    clock.now += 1
-    dying = asyncio.create_task(console.notify())
-    await asyncio.to_thread(receiver.arrived.wait, 10)
-    dying.cancel()  # the console stops between sending and recording the result
-    with pytest.raises(asyncio.CancelledError):
-        await dying
-    receiver.release()
+    await die_mid_attempt(await round_held_at_the_receiver(console, clock, receiver), receiver)
     [entry] = (await log(client))["items"]
     assert (entry["state"], entry["attempts"]) == ("sending", 1)
 
@@ -587,14 +597,7 @@ async def test_a_delivery_whose_last_attempt_died_with_the_console_is_logged_fai
     )
     console, client = await console_for(config)
     await ingest(client, register("a", "DOWN"))
-    receiver.hold()
-    clock.now += 1
-    dying = asyncio.create_task(console.notify())
-    await asyncio.to_thread(receiver.arrived.wait, 10)
-    dying.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await dying
-    receiver.release()
+    await die_mid_attempt(await round_held_at_the_receiver(console, clock, receiver), receiver)
     await round_at(console, clock, 60)
     [entry] = (await log(client))["items"]
     assert (entry["state"], entry["attempts"]) == ("failed", 1)
