@@ -211,10 +211,7 @@ class GradientLimit(_WindowedLimit):
         if max_in_flight < self.estimate / 2:
             return
         gradient = max(0.5, min(1.0, self.tolerance * long_rtt / rtt))
-        # Headroom only while latency is within tolerance: added while shrinking too (as
-        # Gradient2 does), it holds the limit where gradient * limit + headroom = limit,
-        # i.e. latency at tolerance / (1 - headroom / limit): 3x the no-load latency
-        # for a limit of 4, a queue as long as the capacity for the small ones.
+        # Headroom only while latency is within tolerance (see the class docstring).
         headroom = min(self.queue_size, math.sqrt(self.estimate)) if gradient >= 1.0 else 0.0
         proposed = self.estimate * gradient + headroom
         self.estimate = self._clamp(
