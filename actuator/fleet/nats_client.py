@@ -72,6 +72,24 @@ def describe(settings: NatsSettings) -> str:
     return settings.url or "(no NATS URL)"
 
 
+CLOSE_TIMEOUT = 5.0
+"""Seconds a connection may take to close before it is left to the garbage collector."""
+
+
+async def close_client(client: Client, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Close a connection, giving up after ``timeout`` seconds.
+
+    nats-py's ``close()`` has no deadline of its own and can wait for ever on a
+    transport that never finishes closing (nats-io/nats.py#671); a stop must not.
+    """
+    if client.is_closed:
+        return
+    try:
+        await asyncio.wait_for(client.close(), timeout)
+    except Exception as exc:  # TimeoutError, or the connection's own error
+        logger.debug("NATS close did not finish: %s", str(exc) or type(exc).__name__)
+
+
 async def connect(settings: NatsSettings, *, setting: str, name: str, timeout: float) -> Client:
     """A connection that reconnects by itself, logging each outage once.
 
@@ -120,6 +138,6 @@ async def connect(settings: NatsSettings, *, setting: str, name: str, timeout: f
     try:
         await asyncio.wait_for(client.connect(**options), timeout)
     except BaseException:
-        await client.close()
+        await close_client(client)
         raise
     return client

@@ -42,6 +42,7 @@ from actuator.fleet.config import NatsIngestConfig
 from actuator.fleet.model import IngestResult, InstanceUpdate
 from actuator.fleet.nats_client import (
     INBOX_HEADER,
+    close_client,
     connect,
     describe,
     event_subject,
@@ -133,9 +134,8 @@ class NatsIngest:
 
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
-        if client is not None and not client.is_closed:
-            with contextlib.suppress(Exception):
-                await client.close()
+        if client is not None:
+            await close_client(client)
 
     # -- JetStream --------------------------------------------------------------
 

@@ -20,7 +20,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from actuator.fleet.nats_client import INBOX_HEADER, connect, describe, event_subject, load_nats
+from actuator.fleet.nats_client import (
+    INBOX_HEADER,
+    close_client,
+    connect,
+    describe,
+    event_subject,
+    load_nats,
+)
 from actuator.settings import FleetSettings
 
 if TYPE_CHECKING:
@@ -69,7 +76,7 @@ class NatsTransport:
             inbox = client.new_inbox()
             await client.subscribe(inbox, cb=self._notice)
         except BaseException:
-            await client.close()
+            await close_client(client)
             raise
         self._client, self._inbox = client, inbox
         return client
@@ -127,4 +134,4 @@ class NatsTransport:
                 await client.flush(timeout=max(1, round(self.settings.timeout)))
             except Exception as exc:
                 logger.debug("NATS flush on close failed: %s", exc)
-            await client.close()
+            await close_client(client)

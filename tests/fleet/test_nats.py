@@ -22,7 +22,7 @@ from actuator.client import Backoff
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.config import NatsIngestConfig
 from actuator.fleet.model import IngestResult, InstanceUpdate
-from actuator.fleet.nats_client import event_subject, load_nats, subject_token
+from actuator.fleet.nats_client import close_client, event_subject, load_nats, subject_token
 from actuator.fleet.nats_ingest import NatsIngest
 from actuator.fleet.pusher import FleetPusher
 from actuator.settings import ActuatorSettings, FleetSettings
@@ -796,3 +796,19 @@ def test_one_console_at_most_reports_running_the_jobs_while_both_live(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_a_connection_whose_close_never_finishes_is_given_up_after_the_timeout() -> None:
+    class Stuck:
+        is_closed = False
+        closing = False
+
+        async def close(self) -> None:
+            self.closing = True
+            await asyncio.Event().wait()  # as nats-py on a transport that never closes
+
+    stuck = Stuck()
+    started = time.monotonic()
+    await close_client(stuck, timeout=0.2)  # type: ignore[arg-type]
+    assert stuck.closing
+    assert time.monotonic() - started < 2
