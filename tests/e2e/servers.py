@@ -13,6 +13,7 @@ done; ``serve`` returns after the first, ``wait_for_workers`` waits for all.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ class Server:
     name: str
     started: re.Pattern[str]
     """The line each worker prints once its app has started."""
+    stop_signal: signal.Signals = signal.SIGINT
+    """What stops it quickly and cleanly at the end of a test."""
 
     def command(self, app: str, port: int, workers: int, args: Sequence[str]) -> list[str]:
         python = [sys.executable, "-m"]
@@ -45,6 +48,9 @@ class Server:
                 str(workers),
                 "--graceful-timeout",
                 "20",
+                # gunicorn 25.1+ opens a control socket at one fixed path per user
+                # (~/.gunicorn/gunicorn.ctl): parallel tests would take it from each other.
+                "--no-control-socket",
                 *args,
             ]
         if self.name == "hypercorn":
@@ -76,7 +82,11 @@ class Server:
 
 SERVERS = {
     "uvicorn": Server("uvicorn", re.compile(r"Application startup complete")),
-    "gunicorn": Server("gunicorn", re.compile(r"Application startup complete")),
+    # SIGINT is gunicorn's quick stop, but it sends its uvicorn workers SIGQUIT, which
+    # uvicorn-worker only notes: the arbiter then waits --graceful-timeout and kills them.
+    "gunicorn": Server(
+        "gunicorn", re.compile(r"Application startup complete"), stop_signal=signal.SIGTERM
+    ),
     "hypercorn": Server("hypercorn", re.compile(r"Running on http://")),
     "granian": Server("granian", re.compile(r"Started worker-\d+")),
 }
@@ -101,6 +111,7 @@ def serve(
         running=server.started,
         port=port,
         startup_timeout=startup_timeout,
+        stop_signal=server.stop_signal,
     )
 
 

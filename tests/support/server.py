@@ -13,6 +13,7 @@ read from uvicorn's startup line, so parallel test runs never collide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -92,8 +93,11 @@ class UvicornProcess:
         command: Sequence[str] | None = None,
         running: re.Pattern[str] = _RUNNING,
         port: int | None = None,
+        stop_signal: signal.Signals = signal.SIGINT,
     ) -> None:
         self.app = app
+        # What stop() sends first: the signal that stops this server quickly and cleanly.
+        self.stop_signal = stop_signal
         # The line that says the server is up: its first group is the port, unless
         # the port is given (a server that cannot be told port 0, or logs no port).
         self.running = running
@@ -144,6 +148,8 @@ class UvicornProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            # Its own process group, so stop() can end the workers it forked too.
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -193,20 +199,40 @@ class UvicornProcess:
         code = self.process.wait(timeout=timeout)
         if self._reader is not None:
             self._reader.join(timeout=5)
+            if self._reader.is_alive():
+                # A worker that outlived its server still holds the pipe: closing it now
+                # would wait on the reader's lock for ever.
+                self._drain()
+                return code
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._drain()
         return code
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGINT)
+        """Stop the server (``stop_signal``, then SIGKILL after ``timeout`` seconds) and
+        any process it left behind; its return code (``None``: never started)."""
+        if self.process is None:
+            return None
         try:
-            return self.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.wait(timeout)
+            if self.process.poll() is not None:
+                return self.process.returncode
+            self.process.send_signal(self.stop_signal)
+            try:
+                return self.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.wait(timeout)
+        finally:
+            self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        """SIGKILL whatever is left of the server's process group (orphaned workers)."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
 
     def __enter__(self) -> UvicornProcess:
         return self.start()
