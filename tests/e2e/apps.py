@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -45,6 +46,12 @@ async def sigterm_handler(request: Request) -> JSONResponse:
 
 
 async def pid(request: Request) -> JSONResponse:
+    return JSONResponse({"pid": os.getpid()})
+
+
+async def work(request: Request) -> JSONResponse:
+    """Holds this worker's event loop for 10 ms, so concurrent requests spread over workers."""
+    time.sleep(0.01)  # noqa: ASYNC251
     return JSONResponse({"pid": os.getpid()})
 
 
@@ -80,6 +87,7 @@ app = actuator.wrap(
         routes=[
             Route("/hello", hello),
             Route("/pid", pid),
+            Route("/work", work),
             Route("/slow", slow),
             Route("/sigterm-handler", sigterm_handler),
             Route("/stop", stop, methods=["POST"]),

@@ -17,6 +17,9 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
 
 from tests.support.server import UvicornProcess, free_port, poll
 
@@ -119,3 +122,18 @@ def wait_for_workers(server: UvicornProcess, workers: int, timeout: float = 60.0
     """Return once ``workers`` workers have printed their started line."""
     pattern = server.running
     poll(lambda: len(pattern.findall(server.output)) >= workers or None, timeout=timeout)
+
+
+def compat(
+    feature: str, results: dict[str, str] | None = None, servers: tuple[str, ...] = tuple(SERVERS)
+) -> list[Any]:
+    """One parameter per server, each marked as proving ``feature`` there."""
+    results = results or {}
+    return [
+        pytest.param(
+            name,
+            marks=pytest.mark.compat("server", name, feature, result=results.get(name, "yes")),
+            id=name,
+        )
+        for name in servers
+    ]

@@ -12,30 +12,14 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.servers import SERVERS, serve
+from tests.e2e.servers import compat, serve
 from tests.support.server import UvicornProcess, free_port, poll
 
 APP = "tests.e2e.apps:app"
-
-
-def compat(
-    feature: str, results: dict[str, str] | None = None, servers: tuple[str, ...] = tuple(SERVERS)
-) -> list[Any]:
-    """One parameter per server, each marked as proving ``feature`` there."""
-    results = results or {}
-    return [
-        pytest.param(
-            name,
-            marks=pytest.mark.compat("server", name, feature, result=results.get(name, "yes")),
-            id=name,
-        )
-        for name in servers
-    ]
 
 
 def _get(url: str, timeout: float = 5) -> httpx.Response:
