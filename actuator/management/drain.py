@@ -18,6 +18,16 @@ Servers hear signals in one of two ways, and the drain holds back both:
   socket of its own in that place, passes every other signal's number straight
   on to the loop's descriptor, and writes the drained signal's number there
   when the period is over.
+
+uvloop (``--loop uvloop``, or ``auto`` where it is installed) sets a new
+descriptor of its own each time the loop starts running and puts the previous
+one back when it stops; granian and gunicorn run the lifespan startup, where
+the drain is installed, in one run and serve in the next. The drain therefore
+keeps checking that the descriptor is still its own and takes it back when a
+loop has set another (at once after a change, then about once a second), so a
+SIGTERM reaches it there too. A signal in the few milliseconds between a new
+run's start and that check goes to the loop directly: the server stops
+without the drain, as it would without the actuator.
 """
 
 from __future__ import annotations
@@ -221,6 +231,11 @@ class _WakeupRelay:
     ``held`` ones, and hands a held one on when told to (``deliver``).
     """
 
+    FIRST_CHECK = 0.01
+    """Seconds to the first check that the descriptor is still the relay's (doubling)."""
+    CHECK_EVERY = 1.0
+    """The longest time between two checks."""
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -231,8 +246,10 @@ class _WakeupRelay:
         self.loop = loop
         self.held = held
         self.target = target
-        """The descriptor the loop gave ``set_wakeup_fd``: where its signals go."""
+        """The descriptor the loop gave ``set_wakeup_fd``: where its signals go (-1: none)."""
         self._receive, self._send = sockets
+        self._check_in = self.FIRST_CHECK
+        self._check: asyncio.TimerHandle | None = None
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop, held: set[int]) -> _WakeupRelay | None:
@@ -248,14 +265,36 @@ class _WakeupRelay:
             return None
         relay = cls(loop, held, target, (receive, send))
         loop.add_reader(receive.fileno(), relay._relay)
+        relay._check = loop.call_later(relay._check_in, relay._take_back)
         return relay
 
     def deliver(self, signum: int) -> None:
         """Let the loop hear ``signum`` now."""
+        self._write(bytes([signum]))
+
+    def _write(self, data: bytes) -> None:
+        if self.target < 0:
+            return
         with contextlib.suppress(OSError):  # a full buffer: the loop is being woken anyway
-            os.write(self.target, bytes([signum]))
+            os.write(self.target, data)
+
+    def _take_back(self) -> None:
+        """Be the wakeup descriptor again if a loop has set its own (uvloop, on each run)."""
+        mine = self._send.fileno()
+        current = signal.set_wakeup_fd(mine, warn_on_full_buffer=False)
+        if current == -1:  # no loop listens to signals now: leave it so
+            signal.set_wakeup_fd(-1)
+        if current in (mine, self.target):
+            self._check_in = min(self._check_in * 2, self.CHECK_EVERY)
+        else:
+            self.target = current
+            self._check_in = self.FIRST_CHECK
+        self._check = self.loop.call_later(self._check_in, self._take_back)
 
     def uninstall(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
         current = signal.set_wakeup_fd(self.target)
         if current != self._send.fileno():
             signal.set_wakeup_fd(current)  # someone took it after us: leave it to them
@@ -274,8 +313,7 @@ class _WakeupRelay:
                 return
             passed = bytes(signum for signum in data if signum not in self.held)
             if passed:
-                with contextlib.suppress(OSError):
-                    os.write(self.target, passed)
+                self._write(passed)
 
 
 def _drain_and_handler(sig: signal.Signals) -> tuple[SignalDrain | None, _Handler]:

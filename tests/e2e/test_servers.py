@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -133,11 +134,48 @@ def _slow_started(tmp_path: Path) -> bool | None:
     return (slow.exists() and slow.read_text() != "") or None
 
 
-@pytest.mark.parametrize("name", compat("drain on SIGTERM", {"hypercorn": HYPERCORN_DRAIN}))
+# Each server on asyncio's own event loop and on uvloop, which uvicorn, gunicorn's
+# uvicorn worker and granian pick by default where it is installed (loop "auto").
+# gunicorn's asyncio case is uvicorn-worker's other class (its HTTP parser is h11).
+LOOPS: dict[str, dict[str, list[str]]] = {
+    "uvicorn": {"asyncio": ["--loop", "asyncio"], "uvloop": ["--loop", "uvloop"]},
+    "gunicorn": {
+        "asyncio": ["--worker-class", "uvicorn_worker.UvicornH11Worker"],  # the last one wins
+        "uvloop": [],
+    },
+    "hypercorn": {"asyncio": [], "uvloop": ["--worker-class", "uvloop"]},
+    "granian": {"asyncio": ["--loop", "asyncio"], "uvloop": ["--loop", "uvloop"]},
+}
+
+
+def _drain_feature(loop: str) -> str:
+    return f"drain on SIGTERM ({loop})"
+
+
+def _drain_cases() -> list[Any]:
+    return [
+        pytest.param(
+            name,
+            loop,
+            marks=pytest.mark.compat(
+                "server",
+                name,
+                _drain_feature(loop),
+                result=HYPERCORN_DRAIN if name == "hypercorn" else "yes",
+            ),
+            id=f"{name}-{loop}",
+        )
+        for loop in ("asyncio", "uvloop")
+        for name in LOOPS
+    ]
+
+
+@pytest.mark.parametrize(("name", "loop"), _drain_cases())
 def test_sigterm_refuses_traffic_keeps_serving_finishes_requests_then_exits(
-    name: str, tmp_path: Path
+    name: str, loop: str, tmp_path: Path
 ) -> None:
-    with serve(name, APP, workers=DRAIN_WORKERS[name], env=_drain_env(tmp_path)) as server:
+    workers, env, args = DRAIN_WORKERS[name], _drain_env(tmp_path), LOOPS[name][loop]
+    with serve(name, APP, workers=workers, env=env, args=args) as server:
         in_flight = InFlight(server.url + f"/slow?seconds={DRAIN + 1}")
         poll(lambda: _slow_started(tmp_path))
         signalled = time.monotonic()
@@ -157,7 +195,8 @@ def test_sigterm_refuses_traffic_keeps_serving_finishes_requests_then_exits(
     assert (tmp_path / "lifespan").read_text().split() == ["startup", "shutdown"]
 
 
-@pytest.mark.compat("server", "hypercorn", "drain on SIGTERM", result=HYPERCORN_DRAIN)
+@pytest.mark.compat("server", "hypercorn", _drain_feature("asyncio"), result=HYPERCORN_DRAIN)
+@pytest.mark.compat("server", "hypercorn", _drain_feature("uvloop"), result=HYPERCORN_DRAIN)
 def test_hypercorn_workers_stop_accepting_at_once_without_a_drain(tmp_path: Path) -> None:
     with serve("hypercorn", APP, workers=1, env=_drain_env(tmp_path)) as server:
         in_flight = InFlight(server.url + "/slow?seconds=2")

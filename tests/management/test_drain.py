@@ -12,6 +12,7 @@ from types import FrameType
 
 import pytest
 import uvicorn
+import uvloop
 
 from actuator import Actuator, Availability, ReadinessState
 from actuator.management.drain import SignalDrain, stop_server
@@ -222,6 +223,53 @@ async def test_without_loop_handlers_no_wakeup_descriptor_is_taken() -> None:
     assert not drain.holds_loop_signals
     assert signal.set_wakeup_fd(-1) == -1
     drain.uninstall()
+
+
+@pytest.mark.parametrize("new_loop", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_the_drain_still_holds_the_loop_handler_when_the_loop_runs_again(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    # granian and gunicorn run the lifespan startup (where the drain is installed)
+    # in one run of the loop and serve in the next; uvloop sets a new wakeup
+    # descriptor on each run.
+    loop = new_loop()
+    heard: list[int] = []
+    drain = SignalDrain(Availability(), 0.2, signals=(SIG,))
+    try:
+        loop.add_signal_handler(SIG, heard.append, SIG)
+
+        async def startup() -> None:
+            assert drain.install()
+
+        async def serve() -> None:
+            await asyncio.sleep(0.1)  # a moment of serving
+            signal.raise_signal(SIG)
+            await _until(lambda: drain.draining)
+            await asyncio.sleep(0.05)
+            assert heard == []  # held back: still serving
+            await _until(lambda: heard != [])
+            drain.uninstall()
+
+        loop.run_until_complete(startup())
+        loop.run_until_complete(serve())
+    finally:
+        drain.uninstall()
+        loop.remove_signal_handler(SIG)
+        loop.close()
+    assert heard == [SIG]
+    assert drain.availability.refusals == {"drain": "draining after SIGUSR1"}
+
+
+async def test_a_loop_that_stops_listening_to_signals_leaves_the_descriptor_unset(
+    loop_signals,
+) -> None:
+    drain = SignalDrain(Availability(), 60, signals=(SIG,))
+    assert drain.install()
+    signal.set_wakeup_fd(-1)  # as asyncio does when its last signal handler goes
+    await asyncio.sleep(0.1)  # a few checks
+    assert signal.set_wakeup_fd(-1) == -1
+    drain.uninstall()
+    assert signal.set_wakeup_fd(-1) == -1
 
 
 async def test_stop_server_behind_a_drain_wakes_the_loop_handler_at_once(loop_signals) -> None:
