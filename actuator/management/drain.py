@@ -21,8 +21,8 @@ Servers hear signals in one of two ways, and the drain holds back both:
 
 uvloop (``--loop uvloop``, or ``auto`` where it is installed) sets a new
 descriptor of its own each time the loop starts running and puts the previous
-one back when it stops; granian and gunicorn run the lifespan startup, where
-the drain is installed, in one run and serve in the next. The drain therefore
+one back when it stops; granian runs the lifespan startup, where
+the drain is installed, in one run and serves in the next. The drain therefore
 keeps checking that the descriptor is still its own and takes it back when a
 loop has set another (at once after a change, then about once a second), so a
 SIGTERM reaches it there too. A signal in the few milliseconds between a new

@@ -6,6 +6,7 @@ import json
 import os
 
 import httpx
+import pytest
 
 from actuator import generate_token, hash_token
 from tests.support.server import UvicornProcess, poll
@@ -49,6 +50,10 @@ def _gone(pid: int) -> bool | None:
     return None
 
 
+# The uvicorn case of tests/e2e/test_servers_workers.py's shutdown matrix.
+@pytest.mark.compat(
+    "server", "uvicorn", "shutdown with workers stops", result="the worker; replaced"
+)
 def test_shutdown_of_one_worker_says_the_supervisor_replaces_it() -> None:
     with _server(signal_parent=False) as server:
         _started(server)

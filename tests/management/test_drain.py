@@ -229,8 +229,8 @@ async def test_without_loop_handlers_no_wakeup_descriptor_is_taken() -> None:
 def test_the_drain_still_holds_the_loop_handler_when_the_loop_runs_again(
     new_loop: Callable[[], asyncio.AbstractEventLoop],
 ) -> None:
-    # granian and gunicorn run the lifespan startup (where the drain is installed)
-    # in one run of the loop and serve in the next; uvloop sets a new wakeup
+    # granian runs the lifespan startup (where the drain is installed)
+    # in one run of the loop and serves in the next; uvloop sets a new wakeup
     # descriptor on each run.
     loop = new_loop()
     heard: list[int] = []
