@@ -201,15 +201,14 @@ def test_hypercorn_workers_stop_accepting_at_once_without_a_drain(tmp_path: Path
     with serve("hypercorn", APP, workers=1, env=_drain_env(tmp_path)) as server:
         in_flight = InFlight(server.url + "/slow?seconds=2")
         poll(lambda: _slow_started(tmp_path))
-        signalled = time.monotonic()
         server.signal(signal.SIGTERM)
         # No readiness OUT_OF_SERVICE: the port closes within hypercorn's 0.1 s poll.
         refused = poll(lambda: _refused(server.url + "/hello"), timeout=DRAIN)
         code = server.wait(timeout=30)
-        stopped = time.monotonic()
     assert refused
     assert in_flight.result().status_code == 200  # in-flight requests still complete
-    assert stopped - signalled < DRAIN + 1.5  # the 2 s request, not the drain on top
+    # The worker never heard SIGTERM, so no drain started (with --workers 0 it logs this).
+    assert "SIGTERM received: readiness OUT_OF_SERVICE" not in server.output
     assert code == 0
     assert (tmp_path / "lifespan").read_text().split() == ["startup", "shutdown"]
 
