@@ -402,6 +402,8 @@ def run_from_the_instance_page(
     # The progress page follows the action until it is done, without a reload.
     wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text.endswith("succeeded"))
     assert "1 of 1 done: 1 succeeded" in browser.find_element(By.ID, "progress").text
+    # Journalled as the user who logged in, and how: never "authenticator".
+    assert "admin (dashboard session: bearer token" in browser.find_element(By.TAG_NAME, "dl").text
     if shots:
         screenshot(browser, fleet, "action", tmp_path)
 
