@@ -716,11 +716,12 @@ class SqlStore:
                 and query.sort in _INDEXED_INSTANCE_SORTS
                 and total * total > (query.offset + query.limit) * self._fleet_size(conn)
             )
-            where, params = self._instance_filter(query, dense=dense)
+            # Otherwise the rarest fact finds the rows and the others are checked on them.
+            lead = None if dense else self._rarest_fact(conn, query.facts)
+            where, params = self._instance_filter(query, lead)
             if total is None:
-                total = d.run(conn, f"SELECT count(*) FROM fleet_instances WHERE {where}", params)[
-                    0
-                ][0]
+                found = d.run(conn, f"SELECT count(*) FROM fleet_instances WHERE {where}", params)
+                total = found[0][0]
             rows = d.run(
                 conn,
                 f"SELECT {_INSTANCE_COLUMNS} FROM fleet_instances WHERE {where} "
@@ -757,10 +758,29 @@ class SqlStore:
         )
         return int(found[0][0])
 
+    def _rarest_fact(self, conn: Any, facts: Mapping[str, str]) -> str | None:
+        """The key of the fact fewest instances have (from ``fleet_group_facts``)."""
+        if len(facts) < 2:
+            return next(iter(facts), None)
+        sizes = dict.fromkeys(facts, 0)
+        either = " OR ".join(["(key = ? AND value = ?)"] * len(facts))
+        for key, value, n in self.dialect.run(
+            conn,
+            f"SELECT key, value, sum(n) FROM fleet_group_facts WHERE {either} GROUP BY key, value",
+            [item for pair in facts.items() for item in pair],
+        ):
+            if facts.get(key) == value:
+                sizes[key] = int(n)
+        return min(sizes, key=lambda key: sizes[key])
+
     def _fleet_size(self, conn: Any) -> int:
         return int(self.dialect.run(conn, "SELECT coalesce(sum(total), 0) FROM fleet_groups")[0][0])
 
-    def _instance_filter(self, query: InstanceQuery, dense: bool = False) -> tuple[str, list[Any]]:
+    def _instance_filter(
+        self, query: InstanceQuery, lead: str | None = None
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause of ``query``: the fact ``lead`` finds rows, the other facts are
+        checked on each row (``None``: every fact checked per row)."""
         d = self.dialect
         clauses: list[str] = []
         params: list[Any] = []
@@ -777,7 +797,7 @@ class SqlStore:
             clauses.append("group_id = ?")
             params.append(query.group)
         for key, value in query.facts.items():
-            clause, extra = d.instance_fact("", key, value, dense=dense)
+            clause, extra = d.instance_fact("", key, value, dense=key != lead)
             clauses.append(clause)
             params += extra
         if query.text:
