@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -617,9 +618,9 @@ async def test_fact_counts_equal_a_recount_through_changes_sweeps_and_removals(
     for facts in ({"team": "find", "environment": "prod"}, {"environment": "prod", "team": "find"}):
         # The rarest fact finds the rows, whichever order the filter names them in.
         page = await store.instances(InstanceQuery(facts=facts, limit=100))
-        expected = [i["id"] for i in everyone if facts.items() <= i["facts"].items()]
-        assert page.total == len(expected) > 0
-        assert sorted(i["id"] for i in page.items) == sorted(expected)
+        wanted = [i["id"] for i in everyone if facts.items() <= i["facts"].items()]
+        assert page.total == len(wanted) > 0
+        assert sorted(i["id"] for i in page.items) == sorted(wanted)
     leftovers = await store.on_reader(
         lambda conn: store.dialect.run(conn, "SELECT count(*) FROM fleet_group_facts WHERE n <= 0")
     )
@@ -643,11 +644,11 @@ async def test_a_fact_most_instances_share_pages_as_a_rare_one_does(
         return instance_fact(prefix, key, value, dense=dense)
 
     monkeypatch.setattr(store.dialect, "instance_fact", spy)
-    query = {"facts": {"team": "shop"}, "sort": sort, "descending": descending}
-    everything = await store.instances(InstanceQuery(limit=100, **query))
+    query = InstanceQuery(facts={"team": "shop"}, sort=sort, descending=descending, limit=100)
+    everything = await store.instances(query)
     assert everything.total == 20
     for offset in range(0, 21, 3):
-        page = await store.instances(InstanceQuery(limit=3, offset=offset, **query))
+        page = await store.instances(dataclasses.replace(query, limit=3, offset=offset))
         assert page.total == 20
         assert page.items == everything.items[offset : offset + 3]
     assert shapes[0] is False  # 20 * 20 < 100 * 30: all matches, then sorted
