@@ -175,11 +175,12 @@ class NatsIngest:
         )
         self.subscribed.set()
         self.backoff.reset()
-        timeout_error = self.nats.errors.TimeoutError
         while True:
             try:
                 messages = await subscription.fetch(config.batch, timeout=config.batch_wait)
-            except timeout_error:
+            except asyncio.TimeoutError:
+                # Nothing came within batch_wait: nats-py raises its own TimeoutError or,
+                # on some paths of fetch, asyncio's (its own is a subclass of it).
                 continue
             await self._handle(client, messages, jetstream=True)
 

@@ -812,3 +812,39 @@ async def test_a_connection_whose_close_never_finishes_is_given_up_after_the_tim
     await close_client(stuck, timeout=0.2)  # type: ignore[arg-type]
     assert stuck.closing
     assert time.monotonic() - started < 2
+
+
+async def test_an_idle_stream_keeps_the_consumer_on_one_connection(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
+):
+    # An empty fetch times out every batch_wait; nats-py raises asyncio's TimeoutError
+    # on some of its paths, which once sent the consumer through a reconnect each time.
+    stored: list[str] = []
+
+    async def store(updates: Any) -> IngestResult:
+        stored.extend(u.id for u in updates)
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.02, batch=50)
+    consumer = NatsIngest(config, store, CollectorRegistry(), backoff=Backoff(base=0.05, cap=0.1))
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        connection = consumer._client
+        await asyncio.sleep(1.0)  # fifty empty fetches
+        assert consumer._client is connection
+        assert consumer.subscribed.is_set()
+        await nc.jetstream().publish(
+            event_subject("actuator.fleet", "orders", "i1"), json.dumps(register("i1")).encode()
+        )
+
+        async def stored_once() -> None:
+            assert stored == ["i1"]
+
+        await eventually(stored_once)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await nc.close()
+    assert "fleet NATS ingest from" not in caplog.text
