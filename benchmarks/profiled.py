@@ -14,6 +14,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import runpy
+import signal
 import sys
 import threading
 from typing import Any
@@ -34,6 +35,9 @@ def main() -> None:
     if flag != "-m":
         raise SystemExit("usage: python -m benchmarks.profiled OUT.pstats -m MODULE [ARGS...]")
     sys.argv = [module, *rest]
+    # uvicorn re-raises the SIGTERM it stopped on once it has shut down: exit through
+    # Python then, so the profiles are written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     main_profile = cProfile.Profile()
     threading.setprofile(_start_in_thread)
     main_profile.enable()

@@ -271,6 +271,8 @@ class FleetConsole:
         finally:
             if self.runner is not None:
                 await self.runner.stop_all("interrupted: the console stopped while it ran")
+            if self.nats is not None:
+                self.nats.stop()  # before the cancel, which nats-py may swallow
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -95,13 +95,16 @@ class NatsIngest:
         self._prefix_tokens = config.subject_prefix.count(".") + 1
         self._last_warning = 0.0
         self._quiet = 0
+        self._stopping = False
 
     # -- running ----------------------------------------------------------------
 
     async def run(self) -> None:
-        """Forever: connect (with back-off), set up the stream, consume."""
+        """Until ``stop()`` and a cancel: connect (with back-off), set up the stream, consume."""
+        self._stopping = False
         try:
             while True:
+                self._raise_if_stopping()
                 try:
                     client = await self._connect()
                     if self.config.jetstream:
@@ -111,6 +114,7 @@ class NatsIngest:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    self._raise_if_stopping()
                     delay = self.backoff.next()
                     logger.warning(
                         "fleet NATS ingest from %s: %s; retrying in %.1fs",
@@ -124,6 +128,20 @@ class NatsIngest:
         finally:
             self.subscribed.clear()
             await self._disconnect()
+
+    def stop(self) -> None:
+        """Say the consumer is stopping; then cancel the task running ``run()``.
+
+        Said first because nats-py may swallow the cancellation (``next_msg``
+        raises ``ConnectionClosedError`` instead once its connection is closed):
+        the loop then stops at its next turn instead of running on for ever while
+        ``task.cancel(); await task`` waits.
+        """
+        self._stopping = True
+
+    def _raise_if_stopping(self) -> None:
+        if self._stopping:
+            raise asyncio.CancelledError
 
     async def _connect(self) -> Client:
         if self._client is None or self._client.is_closed:
@@ -176,6 +194,7 @@ class NatsIngest:
         self.subscribed.set()
         self.backoff.reset()
         while True:
+            self._raise_if_stopping()
             try:
                 messages = await subscription.fetch(config.batch, timeout=config.batch_wait)
             except asyncio.TimeoutError:
@@ -208,6 +227,7 @@ class NatsIngest:
         self.backoff.reset()
         try:
             while True:
+                self._raise_if_stopping()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(full.wait(), config.batch_wait)
                 full.clear()

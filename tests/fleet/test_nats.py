@@ -848,3 +848,43 @@ async def test_an_idle_stream_keeps_the_consumer_on_one_connection(
         await asyncio.gather(task, return_exceptions=True)
         await nc.close()
     assert "fleet NATS ingest from" not in caplog.text
+
+
+@pytest.mark.parametrize("outcome", ["returns", "raises"])
+async def test_stop_ends_the_consumer_even_when_the_cancellation_is_lost(
+    nats_server: NatsServer, outcome: str
+):
+    # nats-py may swallow a cancellation (next_msg raises ConnectionClosedError instead
+    # once its connection is closed); a console's stop must still end the consumer.
+    entered = asyncio.Event()
+
+    async def swallowing(updates: Any) -> IngestResult:
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if outcome == "raises":
+                raise ConnectionError("nats: connection closed") from None
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05)
+    consumer = NatsIngest(
+        config, swallowing, CollectorRegistry(), backoff=Backoff(base=0.01, cap=0.02)
+    )
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        await nc.jetstream().publish(
+            event_subject("actuator.fleet", "orders", "i1"), json.dumps(register("i1")).encode()
+        )
+        await asyncio.wait_for(entered.wait(), 15)
+        consumer.stop()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done == {task}, "the consumer ran on after its stop"
+        assert task.cancelled()
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)
+        await nc.close()
