@@ -888,3 +888,47 @@ async def test_stop_ends_the_consumer_even_when_the_cancellation_is_lost(
         task.cancel()
         await asyncio.wait({task}, timeout=10)
         await nc.close()
+
+
+async def test_the_next_batch_is_fetched_while_one_is_being_stored(nats_server: NatsServer):
+    stored: list[str] = []
+    first: list[int] = []
+    release = asyncio.Event()
+
+    async def slow(updates: Any) -> IngestResult:
+        if not first:
+            first.append(len(updates))
+            await asyncio.wait_for(release.wait(), 20)
+        stored.extend(u.id for u in updates)
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05, batch=10)
+    consumer = NatsIngest(config, slow, CollectorRegistry())
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        js = nc.jetstream()
+        ids = [f"i{i:02d}" for i in range(30)]
+        for iid in ids:
+            await js.publish(
+                event_subject("actuator.fleet", "orders", iid), json.dumps(register(iid)).encode()
+            )
+
+        async def next_batch_fetched() -> None:
+            info = await js.consumer_info("ACTUATOR_FLEET", "fleet-console")
+            assert first
+            assert info.num_ack_pending > first[0]  # the next batch is out while one is held
+
+        await eventually(next_batch_fetched)
+        release.set()
+
+        async def all_stored_in_order() -> None:
+            assert stored == ids
+
+        await eventually(all_stored_in_order)
+    finally:
+        consumer.stop()
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)
+        await nc.close()
