@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import math
@@ -55,6 +56,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection
@@ -264,6 +266,37 @@ async def probe(
         await asyncio.sleep(0.1)
 
 
+class WaitSampler:
+    """What the consoles' PostgreSQL backends are doing, sampled every 50 ms in a thread:
+    ``pg_stat_activity``'s wait event of each active one (``CPU`` when it waits on nothing)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.samples: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                rows = conn.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state = 'active'"
+                ).fetchall()
+                for kind, event in rows:
+                    self.samples[f"{kind}:{event}" if kind else "CPU"] += 1
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join(10)
+        total = sum(self.samples.values()) or 1
+        return {k: n / total for k, n in self.samples.most_common(6)}
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered), math.ceil(len(ordered) * share)) - 1]
@@ -285,12 +318,14 @@ async def phase(
     stop = asyncio.Event()
     delays: list[float] = []
     prober = asyncio.create_task(probe(client, js, args.n, stop, delays))
+    waits = WaitSampler(args.database) if pg_pid else None
     started = time.perf_counter()
     try:
         sim = await simulator.load(args.duration, rate)
     finally:
         stop.set()
         await prober
+        database_waits = waits.stop() if waits else None
     # The window: what the consoles stored while the load ran (a work-queue stream
     # holds exactly the events no console has acknowledged yet), and the CPU it took.
     stream1 = (await js.stream_info("ACTUATOR_FLEET")).state
@@ -315,6 +350,7 @@ async def phase(
         "simulator_cpu_us": sim["cpu"] / sim["sent"] * 1e6,
         "console_cpu_share": console_cpu / window / len(pids),
         "console_rss_mb": [rss_mb(p) for p in pids],
+        "database_waits": database_waits,
         "probes": len(delays),
         "delay_p50_ms": statistics.median(delays) * 1000 if delays else None,
         "delay_p99_ms": percentile(delays, 0.99) * 1000 if delays else None,
@@ -327,6 +363,7 @@ async def round_(args: argparse.Namespace, kind: str, consoles: int, pg: Any) ->
     workdir = Path(tempfile.mkdtemp(prefix="fleet-nats-bench-"))
     if kind == "pg":
         database = pg.create_database(f"fleet_nats_{consoles}_{int(time.time())}")
+        args.database = database
     else:
         database = str(workdir / "fleet.db")
     extra = f'\n[nats]\nurl = "{args.nats_url}"\nbatch = {args.batch}\nbatch_wait = 0.05\n'
@@ -405,6 +442,9 @@ def print_round(r: dict[str, Any]) -> None:
                 f"p50 {p['delay_p50_ms']:.0f} ms, p99 {p['delay_p99_ms']:.0f} ms"
             )
         print(f"    console RSS {', '.join(f'{m:.0f} MB' for m in p['console_rss_mb'])}")
+        if p["database_waits"]:
+            waits = ", ".join(f"{k} {v:.0%}" for k, v in p["database_waits"].items())
+            print(f"    PostgreSQL's active backends, sampled: {waits}")
     print(
         f"counted back: {r['counted_back']}  lost: {'YES' if r['lost'] else 'none'}; "
         f"instances whose last two events were applied out of order: {r['status_mismatch']}"
