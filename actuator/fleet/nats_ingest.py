@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
+from actuator._calls import cancel_and_wait
 from actuator.client import Backoff
 from actuator.fleet.config import NatsIngestConfig
 from actuator.fleet.model import IngestResult, InstanceUpdate
@@ -221,8 +222,7 @@ class NatsIngest:
         finally:
             if storing is not None:
                 # Unacknowledged, its events come again after ack_wait: nothing is lost.
-                storing.cancel()
-                await asyncio.wait({storing}, timeout=CLOSE_TIMEOUT)
+                await cancel_and_wait(storing, CLOSE_TIMEOUT)
 
     # -- core NATS --------------------------------------------------------------
 
