@@ -332,7 +332,6 @@ class Poller:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 cookie_jar=aiohttp.DummyCookieJar(),  # targets never share cookies
-                auto_decompress=True,
             )
         return session
 
