@@ -105,6 +105,50 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+async def cancel_and_wait(task: asyncio.Future[Any], timeout: float) -> bool:
+    """Cancel ``task`` and wait until it ends, at most ``timeout`` seconds; ``True`` if it did.
+
+    The task is cancelled again every 50 ms while it runs: code that swallows one
+    cancellation (``asyncio.wait_for`` before Python 3.12, nats-py's ``close()``
+    while it waits for its reconnection) must not keep a stop waiting for ever.
+    Its outcome is read, never raised; a task still running at the deadline is
+    left behind.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not task.done():
+        task.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            task.add_done_callback(_consume)
+            return False
+        await asyncio.wait({task}, timeout=min(0.05, left))
+    _consume(task)
+    return True
+
+
+async def within(awaitable: Awaitable[T], timeout: float) -> T:
+    """``await awaitable``, raising ``TimeoutError`` after ``timeout`` seconds, whatever it does.
+
+    Unlike ``asyncio.wait_for`` before Python 3.12, never waits past the deadline
+    for an awaitable that does not stop when cancelled (see ``cancel_and_wait``).
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        await cancel_and_wait(task, _GIVE_UP)
+        raise
+    if not done:
+        await cancel_and_wait(task, _GIVE_UP)
+        raise TimeoutError(f"no answer within {timeout:g}s")
+    return task.result()
+
+
+_GIVE_UP = 1.0
+"""Seconds a cancelled task is given to end before it is left behind."""
+
+
 class GuardedCall(Generic[T]):
     """Calls a sync or async function under a timeout and never waits past it.
 

@@ -54,6 +54,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from actuator._calls import cancel_and_wait
 from actuator._http import error_body, json_bytes
 from actuator.core import Actuator
 from actuator.fleet.actions import (
@@ -105,6 +106,9 @@ API = "/fleet/api"
 PROXIED = frozenset({"health", "info", "ping", "loggers", "pause", "shutdown", "metrics"})
 """Endpoints the read proxy passes on (with their sub-paths: ``health/db``, ``loggers/x``);
 reads that show state an operator acts on, none that show the environment or secrets."""
+
+_STOP_TIMEOUT = 10.0
+"""Seconds each background task (jobs, pull, NATS) is given to stop with the console."""
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -272,9 +276,8 @@ class FleetConsole:
             if self.runner is not None:
                 await self.runner.stop_all("interrupted: the console stopped while it ran")
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                if not await cancel_and_wait(task, _STOP_TIMEOUT):
+                    logger.warning("fleet console: %s did not stop; left behind", task.get_name())
             if self._http is not None:
                 await self._http.aclose()
             await self.store.close()

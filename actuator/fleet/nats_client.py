@@ -14,12 +14,12 @@ header, and the instance registers again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from actuator._calls import within
 from actuator.settings import NatsSettings
 
 if TYPE_CHECKING:
@@ -80,12 +80,14 @@ async def close_client(client: Client, timeout: float = CLOSE_TIMEOUT) -> None:
     """Close a connection, giving up after ``timeout`` seconds.
 
     nats-py's ``close()`` has no deadline of its own and can wait for ever on a
-    transport that never finishes closing (nats-io/nats.py#671); a stop must not.
+    transport that never finishes closing (nats-io/nats.py#671), and it swallows
+    one cancellation while it waits for its reconnection to end, which
+    ``asyncio.wait_for`` before Python 3.12 then waits on for ever: a stop must not.
     """
     if client.is_closed:
         return
     try:
-        await asyncio.wait_for(client.close(), timeout)
+        await within(client.close(), timeout)
     except Exception as exc:  # TimeoutError, or the connection's own error
         logger.debug("NATS close did not finish: %s", str(exc) or type(exc).__name__)
 
@@ -136,7 +138,7 @@ async def connect(settings: NatsSettings, *, setting: str, name: str, timeout: f
         options["user"] = settings.user
         options["password"] = settings.password.get_secret_value()
     try:
-        await asyncio.wait_for(client.connect(**options), timeout)
+        await within(client.connect(**options), timeout)
     except BaseException:
         await close_client(client)
         raise

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from actuator._calls import cancel_and_wait, within
 from actuator.client import Backoff
 from actuator.settings import FleetSettings
 
@@ -213,9 +214,7 @@ class FleetPusher:
         """Stop pushing and say goodbye (within one ``timeout``, whatever the console does)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task, self.settings.timeout)
             if self.registered:
                 with contextlib.suppress(Exception):
                     await self._send([{"type": "deregister", "id": self.instance_id}])
@@ -288,7 +287,7 @@ class FleetPusher:
         self.sent = current
 
     async def _send(self, updates: list[dict[str, Any]]) -> None:
-        await asyncio.wait_for(self.transport.send(updates), self.settings.timeout)
+        await within(self.transport.send(updates), self.settings.timeout)
 
     async def _failed(self, exc: Exception) -> None:
         self.registered = False  # re-send the whole current state once through

@@ -48,6 +48,7 @@ from typing import Any
 
 import httpx
 
+from actuator._calls import cancel_and_wait
 from actuator.client import Backoff, RetryPolicy, request
 from actuator.settings import SpringBootAdminSettings
 
@@ -168,9 +169,7 @@ class SpringBootAdminRegistrator:
         """Stop registering; deregister (within one ``timeout`` per server) when configured."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task, self.settings.timeout)
             if self.settings.auto_deregistration:
                 await self.deregister()
         if self._own_client and self._client is not None:
