@@ -95,6 +95,7 @@ from actuator.fleet.reach import Reach, ReachError
 from actuator.fleet.sba_server import RegistrationError, parse_registration
 from actuator.fleet.store import FleetStore, SqlStore, open_store
 from actuator.fleet.web import Dashboard
+from actuator.fleet.web.session import proof_of
 from actuator.health.result import Health
 from actuator.sanitizer import loggable
 from actuator.security.auth import AuthError
@@ -386,6 +387,16 @@ class FleetConsole:
         caller = await guard.authenticate(request.scope)
         guard.authorize(caller, "fleet", "write", request.scope)
         return caller.principal
+
+    def _identity(self, request: Request, caller: SecurityContext) -> str:
+        """How the caller proved who it is: ``bearer token``, ``basic``, ``certificate``,
+        ``dashboard session: bearer token``, ... (never the credential itself)."""
+        # The dashboard's session hook runs before the header is read: when a
+        # session speaks for the request, the principal is the session's.
+        found = self.dashboard.identity(request) or proof_of(request.scope)
+        if found is not None:
+            return found
+        return "anonymous" if caller.principal is None else "authenticator"
 
     def _ingester(self, request: Request) -> str:
         value = request.headers.get("authorization", "")
@@ -681,7 +692,7 @@ class FleetConsole:
             now=now,
             action=action.action,
             principal=caller.principal,
-            identity=_identity(request, caller),
+            identity=self._identity(request, caller),
             client=request.client.host if request.client else None,
             request=action.model_dump(mode="json", exclude={"dry_run"}),
             stages=described,
@@ -802,17 +813,6 @@ class FleetConsole:
             raise ApiError(400, "Parameter 'limit' must be at least 1")
         # Pages are capped: nothing ever sends the whole fleet in one answer.
         return offset, min(limit, self.config.max_page_size)
-
-
-def _identity(request: Request, caller: SecurityContext) -> str:
-    """How the caller proved who it is: ``bearer token``, ``basic``, ``certificate``, ..."""
-    scheme = request.headers.get("authorization", "").strip().partition(" ")[0].lower()
-    if scheme in ("bearer", "basic"):
-        return "bearer token" if scheme == "bearer" else "basic"
-    tls = (request.scope.get("extensions") or {}).get("tls")
-    if isinstance(tls, dict) and tls.get("client_cert_name"):
-        return "certificate"
-    return "anonymous" if caller.principal is None else "authenticator"
 
 
 def _describe(exc: ValidationError, outcome: str = "nothing was stored") -> str:

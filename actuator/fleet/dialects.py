@@ -62,9 +62,12 @@ class Dialect:
     facts_table = False
     """Whether instance facts are also kept in ``fleet_facts`` rows, for indexed filters."""
 
-    def instance_fact(self, prefix: str, key: str, value: str) -> tuple[str, list[Any]]:
+    def instance_fact(
+        self, prefix: str, key: str, value: str, *, dense: bool = False
+    ) -> tuple[str, list[Any]]:
         """A condition on the instance row ``prefix`` (``""`` or ``"i."``): fact ``key`` is
-        ``value``."""
+        ``value``. ``dense``: most instances match, so the condition is checked on each
+        row read in the order of the sort's index rather than used to find the rows."""
         return self.fact_equals(f"{prefix}facts", key, value)
 
     def like(self) -> str:
@@ -131,7 +134,12 @@ class SQLite(Dialect):
     # (key, value) index, written on registration only.
     facts_table = True
 
-    def instance_fact(self, prefix: str, key: str, value: str) -> tuple[str, list[Any]]:
+    def instance_fact(
+        self, prefix: str, key: str, value: str, *, dense: bool = False
+    ) -> tuple[str, list[Any]]:
+        if dense:  # one primary-key lookup per row read
+            facts = "SELECT 1 FROM fleet_facts WHERE instance_id = {}id AND key = ? AND value = ?"
+            return f"EXISTS ({facts.format(prefix or 'fleet_instances.')})", [key, value]
         facts = "SELECT instance_id FROM fleet_facts WHERE key = ? AND value = ?"
         return f"{prefix}id IN ({facts})", [key, value]
 
@@ -146,6 +154,13 @@ class SQLite(Dialect):
             _schema_registrations(),
             [*_SQLITE_FACTS, *_schema_group_stats()],
             _schema_actions(),
+            _schema_group_facts(
+                "INSERT INTO fleet_group_facts (key, value, group_id, status, n) "
+                "SELECT f.key, f.value, i.group_id, i.status, count(*) "
+                "FROM fleet_instances i JOIN fleet_facts f ON f.instance_id = i.id "
+                "GROUP BY f.key, f.value, i.group_id, i.status",
+                table_options=" WITHOUT ROWID",
+            ),
         ]
 
 
@@ -192,6 +207,12 @@ class PostgreSQL(Dialect):
             _schema_registrations(),
             _schema_group_stats(),
             _schema_actions(),
+            _schema_group_facts(
+                "INSERT INTO fleet_group_facts (key, value, group_id, status, n) "
+                "SELECT f.key, f.value, i.group_id, i.status, count(*) "
+                "FROM fleet_instances i, jsonb_each_text(i.facts) AS f "
+                "GROUP BY f.key, f.value, i.group_id, i.status"
+            ),
         ]
 
     def lock_schema(self, conn: Any) -> None:
@@ -339,6 +360,29 @@ def _schema_group_stats() -> list[str]:
         "INSERT INTO fleet_group_stats (group_id, status, version, n) "
         "SELECT group_id, status, coalesce(version, ''), count(*) FROM fleet_instances "
         "GROUP BY group_id, status, coalesce(version, '')",
+    ]
+
+
+def _schema_group_facts(fill: str, table_options: str = "") -> list[str]:
+    """Instances per fact value, group and status, kept by the batches that change them
+    (as ``fleet_group_stats``), filled from the instances already stored (``fill``).
+
+    A filter on a fact that is not a grouping key finds its groups here instead of in
+    every instance, and an instance filter on one fact counts its matches here (a
+    few rows per group) instead of visiting each matching instance. The index on
+    ``rank DESC, id`` serves the default order of instances, worst first, so a
+    filter most instances pass reads only the first rows of it.
+    """
+    return [
+        f"""CREATE TABLE fleet_group_facts (
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            group_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (key, value, group_id, status)){table_options}""",
+        fill,
+        "CREATE INDEX fleet_instances_worst ON fleet_instances (rank DESC, id)",
     ]
 
 

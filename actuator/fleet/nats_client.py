@@ -72,6 +72,20 @@ def describe(settings: NatsSettings) -> str:
     return settings.url or "(no NATS URL)"
 
 
+async def flush(client: Client, timeout: float) -> None:
+    """Return once the server has everything this client has written so far.
+
+    nats-py's ``flush()`` (2.16) writes its PING straight to the socket, ahead of
+    the commands its flusher task has not written yet: its PONG can come back
+    before a SUB or PUB made just before it reached the server (seen in the
+    server's trace: PING, PONG, then SUB). The second PING is written after
+    them, so its PONG proves they arrived.
+    """
+    seconds = max(1, round(timeout))
+    await client.flush(timeout=seconds)
+    await client.flush(timeout=seconds)
+
+
 CLOSE_TIMEOUT = 5.0
 """Seconds a connection may take to close before it is left to the garbage collector."""
 

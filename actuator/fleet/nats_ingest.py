@@ -49,6 +49,7 @@ from actuator.fleet.nats_client import (
     connect,
     describe,
     event_subject,
+    flush,
     load_nats,
     subject_token,
 )
@@ -243,7 +244,7 @@ class NatsIngest:
         subscription = await client.subscribe(
             f"{config.subject_prefix}.>", queue=config.consumer, cb=take
         )
-        await client.flush()  # the server has the subscription: listening from now on
+        await flush(client, 10)  # the server has the subscription: listening from now on
         self.subscribed.set()
         self.backoff.reset()
         try:

@@ -26,6 +26,7 @@ from actuator.fleet.nats_client import (
     connect,
     describe,
     event_subject,
+    flush,
     load_nats,
 )
 from actuator.settings import FleetSettings
@@ -95,7 +96,7 @@ class NatsTransport:
             else:
                 await client.publish(self._subject, payload, headers=headers)
         if not self.nats.jetstream:
-            await client.flush(timeout=max(1, round(self.settings.timeout)))
+            await flush(client, self.settings.timeout)
 
     async def _jetstream_publish(
         self, client: Client, payload: bytes, headers: dict[str, str]
@@ -131,7 +132,7 @@ class NatsTransport:
         client, self._client = self._client, None
         if client is not None and not client.is_closed:
             try:
-                await client.flush(timeout=max(1, round(self.settings.timeout)))
+                await flush(client, self.settings.timeout)
             except Exception as exc:
                 logger.debug("NATS flush on close failed: %s", exc)
             await close_client(client)

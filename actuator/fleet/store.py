@@ -74,6 +74,9 @@ _INSTANCE_ORDER = {
     "lastSeen": "last_seen {dir}, id",
     "statusSince": "status_since {dir}, id",
 }
+# Instance sorts an index serves in their order (fleet_instances_rank and _worst, the key,
+# fleet_instances_service).
+_INDEXED_INSTANCE_SORTS = frozenset({"status", "id", "service"})
 _GROUP_ORDER = {
     "name": "name {dir}",
     "status": "rank {dir}, name",
@@ -167,9 +170,26 @@ class _Writes:
     gone: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _count(stats: dict[tuple[str, str, str], int], instance: _Known, n: int) -> None:
-    key = (instance.group_id, instance.status, instance.version or "")
-    stats[key] = stats.get(key, 0) + n
+class _Counts:
+    """The instance counts a transaction changes: per group, status and version (the
+    rows of ``fleet_group_stats``), and per fact, value, group and status (the rows of
+    ``fleet_group_facts``)."""
+
+    def __init__(self) -> None:
+        self.stats: dict[tuple[str, str, str], int] = {}
+        self.facts: dict[tuple[str, str, str, str], int] = {}
+
+    def add(self, instance: _Known, n: int) -> None:
+        key = (instance.group_id, instance.status, instance.version or "")
+        self.stats[key] = self.stats.get(key, 0) + n
+        for fact, value in json.loads(instance.facts or "{}").items():
+            row = (fact, value, instance.group_id, instance.status)
+            self.facts[row] = self.facts.get(row, 0) + n
+
+
+def _facts_text(facts: Any) -> str:
+    # psycopg decodes jsonb; SQLite gives the text the store wrote (sorted keys).
+    return facts if isinstance(facts, str) else json.dumps(facts, sort_keys=True)
 
 
 class SqlStore:
@@ -255,7 +275,7 @@ class SqlStore:
         result = IngestResult()
         with d.transaction(conn):
             known = self._known(conn, {u.id for u in updates})
-            stats: dict[tuple[str, str, str], int] = {}
+            counts = _Counts()
             new_groups: dict[str, dict[str, str | None]] = {}
             events: list[tuple[Any, ...]] = []
             # The k-th update of each id goes in round k, so repeated ids in one
@@ -275,7 +295,7 @@ class SqlStore:
                     if u.type == "deregister":
                         if before is not None:
                             writes.gone.append((u.id,))
-                            _count(stats, before, -1)
+                            counts.add(before, -1)
                             del known[u.id]
                         result.accepted += 1
                         continue
@@ -310,17 +330,17 @@ class SqlStore:
                         if before is None or before.facts != facts_json:
                             writes.facts[u.id] = facts
                         if before is not None:
-                            _count(stats, before, -1)
+                            counts.add(before, -1)
                         known[u.id] = _Known(status, group_id, u.version, components, facts_json)
-                        _count(stats, known[u.id], +1)
+                        counts.add(known[u.id], +1)
                     elif before is None:
                         result.unknown.append(u.id)
                         continue
                     elif before.status != status:
                         writes.changes.append((status, rank(status), now, now, components, u.id))
-                        _count(stats, before, -1)
+                        counts.add(before, -1)
                         before.status, before.components = status, components
-                        _count(stats, before, +1)
+                        counts.add(before, +1)
                     elif before.components != components:
                         writes.components.append((now, components, u.id))
                         before.components = components
@@ -338,7 +358,7 @@ class SqlStore:
                 events,
             )
             result.changes = len(events)
-            touched = self._count_changes(conn, stats) | set(new_groups)
+            touched = self._count_changes(conn, counts) | set(new_groups)
             self._regroup(conn, touched, new_groups, now)
         return result
 
@@ -355,9 +375,7 @@ class SqlStore:
                 f"WHERE id IN ({marks}) ORDER BY id{lock}",
                 chunk,
             ):
-                if not isinstance(facts, str):  # psycopg decodes jsonb
-                    facts = json.dumps(facts, sort_keys=True)
-                known[iid] = _Known(status, group_id, version, components, facts)
+                known[iid] = _Known(status, group_id, version, components, _facts_text(facts))
         return known
 
     def _write_round(self, conn: Any, writes: _Writes, now: float) -> None:
@@ -413,10 +431,26 @@ class SqlStore:
                 [(iid, k, v) for iid, facts in writes.facts.items() for k, v in facts.items()],
             )
 
-    def _count_changes(self, conn: Any, stats: Mapping[tuple[str, str, str], int]) -> set[str]:
-        """Apply instance count changes per (group, status, version); the groups they touch."""
+    def _count_changes(self, conn: Any, counts: _Counts) -> set[str]:
+        """Apply instance count changes per (group, status, version) and per (fact, value,
+        group, status); the groups they touch. Rows are written in key order, so two
+        consoles' batches never wait for each other in a cycle."""
         d = self.dialect
-        changed = sorted((key, n) for key, n in stats.items() if n)
+        facts = sorted((key, n) for key, n in counts.facts.items() if n)
+        d.run_many(
+            conn,
+            "INSERT INTO fleet_group_facts (key, value, group_id, status, n) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, value, group_id, status) "
+            "DO UPDATE SET n = fleet_group_facts.n + excluded.n",
+            [(*key, n) for key, n in facts],
+        )
+        d.run_many(
+            conn,
+            "DELETE FROM fleet_group_facts WHERE key = ? AND value = ? AND group_id = ? "
+            "AND status = ? AND n = 0",
+            [key for key, n in facts if n < 0],
+        )
+        changed = sorted((key, n) for key, n in counts.stats.items() if n)
         d.run_many(
             conn,
             "INSERT INTO fleet_group_stats (group_id, status, version, n) VALUES (?, ?, ?, ?) "
@@ -555,15 +589,15 @@ class SqlStore:
         d = self.dialect
         result = SweepResult()
         with d.transaction(conn):
-            stats: dict[tuple[str, str, str], int] = {}
+            counts = _Counts()
             forgotten = d.run(
                 conn,
                 "DELETE FROM fleet_instances WHERE last_seen < ? "
-                "RETURNING id, group_id, status, version",
+                "RETURNING id, group_id, status, version, facts",
                 (now - forget_after,),
             )
-            for _, group_id, status, version in forgotten:
-                _count(stats, _Known(status, group_id, version, "", ""), -1)
+            for _, group_id, status, version, facts in forgotten:
+                counts.add(_Known(status, group_id, version, "", _facts_text(facts)), -1)
             if d.facts_table:
                 d.run_many(
                     conn,
@@ -576,22 +610,23 @@ class SqlStore:
                 UPDATE fleet_instances SET previous_status = status, status = '{DISCONNECTED}',
                     rank = {rank(DISCONNECTED)}, status_since = ?
                 WHERE last_seen < ? AND status <> '{DISCONNECTED}'
-                RETURNING id, group_id, previous_status, components, version""",
+                RETURNING id, group_id, previous_status, components, version, facts""",
                 (now, now - disconnect_after),
             )
-            for _, group_id, previous, _, version in silent:
-                _count(stats, _Known(previous, group_id, version, "", ""), -1)
-                _count(stats, _Known(DISCONNECTED, group_id, version, "", ""), +1)
+            for _, group_id, previous, _, version, facts in silent:
+                text = _facts_text(facts)
+                counts.add(_Known(previous, group_id, version, "", text), -1)
+                counts.add(_Known(DISCONNECTED, group_id, version, "", text), +1)
             d.run_many(
                 conn,
                 "INSERT INTO fleet_events (at, kind, subject, status, previous, "
                 "components) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (now, "instance", iid, DISCONNECTED, previous, components)
-                    for iid, _, previous, components, _ in silent
+                    for iid, _, previous, components, _, _ in silent
                 ],
             )
-            self._regroup(conn, self._count_changes(conn, stats), {}, now)
+            self._regroup(conn, self._count_changes(conn, counts), {}, now)
             dropped = d.run(
                 conn, "DELETE FROM fleet_events WHERE at < ? RETURNING seq", (now - events_max_age,)
             )
@@ -666,22 +701,86 @@ class SqlStore:
     async def instances(self, query: InstanceQuery) -> Page:
         if query.sort not in INSTANCE_SORTS:
             raise ValueError(f"sort must be one of {', '.join(INSTANCE_SORTS)}")
-        where, params = self._instance_filter(query)
         order = _INSTANCE_ORDER[query.sort].format(dir="DESC" if query.descending else "ASC")
         if query.sort == "id" and query.descending:
             order = "id DESC"
-        return await self._page(
-            "fleet_instances",
-            _INSTANCE_COLUMNS,
-            where,
-            params,
-            order,
-            query.offset,
-            query.limit,
-            _instance_json,
-        )
 
-    def _instance_filter(self, query: InstanceQuery) -> tuple[str, list[Any]]:
+        def work(conn: Any) -> Page:
+            d = self.dialect
+            total = self._fact_total(conn, query)
+            # A filter that most instances pass (a region, an environment): read the
+            # sort's index in order and check each row, until the page is full. Finding
+            # every match first and sorting them costs as many rows as there are matches.
+            dense = (
+                total is not None
+                and query.sort in _INDEXED_INSTANCE_SORTS
+                and total * total > (query.offset + query.limit) * self._fleet_size(conn)
+            )
+            # Otherwise the rarest fact finds the rows and the others are checked on them.
+            lead = None if dense else self._rarest_fact(conn, query.facts)
+            where, params = self._instance_filter(query, lead)
+            if total is None:
+                found = d.run(conn, f"SELECT count(*) FROM fleet_instances WHERE {where}", params)
+                total = found[0][0]
+            rows = d.run(
+                conn,
+                f"SELECT {_INSTANCE_COLUMNS} FROM fleet_instances WHERE {where} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            )
+            return Page(
+                [_instance_json(row) for row in rows], int(total), query.offset, query.limit
+            )
+
+        return await self._reader.call(work)
+
+    def _fact_total(self, conn: Any, query: InstanceQuery) -> int | None:
+        """How many instances a filter on one fact (and status, service, group) matches,
+        summed from ``fleet_group_facts``; ``None`` for other filters."""
+        if len(query.facts) != 1 or query.versions or query.ids or query.text:
+            return None
+        [(key, value)] = query.facts.items()
+        clauses, params = ["key = ?", "value = ?"], [key, value]
+        if query.statuses:
+            clauses.append(f"status IN ({', '.join('?' * len(query.statuses))})")
+            params += list(query.statuses)
+        if query.group:
+            clauses.append("group_id = ?")
+            params.append(query.group)
+        if query.services:
+            # Every group has one service (the first grouping key): its instances'.
+            marks = ", ".join("?" * len(query.services))
+            clauses.append(f"group_id IN (SELECT id FROM fleet_groups WHERE service IN ({marks}))")
+            params += list(query.services)
+        where = " AND ".join(clauses)
+        found = self.dialect.run(
+            conn, f"SELECT coalesce(sum(n), 0) FROM fleet_group_facts WHERE {where}", params
+        )
+        return int(found[0][0])
+
+    def _rarest_fact(self, conn: Any, facts: Mapping[str, str]) -> str | None:
+        """The key of the fact fewest instances have (from ``fleet_group_facts``)."""
+        if len(facts) < 2:
+            return next(iter(facts), None)
+        sizes = dict.fromkeys(facts, 0)
+        either = " OR ".join(["(key = ? AND value = ?)"] * len(facts))
+        for key, value, n in self.dialect.run(
+            conn,
+            f"SELECT key, value, sum(n) FROM fleet_group_facts WHERE {either} GROUP BY key, value",
+            [item for pair in facts.items() for item in pair],
+        ):
+            if facts.get(key) == value:
+                sizes[key] = int(n)
+        return min(sizes, key=lambda key: sizes[key])
+
+    def _fleet_size(self, conn: Any) -> int:
+        return int(self.dialect.run(conn, "SELECT coalesce(sum(total), 0) FROM fleet_groups")[0][0])
+
+    def _instance_filter(
+        self, query: InstanceQuery, lead: str | None = None
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause of ``query``: the fact ``lead`` finds rows, the other facts are
+        checked on each row (``None``: every fact checked per row)."""
         d = self.dialect
         clauses: list[str] = []
         params: list[Any] = []
@@ -698,7 +797,7 @@ class SqlStore:
             clauses.append("group_id = ?")
             params.append(query.group)
         for key, value in query.facts.items():
-            clause, extra = d.instance_fact("", key, value)
+            clause, extra = d.instance_fact("", key, value, dense=key != lead)
             clauses.append(clause)
             params += extra
         if query.text:
@@ -723,11 +822,12 @@ class SqlStore:
             if key in self.grouping.keys[1:]:
                 clause, extra = d.fact_equals("keys", key, value)
             else:
-                inner, extra = d.instance_fact("i.", key, value)
+                # The groups with at least one such instance: a few rows per group,
+                # never the instances themselves.
                 clause = (
-                    f"EXISTS (SELECT 1 FROM fleet_instances i "
-                    f"WHERE i.group_id = fleet_groups.id AND {inner})"
+                    "id IN (SELECT group_id FROM fleet_group_facts WHERE key = ? AND value = ?)"
                 )
+                extra = [key, value]
             clauses.append(clause)
             params += extra
         where = " AND ".join(clauses) or "1 = 1"

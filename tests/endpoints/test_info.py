@@ -59,23 +59,32 @@ async def test_sync_async_and_object_contributors() -> None:
 
 
 async def test_contributors_run_concurrently() -> None:
-    actuator = bare()
+    # Each contributor waits until all three have started: run one after the
+    # other, the first would wait alone and answer False (or time out at 5 s).
+    actuator = bare({"timeout": 5})
+    started: list[str] = []
 
-    async def slow_async() -> dict[str, int]:
-        await asyncio.sleep(0.2)
-        return {"a": 1}
+    async def waits_async(name: str) -> dict[str, bool]:
+        started.append(name)
+        for _ in range(300):
+            if len(started) == 3:
+                return {"met": True}
+            await asyncio.sleep(0.01)
+        return {"met": False}
 
-    def slow_sync() -> dict[str, int]:
-        time.sleep(0.2)
-        return {"b": 2}
+    def waits_sync() -> dict[str, bool]:
+        started.append("three")
+        for _ in range(300):
+            if len(started) == 3:
+                return {"met": True}
+            time.sleep(0.01)
+        return {"met": False}
 
-    actuator.add_contributor("one", slow_async)
-    actuator.add_contributor("two", slow_async)
-    actuator.add_contributor("three", slow_sync)
-    started = time.monotonic()
+    actuator.add_contributor("one", lambda: waits_async("one"))
+    actuator.add_contributor("two", lambda: waits_async("two"))
+    actuator.add_contributor("three", waits_sync)
     answer = await get_info(actuator)
-    assert time.monotonic() - started < 0.4
-    assert answer.json() == {"one": {"a": 1}, "two": {"a": 1}, "three": {"b": 2}}
+    assert answer.json() == {"one": {"met": True}, "two": {"met": True}, "three": {"met": True}}
 
 
 async def test_a_failing_contributor_fills_its_own_slot_and_the_rest_answer_200(

@@ -67,15 +67,18 @@ def status(iid: str, code: str, components: list[str] | None = None) -> dict[str
 
 
 @contextlib.asynccontextmanager
-async def running(console: FleetConsole) -> AsyncIterator[httpx.AsyncClient]:
-    """The console started through its ASGI lifespan, and a client for it."""
+async def running(
+    console: FleetConsole, client: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The console started through its ASGI lifespan, and a client for it (calling
+    from the address ``client``)."""
     lifespan = Lifespan(console)
     started = await lifespan.startup()
     if started["type"] != "lifespan.startup.complete":
         raise RuntimeError(f"console did not start: {started}")
     try:
-        transport = httpx.ASGITransport(app=console)
-        async with httpx.AsyncClient(transport=transport, base_url="http://fleet") as client:
-            yield client
+        transport = httpx.ASGITransport(app=console, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fleet") as http:
+            yield http
     finally:
         await lifespan.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -552,6 +553,10 @@ async def test_upgrading_a_first_version_database_keeps_facts_filterable_and_cou
             "total": 2,
             "statuses": {"UP": 1, "DOWN": 1},
         }
+        # Per-fact counts are derived from the stored instances too.
+        billing = await upgraded.groups(GroupQuery(facts={"team": "billing"}))
+        down = await upgraded.instances(InstanceQuery(facts={"team": "billing"}, statuses=["DOWN"]))
+        assert (billing.total, down.total, [i["id"] for i in down.items]) == (1, 1, ["b"])
         # The rollup carries on from the migrated counts.
         await upgraded.ingest([status("b", "UP")], now=T0 + 1)
         group = await only_group(upgraded)
@@ -572,3 +577,80 @@ async def test_fact_filters_follow_reregistration_and_removal(store: SqlStore) -
     orders = await store.instances(InstanceQuery(facts={"team": "orders"}))
     billing = await store.instances(InstanceQuery(facts={"team": "billing"}))
     assert (orders.total, [i["id"] for i in billing.items]) == (0, ["a"])
+
+
+async def test_fact_counts_equal_a_recount_through_changes_sweeps_and_removals(
+    store: SqlStore,
+) -> None:
+    # An instance filter on one fact is counted from fleet_group_facts, and a group
+    # filter on a fact that is not a grouping key finds its groups there: both kept
+    # by the changes, so after every kind of change they equal a recount.
+    await fleet(store)
+    await store.ingest(
+        [
+            status("orders-00", "UP"),
+            status("orders-03", "DOWN", ["db"]),
+            register("billing-04", service="billing", team="find", region="eu"),  # new facts
+            register("search-05", service="orders", team="shop"),  # another group
+            InstanceUpdate(type="deregister", id="billing-07"),
+        ],
+        now=T0 + 100,
+    )
+    await store.ingest([status(f"orders-{n:02d}", "UP") for n in (0, 3, 6)], now=T0 + 350)
+    await store.sweep(T0 + 400, disconnect_after=300, forget_after=3600)  # the rest: silent
+    await store.ingest([register("search-08", team="find")], now=T0 + 500)
+    await store.sweep(T0 + 3700, disconnect_after=300, forget_after=3500)  # forgets most
+    await store.ingest([status("orders-00", "UP")], now=T0 + 3701)  # back from silence
+
+    everyone = (await store.instances(InstanceQuery(limit=100))).items
+    assert {i["status"] for i in everyone} == {"UP", "DISCONNECTED"}
+    pairs = {(k, v) for i in everyone for k, v in i["facts"].items()} | {("team", "gone")}
+    for key, value in sorted(pairs):
+        matching = [i for i in everyone if i["facts"].get(key) == value]
+        for statuses in ([], ["UP"], ["DISCONNECTED", "DOWN"]):
+            query = InstanceQuery(facts={key: value}, statuses=statuses, limit=100)
+            page = await store.instances(query)
+            expected = [i for i in matching if not statuses or i["status"] in statuses]
+            assert page.total == len(expected), (key, value, statuses)
+            assert sorted(i["id"] for i in page.items) == sorted(i["id"] for i in expected)
+        groups = await store.groups(GroupQuery(facts={key: value}, limit=100))
+        assert sorted(g["id"] for g in groups.items) == sorted({i["group"] for i in matching})
+    for facts in ({"team": "find", "environment": "prod"}, {"environment": "prod", "team": "find"}):
+        # The rarest fact finds the rows, whichever order the filter names them in.
+        page = await store.instances(InstanceQuery(facts=facts, limit=100))
+        wanted = [i["id"] for i in everyone if facts.items() <= i["facts"].items()]
+        assert page.total == len(wanted) > 0
+        assert sorted(i["id"] for i in page.items) == sorted(wanted)
+    leftovers = await store.on_reader(
+        lambda conn: store.dialect.run(conn, "SELECT count(*) FROM fleet_group_facts WHERE n <= 0")
+    )
+    assert leftovers == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("sort", "descending"), [("status", True), ("status", False), ("id", True)]
+)
+async def test_a_fact_most_instances_share_pages_as_a_rare_one_does(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, sort: str, descending: bool
+) -> None:
+    # 20 of 30 instances have team=shop: small pages read the sort's index row by row
+    # (the dense shape), larger ones find the matches first; the pages are the same.
+    await fleet(store)
+    shapes: list[bool] = []
+    instance_fact = store.dialect.instance_fact
+
+    def spy(prefix: str, key: str, value: str, *, dense: bool = False) -> Any:
+        shapes.append(dense)
+        return instance_fact(prefix, key, value, dense=dense)
+
+    monkeypatch.setattr(store.dialect, "instance_fact", spy)
+    query = InstanceQuery(facts={"team": "shop"}, sort=sort, descending=descending, limit=100)
+    everything = await store.instances(query)
+    assert everything.total == 20
+    for offset in range(0, 21, 3):
+        page = await store.instances(dataclasses.replace(query, limit=3, offset=offset))
+        assert page.total == 20
+        assert page.items == everything.items[offset : offset + 3]
+    assert shapes[0] is False  # 20 * 20 < 100 * 30: all matches, then sorted
+    assert shapes[1] is True  # 20 * 20 > 3 * 30: the index, row by row
+    assert False in shapes[2:]  # deep pages find the matches first again

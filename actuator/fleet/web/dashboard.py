@@ -49,7 +49,7 @@ from actuator.fleet.notify.notifier import STATES
 from actuator.fleet.query import ApiError, descending, params, sort, statuses, where
 from actuator.fleet.store import FleetStore
 from actuator.fleet.web.render import environment, query_string
-from actuator.fleet.web.session import COOKIE, Session, Sessions
+from actuator.fleet.web.session import COOKIE, Session, Sessions, proof_of
 from actuator.security.auth import AuthError, Guard
 from actuator.security.credentials import ANONYMOUS, SecurityContext
 
@@ -82,6 +82,8 @@ class Caller:
     session: Session | None = None
     cookie: str | None = None
     new_cookie: bool = False
+    client: tuple[str, int] | None = None
+    """The browser's address: the API sees it, so the journal says where an action came from."""
 
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
@@ -158,6 +160,20 @@ class Dashboard:
         A request that changes state must also carry the session's CSRF token
         in ``X-CSRF-Token``; without it the cookie is no identity at all.
         """
+        session = self._api_session(request)
+        return session.context if session is not None else None
+
+    def identity(self, request: Request) -> str | None:
+        """How an API request's session proved who it is (``dashboard session: basic``),
+        for the actions journal; ``None`` when no session speaks for the request.
+
+        The console runs this hook before it reads an ``Authorization`` header,
+        so when a session speaks for a request, it is the request's identity.
+        """
+        session = self._api_session(request)
+        return session.identity if session is not None else None
+
+    def _api_session(self, request: Request) -> Session | None:
         session = self.sessions.read(request.cookies.get(COOKIE), self.clock())
         if session is None:
             return None
@@ -165,7 +181,7 @@ class Dashboard:
             session, request.headers.get(CSRF_HEADER)
         ):
             return None
-        return session.context
+        return session
 
     @staticmethod
     def owns(path: str) -> bool:
@@ -177,17 +193,19 @@ class Dashboard:
     async def _caller(self, request: Request) -> Caller:
         """The caller: a session cookie, else the console's other credentials (header, TLS)."""
         now = self.clock()
+        client = (request.client.host, request.client.port) if request.client else None
         cookie = request.cookies.get(COOKIE)
         session = self.sessions.read(cookie, now)
         if session is not None:
-            return Caller(session.context, session, cookie)
+            return Caller(session.context, session, cookie, client=client)
         context = await self.guard.authenticate(request.scope)
         if not context.authenticated:
-            return Caller(context)
+            return Caller(context, client=client)
         # A client certificate or an Authorization header: a session too, so
         # forms have a CSRF token to send back.
-        cookie = self.sessions.issue(context, now)
-        return Caller(context, self.sessions.read(cookie, now), cookie, new_cookie=True)
+        cookie = self.sessions.issue(context, now, proof_of(request.scope))
+        session = self.sessions.read(cookie, now)
+        return Caller(context, session, cookie, new_cookie=True, client=client)
 
     def _page(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """A page: the caller must read the fleet; refusals and bad input become pages."""
@@ -331,7 +349,8 @@ class Dashboard:
             )
         logger.info("dashboard login: %r", context.principal)
         response = RedirectResponse(nxt, 303)
-        self._set_session(request, response, self.sessions.issue(context, self.clock()))
+        proof = "bearer token" if token else "basic"
+        self._set_session(request, response, self.sessions.issue(context, self.clock(), proof))
         response.delete_cookie(LOGIN_COOKIE, path=f"{BASE}/login")
         return response
 
@@ -570,7 +589,7 @@ class Dashboard:
         if caller.cookie is not None and caller.session is not None:
             headers["cookie"] = f"{COOKIE}={caller.cookie}"
             headers[CSRF_HEADER] = caller.session.csrf
-        transport = httpx.ASGITransport(app=self.api)
+        transport = httpx.ASGITransport(app=self.api, client=caller.client or ("127.0.0.1", 123))
         async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
             answer = await client.request(method, path, headers=headers, json=body, timeout=30)
         try:

@@ -7,9 +7,10 @@
     session = sessions.read(cookie, now=time.time())  # None: forged, expired or logged out
     session.csrf                                     # the token forms and fetches send back
 
-The cookie holds the identity's name, its roles, an expiry and a random
-nonce, signed with HMAC-SHA256; the token or password that proved the
-identity is checked once at login and never stored. Consoles sharing a
+The cookie holds the identity's name, its roles, how it proved itself at
+login (``bearer token``, ``basic``, ``certificate``: never the secret), an
+expiry and a random nonce, signed with HMAC-SHA256; the token or password
+that proved the identity is checked once at login and never stored. Consoles sharing a
 configured key accept each other's sessions. The CSRF token is derived from
 the nonce with the same key, so it needs no storage either. Logging out
 revokes the nonce in this process (until the session would have expired).
@@ -24,6 +25,9 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from actuator.security.credentials import SecurityContext
 
@@ -47,6 +51,13 @@ class Session:
     expires: float
     nonce: str
     csrf: str
+    proof: str | None = None
+    """How the identity was proved at login (``bearer token``, ``basic``, ...)."""
+
+    @property
+    def identity(self) -> str:
+        """What the actions journal records as the caller's ``identity``."""
+        return f"dashboard session: {self.proof}" if self.proof else "dashboard session"
 
 
 class Sessions:
@@ -70,12 +81,14 @@ class Sessions:
     def _mac(self, purpose: bytes, data: bytes) -> bytes:
         return hmac.new(self._key, purpose + b"\x00" + data, hashlib.sha256).digest()
 
-    def issue(self, context: SecurityContext, now: float) -> str:
-        """A new cookie value for ``context``, valid for ``ttl`` seconds from ``now``."""
+    def issue(self, context: SecurityContext, now: float, proof: str | None = None) -> str:
+        """A new cookie value for ``context``, valid for ``ttl`` seconds from ``now``;
+        ``proof`` says how the identity was proved (see ``proof_of``)."""
         payload = json.dumps(
             {
                 "p": context.principal,
                 "r": sorted(context.roles),
+                "m": proof,
                 "e": round(now + self.ttl, 3),
                 "n": secrets.token_hex(16),
             },
@@ -103,7 +116,8 @@ class Sessions:
             return None
         context = SecurityContext(str(data["p"]), frozenset(data["r"]))
         csrf = _b64(self._mac(b"csrf", nonce.encode()))
-        return Session(context, expires, nonce, csrf)
+        proof = data.get("m")  # absent from cookies issued before it was recorded
+        return Session(context, expires, nonce, csrf, str(proof) if proof else None)
 
     def revoke(self, session: Session, now: float) -> None:
         """Log out: this session's cookie is refused from now on (in this process)."""
@@ -117,3 +131,17 @@ class Sessions:
     @staticmethod
     def csrf_matches(session: Session, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(session.csrf, token)
+
+
+def proof_of(scope: Scope) -> str | None:
+    """How a request proves who it is, from its credentials alone: ``bearer token``,
+    ``basic`` (an ``Authorization`` header) or ``certificate`` (a TLS client
+    certificate); ``None`` when it carries neither."""
+    headers = Headers(scope=scope)
+    scheme = headers.get("authorization", "").strip().partition(" ")[0].lower()
+    if scheme in ("bearer", "basic"):
+        return "bearer token" if scheme == "bearer" else "basic"
+    tls = (scope.get("extensions") or {}).get("tls")
+    if isinstance(tls, dict) and tls.get("client_cert_name"):
+        return "certificate"
+    return None

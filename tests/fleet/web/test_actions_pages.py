@@ -21,9 +21,17 @@ from starlette.routing import Route
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.reach import Reach, ReachConfig
 from actuator.fleet.web.session import COOKIE
+from actuator.security.credentials import hash_password, hash_token
 from tests.fleet.support import READ_TOKEN, Clock, console_config, register, running
 from tests.fleet.test_actions import Instances
-from tests.fleet.web.test_dashboard import FULL_TOKEN, csrf_of, ingest, login, settings
+from tests.fleet.web.test_dashboard import (
+    FULL_TOKEN,
+    PASSWORD,
+    csrf_of,
+    ingest,
+    login,
+    settings,
+)
 
 ACTION: dict[str, Any] = {
     "id": "a1",
@@ -287,3 +295,70 @@ async def test_the_pages_preview_run_and_follow_an_action_through_the_real_api(
         assert all(i.paused for i in instances.by_host.values())
         journal = await client.get("/fleet/actions")
         assert re.search(r'succeeded</span></td><td>admin</td><td class="num">2</td>', journal.text)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "by", "identity"),
+    [
+        ({"token": FULL_TOKEN}, "admin", "dashboard session: bearer token"),
+        ({"user": "bob", "password": PASSWORD}, "bob", "dashboard session: basic"),
+    ],
+)
+async def test_the_journal_names_the_dashboard_user_and_how_they_logged_in(
+    tmp_path: Path, credentials: dict[str, str], by: str, identity: str
+) -> None:
+    """An action run from the dashboard is journalled as the user who logged in (token
+    name or user), how they proved it and from where; never their secret or cookie."""
+    instances = Instances("orders-1")
+    reach = Reach(ReachConfig(timeout=0.5), transport=httpx.MockTransport(instances))
+    security = settings(
+        users={"bob": hash_password(PASSWORD, n=2**4)},
+        roles={"read": ["ops"], "full": ["admin", "bob"]},
+    )
+    config = console_config(
+        f"sqlite:///{tmp_path / 'fleet.db'}", settings=security, actions={"poll_interval": 0.02}
+    )
+    console = FleetConsole(config, clock=Clock(), reach=reach)
+    async with running(console, client=("10.1.2.3", 50123)) as client:
+        await ingest(client, register("orders-1"))
+        assert (await login(client, **credentials)).status_code == 303
+        html = (await client.get("/fleet/instances/orders-1")).text
+        fields = {"action": "pause", "instance": "orders-1", "reason": "maintenance"}
+        run = await client.post("/fleet/actions", data={"csrf": csrf_of(html), **fields})
+        assert run.status_code == 303
+        page = await client.get(run.headers["location"])
+        journal = await client.get(
+            "/fleet/api/actions", headers={"authorization": f"Bearer {READ_TOKEN}"}
+        )
+        journal_page = await client.get("/fleet/actions")
+    [entry] = journal.json()["items"]
+    assert (entry["by"], entry["identity"], entry["client"]) == (by, identity, "10.1.2.3")
+    assert f"<dd>{by} ({identity}, from 10.1.2.3)</dd>" in page.text
+    assert f"<td>{by}</td>" in journal_page.text
+    cookie = client.cookies.get(COOKIE)
+    assert cookie is not None
+    for text in (journal.text, page.text, journal_page.text):
+        for secret in (FULL_TOKEN, PASSWORD, cookie, hash_token(FULL_TOKEN)):
+            assert secret not in text
+
+
+async def test_an_api_caller_with_a_session_and_a_token_is_journalled_as_the_session(
+    tmp_path: Path,
+) -> None:
+    """The session's hook runs before the header is read, so the journal says what
+    really identified the caller: the session (its user), not the header's scheme."""
+    instances = Instances("orders-1")
+    reach = Reach(ReachConfig(timeout=0.5), transport=httpx.MockTransport(instances))
+    config = console_config(f"sqlite:///{tmp_path / 'fleet.db'}", settings=settings())
+    async with running(FleetConsole(config, clock=Clock(), reach=reach)) as client:
+        await ingest(client, register("orders-1"))
+        await login(client, token=FULL_TOKEN)
+        html = (await client.get("/fleet/")).text
+        answer = await client.post(
+            "/fleet/api/actions",
+            json={"action": "pause", "instances": ["orders-1"]},
+            headers={"x-csrf-token": csrf_of(html), "authorization": "Bearer ignored-here"},
+        )
+        assert answer.status_code == 202, answer.text
+        found = (await client.get(answer.json()["href"])).json()
+    assert (found["by"], found["identity"]) == ("admin", "dashboard session: bearer token")

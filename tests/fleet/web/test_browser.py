@@ -38,6 +38,9 @@ from tests.fleet.support import INGEST, INGEST_TOKEN, READ_TOKEN
 from tests.support.server import ROOT, UvicornProcess, free_port, poll
 
 FULL_TOKEN = "admin-token-0123456789abcdefghijk"
+INSTANCE_TOKEN = "console-to-instances-0123456789abcd"
+"""The console's credential on the instances, for the read proxy and the actions."""
+TOKEN_ENV = "DASH_BROWSER_ACTUATOR_TOKEN"
 WAIT = 20.0
 
 CONFIG = """\
@@ -48,6 +51,13 @@ gateway = "{ingest}"
 
 [dashboard]
 poll_interval = 0.5
+
+[reach]
+timeout = 3
+token_env = "DASH_BROWSER_ACTUATOR_TOKEN"
+
+[actions]
+poll_interval = 0.1
 
 [settings.security]
 tokens = {{ ops = "{read}", admin = "{full}" }}
@@ -129,9 +139,10 @@ def instance(console_url: str, iid: str, version: str, team: str) -> UvicornProc
         "ACTUATOR_HEALTH__EVENT_LOOP__ENABLED": "false",
         "ACTUATOR_HEALTH__DISK_SPACE__ENABLED": "false",
         "ACTUATOR_EXPOSURE__INCLUDE": "*",
-        # The console acts with this token (full role), reads with the same.
-        "ACTUATOR_SECURITY__TOKENS": json.dumps({"console": hash_token(FULL_TOKEN)}),
+        # The console reads and acts with this token (full role).
+        "ACTUATOR_SECURITY__TOKENS": json.dumps({"console": hash_token(INSTANCE_TOKEN)}),
         "ACTUATOR_SECURITY__ROLES__FULL": '["console"]',
+        "ACTUATOR_ACCESS__DEFAULT": "unrestricted",
     }
     command = [
         sys.executable,
@@ -157,7 +168,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             full=hash_token(FULL_TOKEN),
         )
     )
-    with serve_console(config, f"sqlite:///{workdir / 'fleet.db'}") as console:
+    with serve_console(
+        config, f"sqlite:///{workdir / 'fleet.db'}", env={TOKEN_ENV: INSTANCE_TOKEN}
+    ) as console:
         answer = httpx.post(
             console.url + "/fleet/api/ingest",
             json={"updates": simulated()},
@@ -320,6 +333,9 @@ def test_opening_an_instance_shows_its_facts_and_links(
             browser,
             lambda d, p=part: d.find_element(By.ID, f"live-{p}").get_attribute("data-loaded"),
         )
+    assert "db" in browser.find_element(By.ID, "live-health").text
+    assert "Running" in browser.find_element(By.ID, "live-pause").text
+    assert "ROOT" in browser.find_element(By.ID, "live-loggers").text
     screenshot(browser, fleet, "instance", tmp_path)
 
 
@@ -360,3 +376,50 @@ def test_logging_out_ends_the_session(fleet: Fleet, browser: WebDriver) -> None:
     wait_for(browser, lambda d: "/fleet/login" in d.current_url)
     browser.get(fleet.url)
     assert "/fleet/login" in browser.current_url
+
+
+def log_in(browser: WebDriver, fleet: Fleet, token: str) -> None:
+    browser.get(fleet.console.url + "/fleet/login")
+    browser.find_element(By.ID, "token").send_keys(token, Keys.ENTER)
+    wait_for(browser, lambda d: d.current_url == fleet.url)
+
+
+def run_from_the_instance_page(
+    browser: WebDriver, fleet: Fleet, action: str, tmp_path: Path, shots: bool
+) -> None:
+    browser.get(fleet.console.url + "/fleet/instances/orders-b")
+    browser.find_element(By.CSS_SELECTOR, f'form.act button[value="{action}"]').click()
+    wait_for(browser, lambda d: d.current_url.endswith("/fleet/actions/preview"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"{action.capitalize()} 1 instance?"
+    assert "Nothing has been sent yet" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    if shots:
+        screenshot(browser, fleet, "action-preview", tmp_path)
+    browser.find_element(By.ID, "reason").send_keys("browser test")
+    browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    wait_for(
+        browser, lambda d: "/fleet/actions/" in d.current_url and "preview" not in d.current_url
+    )
+    # The progress page follows the action until it is done, without a reload.
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "h1").text.endswith("succeeded"))
+    assert "1 of 1 done: 1 succeeded" in browser.find_element(By.ID, "progress").text
+    # Journalled as the user who logged in, and how: never "authenticator".
+    assert "admin (dashboard session: bearer token" in browser.find_element(By.TAG_NAME, "dl").text
+    if shots:
+        screenshot(browser, fleet, "action", tmp_path)
+
+
+def test_pausing_and_resuming_an_instance_through_the_dashboard(
+    fleet: Fleet, browser: WebDriver, tmp_path: Path
+) -> None:
+    log_in(browser, fleet, FULL_TOKEN)
+    run_from_the_instance_page(browser, fleet, "pause", tmp_path, shots=True)
+    browser.get(fleet.console.url + "/fleet/instances/orders-b")
+    wait_for(browser, lambda d: "Paused" in d.find_element(By.ID, "live-pause").text)
+    wait_for(browser, lambda d: "OUT_OF_SERVICE" in d.find_element(By.TAG_NAME, "h1").text)
+    run_from_the_instance_page(browser, fleet, "resume", tmp_path, shots=False)
+    browser.get(fleet.console.url + "/fleet/actions")
+    journal = browser.find_element(By.ID, "journal").text
+    assert "pause" in journal
+    assert "resume" in journal
+    assert "admin" in journal
+    screenshot(browser, fleet, "actions", tmp_path)

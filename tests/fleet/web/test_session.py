@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
 
-from actuator.fleet.web.session import Sessions
+from actuator.fleet.web.session import Sessions, proof_of
 from actuator.security.credentials import SecurityContext
 
 OPS = SecurityContext("ops", frozenset({"read"}))
@@ -23,11 +25,54 @@ def test_an_issued_cookie_reads_back_as_its_identity_and_roles() -> None:
 
 
 def test_the_cookie_names_the_identity_but_holds_no_credential() -> None:
-    cookie = Sessions().issue(SecurityContext("ops", frozenset({"full"})), T0)
+    cookie = Sessions().issue(SecurityContext("ops", frozenset({"full"})), T0, "bearer token")
     payload = json.loads(base64.urlsafe_b64decode(cookie.split(".")[0] + "=="))
-    assert set(payload) == {"p", "r", "e", "n"}
+    assert set(payload) == {"p", "r", "m", "e", "n"}
     assert payload["p"] == "ops"
     assert payload["r"] == ["full", "read"]
+    assert payload["m"] == "bearer token"
+
+
+@pytest.mark.parametrize(
+    ("proof", "identity"),
+    [
+        ("bearer token", "dashboard session: bearer token"),
+        ("basic", "dashboard session: basic"),
+        (None, "dashboard session"),
+    ],
+)
+def test_a_session_says_how_its_identity_was_proved(proof: str | None, identity: str) -> None:
+    sessions = Sessions()
+    session = sessions.read(sessions.issue(OPS, T0, proof), T0)
+    assert session is not None
+    assert (session.proof, session.identity) == (proof, identity)
+
+
+def test_a_cookie_issued_before_proofs_were_recorded_is_still_a_session() -> None:
+    key = b"k" * 32
+    payload = json.dumps({"p": "ops", "r": ["read"], "e": T0 + 60, "n": "ab" * 16}).encode()
+    mac = hmac.new(key, b"session\x00" + payload, hashlib.sha256).digest()
+    b64 = base64.urlsafe_b64encode
+    cookie = f"{b64(payload).decode().rstrip('=')}.{b64(mac).decode().rstrip('=')}"
+    session = Sessions(key).read(cookie, T0)
+    assert session is not None
+    assert (session.context, session.identity) == (OPS, "dashboard session")
+
+
+@pytest.mark.parametrize(
+    ("scope", "proof"),
+    [
+        ({"headers": [(b"authorization", b"Bearer abc")]}, "bearer token"),
+        ({"headers": [(b"authorization", b"basic YTpi")]}, "basic"),
+        ({"headers": [], "extensions": {"tls": {"client_cert_name": "CN=ops"}}}, "certificate"),
+        ({"headers": [(b"authorization", b"Digest x")]}, None),
+        ({"headers": []}, None),
+    ],
+)
+def test_the_proof_of_a_request_is_its_credentials_kind_never_the_credential(
+    scope: dict[str, object], proof: str | None
+) -> None:
+    assert proof_of({"type": "http", **scope}) == proof
 
 
 def test_each_session_has_its_own_csrf_token_stable_for_its_lifetime() -> None:
