@@ -276,6 +276,8 @@ class FleetConsole:
         finally:
             if self.runner is not None:
                 await self.runner.stop_all("interrupted: the console stopped while it ran")
+            if self.nats is not None:
+                self.nats.stop()  # before the cancel, which nats-py may swallow
             for task in tasks:
                 if not await cancel_and_wait(task, _STOP_TIMEOUT):
                     logger.warning("fleet console: %s did not stop; left behind", task.get_name())

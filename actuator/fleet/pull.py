@@ -34,20 +34,22 @@ console marks it DISCONNECTED after ``disconnect_after``, as for pushed ones.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
+import json
 import logging
 import re
 import socket
 import ssl
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,6 +61,7 @@ from actuator.fleet.reach import Credentials, client_options
 logger = logging.getLogger("actuator.fleet.pull")
 
 _REGISTERED = "registered:"  # the key prefix of registered targets (never a URL)
+_STATUS = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 _HOST_PORT = re.compile(r"\[?([^\]\s]+?)\]?:(\d{1,5})\Z")
 
 
@@ -141,16 +144,9 @@ def _check_url(url: str) -> None:
         raise ValueError(f"target URLs are http(s)://host[:port]/path, got {url[:100]!r}")
 
 
-_SHARDS = 256
-"""httpx clients per target set, targets spread over them by URL. httpcore's pool scans
-every connection it holds on each request, so one pool for thousands of targets costs
-more CPU than the polls themselves (measured with benchmarks/fleet.py --pull); small
-pools keep each scan short, and a target always uses the same one, so its connection
-is kept alive from poll to poll."""
-
-
-def _shard(url: str) -> int:
-    return zlib.crc32(url.encode()) % _SHARDS
+def _basic(auth: tuple[str, str]) -> dict[str, str]:
+    pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return {"authorization": f"Basic {pair}"}
 
 
 def target_id(url: str) -> str:
@@ -182,7 +178,6 @@ class Registered:
 class _Target:
     url: str
     set_name: str
-    client: httpx.AsyncClient
     due: float = 0.0
     info_due: float = 0.0
     registration: dict[str, Any] | None = None
@@ -194,10 +189,12 @@ class _Target:
     info_url: str | None = ""
     service: str | None = None  # a registered target's own name
     facts: dict[str, str] = field(default_factory=dict)
-    auth: tuple[str, str] | None = field(default=None, repr=False)
+    headers: dict[str, str] | None = field(default=None, repr=False)  # HTTP basic, if any
+    credentials: str = ""  # the key of its credentials: the set's name, or _REGISTERED
 
     def __post_init__(self) -> None:
         self.iid = self.iid or target_id(self.url)
+        self.credentials = self.credentials or self.set_name
         self.health_url = self.health_url or self.url + "/health"
         if self.info_url == "":
             self.info_url = self.url + "/info"
@@ -264,6 +261,12 @@ async def resolve_addresses(host_port: str) -> list[tuple[str, int]]:
 class Poller:
     """Polls the targets of ``config`` and hands what it learns to ``ingest``.
 
+    Polls go through aiohttp, one connection pool per set of credentials: at thousands
+    of targets the HTTP client's own cost per request is most of the console's work, and
+    aiohttp's (its C parser, no per-request cancel scopes or pool scans) is about a
+    sixth of httpx's (measured with benchmarks/fleet.py --pull). Calls made for the
+    read proxy and actions (``client_for``) stay on httpx, as the rest of the console.
+
     Parameters:
         config: the ``[pull]`` section.
         ingest: an async function taking a batch of ``InstanceUpdate`` (the store's).
@@ -278,7 +281,6 @@ class Poller:
         *,
         srv: Resolver = resolve_srv,
         addresses: Resolver = resolve_addresses,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
         self._ingest = ingest
@@ -288,11 +290,10 @@ class Poller:
             addresses = resolver.addresses if addresses is resolve_addresses else addresses
         self._srv = srv
         self._addresses = addresses
-        self._transport = transport
         self.targets: dict[str, _Target] = {}
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._set_options: dict[str, tuple[dict[str, str], ssl.SSLContext | bool]] = {}
-        self._registered_tls: ssl.SSLContext | None = None
+        self._options: dict[str, tuple[dict[str, str], ssl.SSLContext | bool]] = {}
         self._files: dict[Path, tuple[float, list[str]]] = {}
         self._dns: dict[str, list[tuple[str, int]]] = {}
         self._by_id: dict[str, _Target] = {}
@@ -300,45 +301,39 @@ class Poller:
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._resolved_at = -1e18
+        self._wake = asyncio.Event()  # a poll finished and its target is due before _wake_at
+        self._wake_at = 0.0
         self.registered: dict[str, Registered] = {}
         self.polls = 0
 
     # -- targets --------------------------------------------------------------
 
-    def _client(self, target_set: TargetSet, url: str) -> httpx.AsyncClient:
-        key = f"{target_set.name}#{_shard(url)}"
-        client = self._clients.get(key)
-        if client is None:
-            headers, verify = self._options(target_set)
-            client = self._new_client(headers, verify)
-            self._clients[key] = client
-        return client
-
-    def _new_client(
-        self, headers: dict[str, str], verify: ssl.SSLContext | bool
-    ) -> httpx.AsyncClient:
-        limits = httpx.Limits(
-            max_connections=self.config.concurrency,
-            max_keepalive_connections=self.config.concurrency,
-        )
-        return httpx.AsyncClient(
-            headers=headers,
-            verify=verify,
-            limits=limits,
-            transport=self._transport,
-            timeout=self.config.timeout,
-        )
-
-    def _options(self, target_set: TargetSet) -> tuple[dict[str, str], ssl.SSLContext | bool]:
-        """A set's headers and TLS context, made once and shared by its clients."""
-        options = self._set_options.get(target_set.name)
-        if options is None:
+    def _set_options(self, target_set: TargetSet) -> None:
+        """A set's headers and TLS context, made once (``ValueError`` naming a missing token)."""
+        if target_set.name not in self._options:
             headers, verify = client_options(target_set, f"pull.sets.{target_set.name}")
             if verify is True:
-                # One TLS context for the set's clients (httpx would load one per client).
-                verify = httpx.create_ssl_context()
-            options = self._set_options[target_set.name] = (headers, verify)
-        return options
+                verify = httpx.create_ssl_context()  # one context for the set, not one per pool
+            self._options[target_set.name] = (headers, verify)
+
+    def _session(self, credentials: str) -> aiohttp.ClientSession:
+        """The poll session of a set of credentials (made in the running loop, at first use)."""
+        session = self._sessions.get(credentials)
+        if session is None:
+            headers, verify = self._options[credentials]
+            connector = aiohttp.TCPConnector(
+                limit=self.config.concurrency,
+                ssl=verify,
+                # Kept alive from one poll to the next, whatever the interval.
+                keepalive_timeout=self.config.interval + self.config.timeout + 5,
+            )
+            session = self._sessions[credentials] = aiohttp.ClientSession(
+                connector=connector,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),  # targets never share cookies
+            )
+        return session
 
     def register(self, target: Registered) -> None:
         """Poll a registered target from now on (a new one at once); replaces one with its id."""
@@ -353,11 +348,15 @@ class Poller:
         self.targets.pop(_REGISTERED + instance_id, None)
 
     def _add_registered(self, target: Registered, now: float) -> None:
+        if _REGISTERED not in self._options:
+            self._options[_REGISTERED] = (
+                {"accept": "application/json"},
+                httpx.create_ssl_context(),
+            )
         management = target.management_url
         self.targets[_REGISTERED + target.id] = _Target(
             management or target.health_url,
             target.service,
-            self._registered_client(management or target.health_url),
             due=now,
             backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
             iid=target.id,
@@ -365,28 +364,43 @@ class Poller:
             info_url=f"{management}/info" if management else None,
             service=target.service,
             facts=dict(target.facts),
-            auth=target.auth,
+            headers=_basic(target.auth) if target.auth else None,
+            credentials=_REGISTERED,
         )
 
-    def _registered_client(self, url: str) -> httpx.AsyncClient:
-        key = f"{_REGISTERED}#{_shard(url)}"
-        client = self._clients.get(key)
+    def client_for(self, url: str) -> httpx.AsyncClient | None:
+        """An httpx client with the credentials of a polled base URL, if it is one."""
+        target = self.targets.get(url.rstrip("/"))
+        if target is None:
+            return None
+        client = self._clients.get(target.credentials)
         if client is None:
-            if self._registered_tls is None:
-                self._registered_tls = httpx.create_ssl_context()
-            client = self._new_client({"accept": "application/json"}, self._registered_tls)
-            self._clients[key] = client
+            headers, verify = self._options[target.credentials]
+            limits = httpx.Limits(
+                max_connections=self.config.concurrency,
+                max_keepalive_connections=self.config.concurrency,
+            )
+            client = self._clients[target.credentials] = httpx.AsyncClient(
+                headers=headers, verify=verify, limits=limits, timeout=self.config.timeout
+            )
         return client
 
-    def client_for(self, url: str) -> httpx.AsyncClient | None:
-        """The client (the target set's credentials) of a polled base URL, if it is one."""
-        target = self.targets.get(url.rstrip("/"))
-        return None if target is None else target.client
+    async def aclose(self) -> None:
+        """Stop the polls in flight and close every connection."""
+        for task in list(self._tasks):
+            task.cancel()
+        for session in self._sessions.values():
+            await session.close()
+        for client in self._clients.values():
+            await client.aclose()
+        self._sessions.clear()
+        self._clients.clear()
 
     async def resolve(self) -> None:
         """Re-read files and DNS; add new targets, drop the ones that are gone."""
         wanted: dict[str, TargetSet] = {}
         for target_set in self.config.sets:
+            self._set_options(target_set)
             for url in await self._urls(target_set):
                 wanted.setdefault(url, target_set)
         for url in list(self.targets):
@@ -400,7 +414,6 @@ class Poller:
                 self.targets[url] = _Target(
                     url,
                     target_set.name,
-                    self._client(target_set, url),
                     due=now + offset,
                     backoff=Backoff(base=self.config.interval, cap=self.config.max_backoff),
                 )
@@ -465,30 +478,33 @@ class Poller:
             while True:
                 if time.monotonic() - self._resolved_at >= self.config.resolve_every:
                     await self.resolve()
-                self.schedule()
+                next_due = self.schedule()
                 await self.flush()
-                await asyncio.sleep(self._until_next())
+                # Within 50 ms of the next due poll, and at least twice a second for the
+                # flush; sooner when a poll ends whose target is due before then.
+                now = time.monotonic()
+                self._wake_at = min(now + 0.5, max(now + 0.05, next_due))
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._wake_at - now)
         finally:
-            for task in list(self._tasks):
-                task.cancel()
-            for client in self._clients.values():
-                await client.aclose()
+            await self.aclose()
 
-    def _until_next(self) -> float:
-        """Seconds to the next due poll, within 20 ms and 500 ms (results flush as often)."""
-        waiting = [t.due for t in self.targets.values() if not t.in_flight]
-        gap = min(waiting) - time.monotonic() if waiting else 0.5
-        return min(0.5, max(0.02, gap))
-
-    def schedule(self) -> None:
-        """Start a poll of every due target not already being polled."""
+    def schedule(self) -> float:
+        """Start a poll of every due target not already being polled; the next due time."""
         now = time.monotonic()
+        next_due = now + 0.5
         for target in self.targets.values():
-            if not target.in_flight and target.due <= now:
+            if target.in_flight:
+                continue
+            if target.due <= now:
                 target.in_flight = True
                 task = asyncio.get_running_loop().create_task(self._poll(target))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            elif target.due < next_due:
+                next_due = target.due
+        return next_due
 
     async def flush(self) -> None:
         if self._pending:
@@ -507,7 +523,7 @@ class Poller:
     async def _poll(self, target: _Target) -> None:
         try:
             async with self._semaphore:
-                update = await self._check(target)
+                update = await self._check(target, self._session(target.credentials))
         except Exception as exc:
             target.due = time.monotonic() + target.backoff.next()
             if not target.failing:
@@ -524,37 +540,39 @@ class Poller:
             self.polls += 1
         finally:
             target.in_flight = False
+            if target.due < self._wake_at:
+                self._wake.set()
 
-    async def _check(self, target: _Target) -> InstanceUpdate:
-        deadline = self.config.timeout  # per request, whatever the transport does
-        answer = await asyncio.wait_for(
-            target.client.get(target.health_url, auth=target.auth), deadline
-        )
-        if answer.status_code not in (200, 503):
-            raise RuntimeError(f"health answered {answer.status_code}")
-        body = answer.json()
+    async def _check(self, target: _Target, session: aiohttp.ClientSession) -> InstanceUpdate:
+        # The session's total timeout is the deadline of each request, body included.
+        async with session.get(target.health_url, headers=target.headers) as answer:
+            if answer.status not in (200, 503):
+                raise RuntimeError(f"health answered {answer.status}")
+            body = json.loads(await answer.read())
         status = str(body.get("status", "UNKNOWN")).upper() if isinstance(body, dict) else ""
-        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,31}", status):
+        if not _STATUS.fullmatch(status):
             status = "UNKNOWN"
         components = body.get("components") if isinstance(body, dict) else None
-        down = sorted(
-            name[:200]
-            for name, c in (components or {}).items()
-            if isinstance(c, dict) and c.get("status") != "UP"
-        )[:100]
+        down = (
+            sorted(
+                name[:200]
+                for name, c in components.items()
+                if isinstance(c, dict) and c.get("status") != "UP"
+            )[:100]
+            if isinstance(components, dict)
+            else []
+        )
         now = time.monotonic()
         iid = target.iid
         self._by_id[iid] = target
         if target.registration is None or now >= target.info_due:
-            info: dict[str, Any] = {}
-            with contextlib.suppress(Exception):
-                if target.info_url is not None:
-                    reply = await asyncio.wait_for(
-                        target.client.get(target.info_url, auth=target.auth), deadline
-                    )
-                    if reply.status_code == 200 and isinstance(reply.json(), dict):
-                        info = reply.json()
-            details = registration_from_info(info)
+            info: Any = {}
+            if target.info_url is not None:
+                with contextlib.suppress(Exception):
+                    async with session.get(target.info_url, headers=target.headers) as reply:
+                        if reply.status == 200:
+                            info = json.loads(await reply.read())
+            details = registration_from_info(info if isinstance(info, dict) else {})
             if target.service is not None:
                 details["service"] = target.service
                 details["facts"] = dict(list({**details["facts"], **target.facts}.items())[:64])

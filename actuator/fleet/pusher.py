@@ -193,6 +193,7 @@ class FleetPusher:
         self.backoff = backoff or Backoff()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.registered = False
         self.sent: Status | None = None
@@ -208,12 +209,17 @@ class FleetPusher:
             await self.transport.start()
             self._wake = asyncio.Event()
             self._loop = asyncio.get_running_loop()
+            self._stopping = False
             self._task = self._loop.create_task(self._run(), name="fleet-push")
 
     async def stop(self) -> None:
         """Stop pushing and say goodbye (within one ``timeout``, whatever the console does)."""
         task, self._task = self._task, None
         if task is not None:
+            # Said before cancelling: a client library may swallow the CancelledError
+            # (nats-py's next_msg raises ConnectionClosedError instead once its
+            # connection is closed), and the loop must not run on for ever.
+            self._stopping = True
             await cancel_and_wait(task, self.settings.timeout)
             if self.registered:
                 with contextlib.suppress(Exception):
@@ -224,7 +230,7 @@ class FleetPusher:
 
     async def _run(self) -> None:
         last_push = 0.0
-        while True:
+        while not self._stopping:
             current = await self._current()
             due = time.monotonic() - last_push >= self.settings.heartbeat
             try:
@@ -237,6 +243,8 @@ class FleetPusher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:  # stopped, though the transport lost the cancellation
+                    raise asyncio.CancelledError from exc
                 await self._failed(exc)
                 continue
             if self.failing:
@@ -248,6 +256,7 @@ class FleetPusher:
                 max(0.0, self.settings.heartbeat - (time.monotonic() - last_push)),
             )
             await self._sleep(wait)
+        raise asyncio.CancelledError  # stopped, though the transport lost the cancellation
 
     async def _current(self) -> Status:
         try:

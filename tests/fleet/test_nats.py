@@ -18,6 +18,7 @@ import trustme
 from prometheus_client import CollectorRegistry
 
 from actuator import Actuator, hash_token
+from actuator._calls import cancel_and_wait
 from actuator.client import Backoff
 from actuator.fleet.app import FleetConsole
 from actuator.fleet.config import NatsIngestConfig
@@ -357,8 +358,8 @@ async def test_a_batch_the_database_refused_comes_back_and_nothing_acknowledged_
         info = await js.consumer_info("ACTUATOR_FLEET", "fleet-console")
         assert info.num_ack_pending == 0
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        consumer.stop()
+        await cancel_and_wait(task, 10)
         await nc.close()
     assert failures["left"] == 0
 
@@ -394,8 +395,8 @@ async def test_core_nats_keeps_a_refused_batch_and_stores_it_once_the_database_i
 
         await eventually(all_stored)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        consumer.stop()
+        await cancel_and_wait(task, 10)
         await nc.close()
 
 
@@ -441,8 +442,8 @@ async def test_core_nats_drops_the_oldest_events_past_max_pending_and_counts_the
         await eventually(newest_stored)
         assert len(stored) <= 15
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        consumer.stop()
+        await cancel_and_wait(task, 10)
         await nc.close()
 
 
@@ -683,8 +684,8 @@ async def test_a_console_without_jetstream_on_the_server_says_how_to_fix_it(
             await eventually(said)
             assert not consumer.subscribed.is_set()
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            consumer.stop()
+            await cancel_and_wait(task, 10)
 
 
 # -- two real consoles, one killed ------------------------------------------------------
@@ -812,6 +813,124 @@ async def test_a_connection_whose_close_never_finishes_is_given_up_after_the_tim
     await close_client(stuck, timeout=0.2)  # type: ignore[arg-type]
     assert stuck.closing
     assert time.monotonic() - started < 2
+
+
+async def test_an_idle_stream_keeps_the_consumer_on_one_connection(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
+):
+    # An empty fetch times out every batch_wait; nats-py raises asyncio's TimeoutError
+    # on some of its paths, which once sent the consumer through a reconnect each time.
+    stored: list[str] = []
+
+    async def store(updates: Any) -> IngestResult:
+        stored.extend(u.id for u in updates)
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.02, batch=50)
+    consumer = NatsIngest(config, store, CollectorRegistry(), backoff=Backoff(base=0.05, cap=0.1))
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        connection = consumer._client
+        await asyncio.sleep(1.0)  # fifty empty fetches
+        assert consumer._client is connection
+        assert consumer.subscribed.is_set()
+        await nc.jetstream().publish(
+            event_subject("actuator.fleet", "orders", "i1"), json.dumps(register("i1")).encode()
+        )
+
+        async def stored_once() -> None:
+            assert stored == ["i1"]
+
+        await eventually(stored_once)
+    finally:
+        consumer.stop()
+        await cancel_and_wait(task, 10)
+        await nc.close()
+    assert "fleet NATS ingest from" not in caplog.text
+
+
+@pytest.mark.parametrize("outcome", ["returns", "raises"])
+async def test_stop_ends_the_consumer_even_when_the_cancellation_is_lost(
+    nats_server: NatsServer, outcome: str
+):
+    # nats-py may swallow a cancellation (next_msg raises ConnectionClosedError instead
+    # once its connection is closed); a console's stop must still end the consumer.
+    entered = asyncio.Event()
+
+    async def swallowing(updates: Any) -> IngestResult:
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if outcome == "raises":
+                raise ConnectionError("nats: connection closed") from None
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05)
+    consumer = NatsIngest(
+        config, swallowing, CollectorRegistry(), backoff=Backoff(base=0.01, cap=0.02)
+    )
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        await nc.jetstream().publish(
+            event_subject("actuator.fleet", "orders", "i1"), json.dumps(register("i1")).encode()
+        )
+        await asyncio.wait_for(entered.wait(), 15)
+        consumer.stop()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done == {task}, "the consumer ran on after its stop"
+        assert task.cancelled()
+    finally:
+        await cancel_and_wait(task, 10)
+        await nc.close()
+
+
+async def test_the_next_batch_is_fetched_while_one_is_being_stored(nats_server: NatsServer):
+    stored: list[str] = []
+    first: list[int] = []
+    release = asyncio.Event()
+
+    async def slow(updates: Any) -> IngestResult:
+        if not first:
+            first.append(len(updates))
+            await asyncio.wait_for(release.wait(), 20)
+        stored.extend(u.id for u in updates)
+        return IngestResult(accepted=len(updates))
+
+    config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05, batch=10)
+    consumer = NatsIngest(config, slow, CollectorRegistry())
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(nats_server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        js = nc.jetstream()
+        ids = [f"i{i:02d}" for i in range(30)]
+        for iid in ids:
+            await js.publish(
+                event_subject("actuator.fleet", "orders", iid), json.dumps(register(iid)).encode()
+            )
+
+        async def next_batch_fetched() -> None:
+            info = await js.consumer_info("ACTUATOR_FLEET", "fleet-console")
+            assert first
+            assert info.num_ack_pending > first[0]  # the next batch is out while one is held
+
+        await eventually(next_batch_fetched)
+        release.set()
+
+        async def all_stored_in_order() -> None:
+            assert stored == ids
+
+        await eventually(all_stored_in_order)
+    finally:
+        consumer.stop()
+        await cancel_and_wait(task, 10)
+        await nc.close()
 
 
 async def test_a_close_that_swallows_its_cancellation_still_ends_at_the_timeout() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
 import time
@@ -10,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trustme
 from pydantic import ValidationError
@@ -20,35 +20,83 @@ from actuator.fleet.model import IngestResult, InstanceUpdate
 from actuator.fleet.pull import Poller, PullConfig, TargetSet, resolve_addresses, target_id
 from tests.fleet.support import READ, console_config, running
 from tests.support.dnsmasq import Dnsmasq
-from tests.support.server import UvicornProcess
+from tests.support.server import UvicornProcess, free_port
 
 
 class Targets:
-    """Fake actuators by host: ``up``/``down`` answer, ``hung`` never does, ``dead`` refuses."""
+    """Fake actuators on one real local HTTP/1.1 server, by the first path segment:
+    ``/upN/...`` and ``/downN/...`` answer, ``/hungN/...`` never does; ``dead`` is a port
+    where nothing listens. ``calls`` counts requests per target, ``tokens`` the
+    ``authorization`` headers seen."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
+        self.tokens: list[str | None] = []
+        self.server: asyncio.Server | None = None
+        self.handlers: set[asyncio.Task[Any]] = set()
+        self.dead = free_port()
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        self.calls[host] = self.calls.get(host, 0) + 1
-        if host.startswith("hung"):
-            await asyncio.sleep(3600)
-        if host.startswith("dead"):
-            raise httpx.ConnectError("connection refused")
-        if request.url.path.endswith("/info"):
-            return httpx.Response(
-                200, json={"app": {"name": "legacy", "version": "0.9"}, "facts": {"team": "old"}}
-            )
-        if host.startswith("down"):
-            return httpx.Response(
-                503,
-                json={
-                    "status": "DOWN",
-                    "components": {"db": {"status": "DOWN"}, "disk": {"status": "UP"}},
-                },
-            )
-        return httpx.Response(200, json={"status": "UP"})
+    async def __aenter__(self) -> Targets:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        for task in self.handlers:  # the hung ones would sleep for an hour
+            task.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+        await self.server.wait_closed()
+
+    def url(self, name: str) -> str:
+        if name.startswith("dead"):
+            return f"http://127.0.0.1:{self.dead}/{name}/actuator"
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/{name}/actuator"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                path = head.split(" ", 2)[1]
+                name = path.split("/")[1]
+                self.calls[name] = self.calls.get(name, 0) + 1
+                token = [
+                    h.split(":", 1)[1].strip()
+                    for h in head.split("\r\n")
+                    if h.lower().startswith("authorization:")
+                ]
+                self.tokens.append(token[0] if token else None)
+                if name.startswith("hung"):
+                    await asyncio.sleep(3600)
+                status, body = self._answer(name, path)
+                data = json.dumps(body).encode()
+                writer.write(
+                    f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(data)}\r\n\r\n".encode()
+                    + data
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            self.handlers.discard(task)
+
+    @staticmethod
+    def _answer(name: str, path: str) -> tuple[str, Any]:
+        if path.endswith("/info"):
+            return "200 OK", {"app": {"name": "legacy", "version": "0.9"}, "facts": {"team": "old"}}
+        if name.startswith("down"):
+            return "503 Service Unavailable", {
+                "status": "DOWN",
+                "components": {"db": {"status": "DOWN"}, "disk": {"status": "UP"}},
+            }
+        return "200 OK", {"status": "UP"}
 
 
 class Collected:
@@ -72,29 +120,40 @@ async def run_for(poller: Poller, seconds: float) -> None:
 
 
 async def test_hung_and_dead_targets_never_delay_the_healthy_ones() -> None:
-    targets = Targets()
-    urls = [f"http://up{i}:8080/actuator" for i in range(20)]
-    urls += [f"http://hung{i}:8080/actuator" for i in range(5)]
-    urls += [f"http://dead{i}:8080/actuator" for i in range(5)]
-    config = PullConfig(
-        interval=0.5,
-        timeout=0.2,
-        concurrency=4,
-        max_backoff=5,
-        sets=[TargetSet(name="legacy", urls=urls)],
-    )
-    collected = Collected()
-    poller = Poller(config, collected, transport=httpx.MockTransport(targets))
+    async with Targets() as targets:
+        healthy = [targets.url(f"up{i}") for i in range(20)]
+        failing = [targets.url(f"hung{i}") for i in range(5)]
+        failing += [targets.url(f"dead{i}") for i in range(5)]
 
-    await run_for(poller, 3.2)
+        def poller(urls: list[str], collected: Collected) -> Poller:
+            config = PullConfig(
+                interval=0.5,
+                timeout=0.2,
+                concurrency=4,
+                max_backoff=5,
+                sets=[TargetSet(name="legacy", urls=urls)],
+            )
+            return Poller(config, collected)
 
-    for i in range(20):
-        polls = [u for u in collected.updates if u.id == f"up{i}:8080"]
-        assert len(polls) >= 4, f"up{i} polled {len(polls)} times"
-    assert not any(u.id.startswith(("hung", "dead")) for u in collected.updates)
+        # The same healthy targets polled alone, at the same time in the same loop, are
+        # the yardstick: whatever the machine's load, it slows both pollers alike.
+        alone, beside = Collected(), Collected()
+        control, mixed = poller(healthy, alone), poller(healthy + failing, beside)
+        await asyncio.gather(run_for(control, 3.2), run_for(mixed, 3.2))
+
+    for url in healthy:
+        iid = target_id(url)
+        polls = sum(u.id == iid for u in beside.updates)
+        yardstick = sum(u.id == iid for u in alone.updates)
+        assert yardstick >= 2, f"{iid} polled {yardstick} times even alone"
+        assert polls >= yardstick - 1, (
+            f"{iid}: {polls} polls beside failing targets, {yardstick} alone"
+        )
+    failing_ids = {target_id(url) for url in failing}
+    assert not failing_ids & beside.ids()
     # Failing targets are backed off (exponentially, with jitter); healthy ones never.
-    for url, target in poller.targets.items():
-        if "//up" in url:
+    for url, target in mixed.targets.items():
+        if url in healthy:
             assert target.backoff.failures == 0
         else:
             assert target.backoff.failures >= 2, url
@@ -102,22 +161,21 @@ async def test_hung_and_dead_targets_never_delay_the_healthy_ones() -> None:
 
 async def test_registers_from_info_then_sends_status_with_components_not_up() -> None:
     collected = Collected()
-    config = PullConfig(
-        interval=0.3, timeout=1, sets=[TargetSet(name="legacy", urls=["http://down1:9000/manage"])]
-    )
-    poller = Poller(config, collected, transport=httpx.MockTransport(Targets()))
-
-    await run_for(poller, 1.5)
+    async with Targets() as targets:
+        url = targets.url("down1")
+        config = PullConfig(interval=0.3, timeout=1, sets=[TargetSet(name="legacy", urls=[url])])
+        await run_for(Poller(config, collected), 1.5)
 
     first, *rest = collected.updates
     assert (first.type, first.id, first.service, first.version) == (
         "register",
-        "down1:9000.manage",
+        target_id(url),
         "legacy",
         "0.9",
     )
+    assert first.id.endswith(".down1.actuator")
     assert (first.status, first.components, first.facts) == ("DOWN", ["db"], {"team": "old"})
-    assert first.url == "http://down1:9000/manage"
+    assert first.url == url
     assert rest
     assert all(u.type == "status" and u.status == "DOWN" for u in rest)
 
@@ -197,22 +255,30 @@ async def test_a_missing_token_variable_names_it(monkeypatch: pytest.MonkeyPatch
 
 async def test_the_token_of_a_set_is_sent_as_a_bearer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGACY_TOKEN", "legacy-secret")
-    seen: list[str | None] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("authorization"))
-        return httpx.Response(200, json={"status": "UP"})
-
-    config = PullConfig(
-        interval=5, sets=[TargetSet(name="s", urls=["http://up1:1/a"], token_env="LEGACY_TOKEN")]
-    )
-    poller = Poller(config, Collected(), transport=httpx.MockTransport(handler))
-    await poller.resolve()
-    poller.targets["http://up1:1/a"].due = 0
-    poller.schedule()
-    await asyncio.sleep(0.3)
-    assert seen
-    assert set(seen) == {"Bearer legacy-secret"}
+    async with Targets() as targets:
+        url = targets.url("up1")
+        config = PullConfig(
+            interval=5, sets=[TargetSet(name="s", urls=[url], token_env="LEGACY_TOKEN")]
+        )
+        collected = Collected()
+        poller = Poller(config, collected)
+        await poller.resolve()
+        poller.targets[url].due = 0
+        poller.schedule()
+        for _ in range(200):  # 10 s at most
+            if poller.polls:
+                break
+            await asyncio.sleep(0.05)
+        await poller.aclose()
+    assert poller.polls == 1
+    assert targets.tokens
+    assert set(targets.tokens) == {"Bearer legacy-secret"}
+    # The read proxy and the actions reach the target with the same credentials.
+    client = poller.client_for(url + "/")
+    assert client is not None
+    assert client.headers["authorization"] == "Bearer legacy-secret"
+    assert poller.client_for("http://elsewhere:1/actuator") is None
+    await client.aclose()
 
 
 async def test_the_console_polls_a_real_actuator(tmp_path: Path) -> None:
@@ -303,7 +369,6 @@ async def test_mutual_tls_targets_are_polled_with_the_sets_client_certificate(
 
 
 async def test_srv_and_address_records_come_from_a_real_dns_server() -> None:
-    targets = Targets()
     with Dnsmasq(
         srv=[("_actuator._tcp.billing.fleet.test", "localhost", 9001)],
         hosts=[("orders.fleet.test", "127.0.0.1", "::1")],
@@ -319,7 +384,7 @@ async def test_srv_and_address_records_come_from_a_real_dns_server() -> None:
                 )
             ],
         )
-        poller = Poller(config, Collected(), transport=httpx.MockTransport(targets))
+        poller = Poller(config, Collected())
         await poller.resolve()
         assert set(poller.targets) == {
             "http://localhost:9001/actuator",

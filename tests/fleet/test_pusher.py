@@ -292,3 +292,46 @@ async def test_an_app_with_fleet_settings_appears_in_a_real_console(tmp_path: Pa
             gone = await client.get("/fleet/api/instances/orders-e2e", headers=READ)
             assert gone.status_code == 404
     assert sys.modules["actuator.fleet.pusher"]
+
+
+class Swallowing(httpx.AsyncBaseTransport):
+    """Holds the first request until cancelled, then loses the cancellation: it answers
+    200, or raises a transport error, as a client library that swallows CancelledError
+    does (nats-py's next_msg raises ConnectionClosedError instead once it is closed)."""
+
+    def __init__(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.entered = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.entered.is_set():
+            self.entered.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if self.outcome == "raises":
+                    raise httpx.ConnectError("connection closed") from None
+        return httpx.Response(200, json={"accepted": 1, "unknown": []})
+
+
+@pytest.mark.parametrize("outcome", ["answers", "raises"])
+async def test_stop_ends_the_loop_even_when_the_transport_loses_the_cancellation(
+    outcome: str,
+) -> None:
+    transport = Swallowing(outcome)
+    pusher = FleetPusher(
+        settings(),
+        status=State(),
+        registration=registration,
+        client=httpx.AsyncClient(transport=transport),
+        backoff=Backoff(base=0.01, cap=0.02),
+    )
+    await pusher.start()
+    task = pusher._task
+    assert task is not None
+    try:
+        await asyncio.wait_for(transport.entered.wait(), 5)
+        await asyncio.wait_for(pusher.stop(), 5)  # a TimeoutError here: it ran on
+        assert task.cancelled()
+    finally:
+        task.cancel()
