@@ -12,7 +12,6 @@ shutdown tests start their own.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.servers import compat, serve, wait_for_workers
-from tests.support.server import UvicornProcess, free_port, poll
+from tests.support.server import UvicornProcess, free_port, gone, poll
 
 APP = "tests.e2e.apps:app"
 WORKERS = 2
@@ -227,14 +226,6 @@ SHUTDOWN_ENV = {
 }
 
 
-def _gone(pid: int) -> bool | None:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return None
-
-
 # uvicorn's case is tests/e2e/test_shutdown_workers.py.
 @pytest.mark.parametrize(
     "name", compat("shutdown with workers stops", SHUTDOWN, ("gunicorn", "hypercorn", "granian"))
@@ -257,7 +248,7 @@ def test_shutdown_in_a_worker_stops_what_its_answer_says(name: str) -> None:
         else:
             assert plan["stops"] == "worker"
             assert f"worker process {worker} only" in plan["message"]
-            poll(lambda: _gone(worker), timeout=20)
+            poll(lambda: gone(worker), timeout=20)
             # The other worker and the replacement serve; the server keeps running.
             wait_for_workers(server, WORKERS + 1)
             served = _pids(asyncio.run(_fan_out(server.url + "/pid", 16)))
@@ -290,7 +281,7 @@ def test_gunicorn_max_requests_recycling_loses_no_count_and_leaves_no_live_gauge
             assert answer.status_code == 200, answer.text
             pids.add(answer.json()["pid"])
         assert len(pids) > WORKERS, "no worker was recycled"
-        recycled = poll(lambda: {pid for pid in pids if _gone(pid)} or None, timeout=20)
+        recycled = poll(lambda: {pid for pid in pids if gone(pid)} or None, timeout=20)
         # The hook removed their live gauges as gunicorn reaped them, before any scrape.
         poll(lambda: None if _live_gauge_pids(metrics_dir) & recycled else True, timeout=10)
         samples = _scrape(server.url)

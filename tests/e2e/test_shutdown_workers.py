@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 import httpx
 import pytest
 
 from actuator import generate_token, hash_token
-from tests.support.server import UvicornProcess, poll
+from tests.support.server import UvicornProcess, gone, poll
 
 TOKEN = generate_token()
 
@@ -42,14 +41,6 @@ def _shutdown(server: UvicornProcess) -> httpx.Response:
     )
 
 
-def _gone(pid: int) -> bool | None:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return None
-
-
 # The uvicorn case of tests/e2e/test_servers_workers.py's shutdown matrix.
 @pytest.mark.compat(
     "server", "uvicorn", "shutdown with workers stops", result="the worker; replaced"
@@ -69,7 +60,7 @@ def test_shutdown_of_one_worker_says_the_supervisor_replaces_it() -> None:
         assert f"worker process {worker} only" in plan["message"]
         assert "starts a replacement" in plan["message"]
         assert "shutdown.signal_parent" in plan["message"]
-        poll(lambda: _gone(worker), timeout=20)
+        poll(lambda: gone(worker), timeout=20)
         poll(lambda: f"Child process [{worker}] died" in server.output or None, timeout=20)
         # The service keeps running on the other worker and the replacement.
         assert server.process.poll() is None

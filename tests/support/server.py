@@ -58,6 +58,15 @@ def stop_process(
         process.wait(timeout=10)
 
 
+def gone(pid: int) -> bool | None:
+    """``True`` once no process has ``pid`` (for ``poll``), else ``None``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return None
+
+
 def poll(check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02) -> T:
     """Call ``check`` until it returns something other than ``None``; that value.
 
