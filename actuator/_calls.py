@@ -154,9 +154,11 @@ class GuardedCall(Generic[T]):
 
     Async functions run as a task that is cancelled at the timeout (and not
     awaited, so a coroutine that ignores cancellation cannot hang the caller).
-    Sync functions run in the given thread pool; a thread cannot be stopped, so
-    while one call is still running past its timeout no other is started for
-    this function: a stuck check holds one thread, not the whole pool.
+    Sync functions run in the given thread pool. Calls made while one is running
+    within its timeout share it (concurrent requests for the same section get
+    one answer from one thread); a thread cannot be stopped, so while a call is
+    still running past its timeout no other is started for this function: a
+    stuck check holds one thread, not the whole pool.
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class GuardedCall(Generic[T]):
         # The caller's note of the failure it last logged, so it logs each failure once.
         self.failure: str | None = None
         self._straggler_since = 0.0
+        self._straggler_deadline = 0.0
 
     async def __call__(self, timeout: float, executor: concurrent.futures.Executor) -> T:
         started = time.monotonic()
@@ -197,7 +200,7 @@ class GuardedCall(Generic[T]):
                 called = timed
             task: asyncio.Future[Any] = asyncio.ensure_future(self._await(called))
         else:
-            task = self._call_sync(executor)
+            task = self._call_sync(executor, timeout)
         try:
             done, _ = await asyncio.wait({task}, timeout=timeout)
             if not done and time.monotonic() - started > timeout + _STALL_GRACE:
@@ -228,10 +231,15 @@ class GuardedCall(Generic[T]):
     async def _await(awaitable: Any) -> Any:
         return await awaitable
 
-    def _call_sync(self, executor: concurrent.futures.Executor) -> asyncio.Future[Any]:
+    def _call_sync(
+        self, executor: concurrent.futures.Executor, timeout: float
+    ) -> asyncio.Future[Any]:
         straggler = self._straggler
         if straggler is not None and not straggler.done():
-            age = time.monotonic() - self._straggler_since
+            now = time.monotonic()
+            if now < self._straggler_deadline:
+                return asyncio.wrap_future(straggler)  # still in time: share its answer
+            age = now - self._straggler_since
             failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             failed.set_exception(
                 StillRunning(
@@ -243,6 +251,7 @@ class GuardedCall(Generic[T]):
         context = contextvars.copy_context()
         future = executor.submit(context.run, self.fn)
         self._straggler, self._straggler_since = future, time.monotonic()
+        self._straggler_deadline = self._straggler_since + timeout
         return asyncio.wrap_future(future)
 
     async def _await_leftover(self, value: Awaitable[Any], timeout: float) -> T:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 import time
 
 import pytest
 
-from actuator._calls import cancel_and_wait, within
+from actuator._calls import GuardedCall, cancel_and_wait, within
 
 
 class Stubborn:
@@ -86,3 +88,27 @@ async def test_within_cancelled_from_outside_cancels_what_it_waits_on():
     with pytest.raises(asyncio.CancelledError):
         await outer
     assert stubborn.cancels == 2
+
+
+async def test_concurrent_calls_of_a_sync_function_share_the_one_running_in_time():
+    # Four requests for /info at once used to get "still running its previous
+    # call" for every section but the first's.
+    calls = 0
+    release = threading.Event()
+
+    def section() -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        release.wait(5)
+        return {"pid": 42}
+
+    guarded: GuardedCall[dict[str, int]] = GuardedCall(section, name="info contributor 'x'")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = asyncio.ensure_future(guarded(5, pool))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(guarded(5, pool))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await first == {"pid": 42}
+        assert await second == {"pid": 42}
+    assert calls == 1
