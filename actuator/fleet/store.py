@@ -56,6 +56,7 @@ from actuator.fleet.sba_server import Registration
 logger = logging.getLogger("actuator.fleet")
 
 T = TypeVar("T")
+Key = TypeVar("Key", bound=tuple[str, ...])
 _CHUNK = 500  # ids per IN (...) list: well under both engines' parameter limits
 
 _INSTANCE_COLUMNS = (
@@ -432,39 +433,43 @@ class SqlStore:
             )
 
     def _count_changes(self, conn: Any, counts: _Counts) -> set[str]:
-        """Apply instance count changes per (group, status, version) and per (fact, value,
-        group, status); the groups they touch. Rows are written in key order, so two
-        consoles' batches never wait for each other in a cycle."""
+        """Apply instance count changes per (fact, value, group, status) and per (group,
+        status, version); the groups they touch."""
+        self._add_counts(
+            conn, "fleet_group_facts", ("key", "value", "group_id", "status"), counts.facts
+        )
+        changed = self._add_counts(
+            conn, "fleet_group_stats", ("group_id", "status", "version"), counts.stats
+        )
+        return {key[0] for key in changed}
+
+    def _add_counts(
+        self,
+        conn: Any,
+        table: str,
+        columns: tuple[str, ...],
+        deltas: Mapping[Key, int],
+    ) -> list[Key]:
+        """Add ``deltas`` to the ``n`` of ``table``'s rows keyed by ``columns``, dropping rows
+        that reach 0; the keys changed. Rows are written in key order, so two consoles'
+        batches never wait for each other in a cycle."""
+        changed = sorted((key, n) for key, n in deltas.items() if n)
+        names = ", ".join(columns)
+        marks = ", ".join("?" * (len(columns) + 1))
         d = self.dialect
-        facts = sorted((key, n) for key, n in counts.facts.items() if n)
         d.run_many(
             conn,
-            "INSERT INTO fleet_group_facts (key, value, group_id, status, n) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, value, group_id, status) "
-            "DO UPDATE SET n = fleet_group_facts.n + excluded.n",
-            [(*key, n) for key, n in facts],
-        )
-        d.run_many(
-            conn,
-            "DELETE FROM fleet_group_facts WHERE key = ? AND value = ? AND group_id = ? "
-            "AND status = ? AND n = 0",
-            [key for key, n in facts if n < 0],
-        )
-        changed = sorted((key, n) for key, n in counts.stats.items() if n)
-        d.run_many(
-            conn,
-            "INSERT INTO fleet_group_stats (group_id, status, version, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (group_id, status, version) "
-            "DO UPDATE SET n = fleet_group_stats.n + excluded.n",
+            f"INSERT INTO {table} ({names}, n) VALUES ({marks}) ON CONFLICT ({names}) "
+            f"DO UPDATE SET n = {table}.n + excluded.n",
             [(*key, n) for key, n in changed],
         )
+        matches = " AND ".join(f"{column} = ?" for column in columns)
         d.run_many(
             conn,
-            "DELETE FROM fleet_group_stats WHERE group_id = ? AND status = ? AND version = ? "
-            "AND n = 0",
+            f"DELETE FROM {table} WHERE {matches} AND n = 0",
             [key for key, n in changed if n < 0],
         )
-        return {key[0] for key, _ in changed}
+        return [key for key, _ in changed]
 
     def _regroup(
         self,
