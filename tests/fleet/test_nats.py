@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -75,6 +76,23 @@ def console_with_nats(database: str, server: NatsServer, **nats_overrides: Any) 
     return FleetConsole(
         console_config(database, nats=nats_config(server, **nats_overrides), sweep_interval=3600)
     )
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    consumer: NatsIngest, server: NatsServer
+) -> AsyncIterator[tuple[asyncio.Task[None], Any]]:
+    """``consumer`` running and subscribed, and a client of ``server`` to publish with;
+    afterwards both stopped (``stop()`` first: nats-py may swallow the cancellation)."""
+    task = asyncio.create_task(consumer.run())
+    nc = await nats.connect(server.url)
+    try:
+        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+        yield task, nc
+    finally:
+        consumer.stop()
+        await cancel_and_wait(task, 10)
+        await nc.close()
 
 
 async def listening(console: FleetConsole) -> None:
@@ -340,10 +358,7 @@ async def test_a_batch_the_database_refused_comes_back_and_nothing_acknowledged_
 
     config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05, batch=50)
     consumer = NatsIngest(config, flaky, CollectorRegistry(), backoff=Backoff(base=0.05, cap=0.1))
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (_, nc):
         js = nc.jetstream()
         for i in range(120):
             await js.publish(
@@ -357,10 +372,6 @@ async def test_a_batch_the_database_refused_comes_back_and_nothing_acknowledged_
         await eventually(all_stored)
         info = await js.consumer_info("ACTUATOR_FLEET", "fleet-console")
         assert info.num_ack_pending == 0
-    finally:
-        consumer.stop()
-        await cancel_and_wait(task, 10)
-        await nc.close()
     assert failures["left"] == 0
 
 
@@ -379,10 +390,7 @@ async def test_core_nats_keeps_a_refused_batch_and_stores_it_once_the_database_i
 
     config = NatsIngestConfig(url=nats_server.url, jetstream=False, batch_wait=0.05)
     consumer = NatsIngest(config, flaky, CollectorRegistry(), backoff=Backoff(base=0.05, cap=0.1))
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (_, nc):
         for i in range(50):
             await nc.publish(
                 event_subject("actuator.fleet", "orders", f"i{i}"),
@@ -394,10 +402,6 @@ async def test_core_nats_keeps_a_refused_batch_and_stores_it_once_the_database_i
             assert sorted(stored) == sorted(f"i{i}" for i in range(50))
 
         await eventually(all_stored)
-    finally:
-        consumer.stop()
-        await cancel_and_wait(task, 10)
-        await nc.close()
 
 
 async def test_core_nats_drops_the_oldest_events_past_max_pending_and_counts_them(
@@ -417,10 +421,7 @@ async def test_core_nats_drops_the_oldest_events_past_max_pending_and_counts_the
         url=nats_server.url, jetstream=False, batch_wait=0.05, batch=5, max_pending=10
     )
     consumer = NatsIngest(config, stuck, registry, backoff=Backoff(base=0.2, cap=0.2))
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (_, nc):
         for i in range(40):
             await nc.publish(
                 event_subject("actuator.fleet", "orders", f"i{i}"),
@@ -441,10 +442,6 @@ async def test_core_nats_drops_the_oldest_events_past_max_pending_and_counts_the
 
         await eventually(newest_stored)
         assert len(stored) <= 15
-    finally:
-        consumer.stop()
-        await cancel_and_wait(task, 10)
-        await nc.close()
 
 
 # -- several consoles ---------------------------------------------------------------
@@ -828,10 +825,7 @@ async def test_an_idle_stream_keeps_the_consumer_on_one_connection(
 
     config = NatsIngestConfig(url=nats_server.url, batch_wait=0.02, batch=50)
     consumer = NatsIngest(config, store, CollectorRegistry(), backoff=Backoff(base=0.05, cap=0.1))
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (_, nc):
         connection = consumer._client
         await asyncio.sleep(1.0)  # fifty empty fetches
         assert consumer._client is connection
@@ -844,10 +838,6 @@ async def test_an_idle_stream_keeps_the_consumer_on_one_connection(
             assert stored == ["i1"]
 
         await eventually(stored_once)
-    finally:
-        consumer.stop()
-        await cancel_and_wait(task, 10)
-        await nc.close()
     assert "fleet NATS ingest from" not in caplog.text
 
 
@@ -872,10 +862,7 @@ async def test_stop_ends_the_consumer_even_when_the_cancellation_is_lost(
     consumer = NatsIngest(
         config, swallowing, CollectorRegistry(), backoff=Backoff(base=0.01, cap=0.02)
     )
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (task, nc):
         await nc.jetstream().publish(
             event_subject("actuator.fleet", "orders", "i1"), json.dumps(register("i1")).encode()
         )
@@ -885,9 +872,6 @@ async def test_stop_ends_the_consumer_even_when_the_cancellation_is_lost(
         done, _ = await asyncio.wait({task}, timeout=10)
         assert done == {task}, "the consumer ran on after its stop"
         assert task.cancelled()
-    finally:
-        await cancel_and_wait(task, 10)
-        await nc.close()
 
 
 async def test_the_next_batch_is_fetched_while_one_is_being_stored(nats_server: NatsServer):
@@ -904,10 +888,7 @@ async def test_the_next_batch_is_fetched_while_one_is_being_stored(nats_server: 
 
     config = NatsIngestConfig(url=nats_server.url, batch_wait=0.05, batch=10)
     consumer = NatsIngest(config, slow, CollectorRegistry())
-    task = asyncio.create_task(consumer.run())
-    nc = await nats.connect(nats_server.url)
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 15)
+    async with consuming(consumer, nats_server) as (_, nc):
         js = nc.jetstream()
         ids = [f"i{i:02d}" for i in range(30)]
         for iid in ids:
@@ -927,10 +908,6 @@ async def test_the_next_batch_is_fetched_while_one_is_being_stored(nats_server: 
             assert stored == ids
 
         await eventually(all_stored_in_order)
-    finally:
-        consumer.stop()
-        await cancel_and_wait(task, 10)
-        await nc.close()
 
 
 async def test_a_close_that_swallows_its_cancellation_still_ends_at_the_timeout() -> None:
